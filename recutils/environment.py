@@ -1,0 +1,224 @@
+"""One call that makes a notebook reproducible and quiet: seeds, threads, logging, paths.
+
+Every notebook starts with ``recutils.setup(seed=...)``. It
+
+* seeds Python's ``random``, NumPy's global generator and torch;
+* fixes the number of threads (the same on every machine, so floating-point sums are done
+  in the same order and results agree between laptops): 1 thread for BLAS (NumPy/SciPy via
+  OpenBLAS) and for torch's small matrix work, 2 threads while the text encoder runs
+  (:func:`recutils.text.encode_texts` switches temporarily). These are the fastest settings
+  measured on a 2-core CPU; ``bench/threads_bench.py`` re-measures them on yours;
+* silences what would make stored outputs differ between machines: transformers' weight-loading
+  progress bars and info logs, tqdm's "IProgress not found" warning (which prints a local path),
+  Hugging Face hub lookups (offline mode: nothing downloads);
+* sets pandas display options so tables print the same everywhere.
+
+It returns a :class:`SetupInfo` describing what it did; it prints nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: Threads used by BLAS and torch outside the text encoder (see module docstring).
+DEFAULT_THREADS = 1
+#: Threads used by torch while the text encoder runs.
+DEFAULT_ENCODER_THREADS = 2
+
+_ENV_DATA_DIR = "RECUTILS_DATA_DIR"
+_ENV_CACHE_DIR = "RECUTILS_CACHE_DIR"
+
+_state: dict[str, int] = {"threads": DEFAULT_THREADS, "encoder_threads": DEFAULT_ENCODER_THREADS}
+
+
+@dataclass(frozen=True)
+class SetupInfo:
+    """What :func:`setup` fixed. Its ``repr`` is the same on every machine (no paths, no times)."""
+
+    seed: int
+    threads: int
+    encoder_threads: int
+    torch_version: str
+    transformers_version: str
+
+    def __repr__(self) -> str:  # short and machine independent, for the notebook's first output
+        return (
+            f"recutils.setup: seed={self.seed}, threads={self.threads} "
+            f"(text encoder: {self.encoder_threads}), torch {self.torch_version}, "
+            f"transformers {self.transformers_version}"
+        )
+
+
+def _quiet_environment_variables() -> None:
+    # Must be in place before transformers / huggingface_hub / tokenizers are imported.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed ``random``, NumPy's global generator and torch (CPU) with ``seed``."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    import torch
+
+    torch.manual_seed(int(seed))
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` threads for BLAS (via threadpoolctl) and for torch's intra-op work."""
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+    torch.set_num_threads(threads)
+    _state["threads"] = threads
+
+
+def configured_threads() -> tuple[int, int]:
+    """(threads, encoder_threads) as last set by :func:`setup`."""
+    return _state["threads"], _state["encoder_threads"]
+
+
+def setup(
+    seed: int = 42,
+    threads: int = DEFAULT_THREADS,
+    encoder_threads: int = DEFAULT_ENCODER_THREADS,
+) -> SetupInfo:
+    """Make the current process reproducible and its outputs machine independent.
+
+    Args:
+        seed: seeds ``random``, ``numpy.random`` and ``torch``. Functions in recutils that draw
+            random numbers take their own ``seed`` argument as well; this one covers code in the
+            notebook itself.
+        threads: threads for BLAS and torch (1 is fastest for the course's small matrices on a
+            2-core CPU; see ``bench/threads_bench.py``).
+        encoder_threads: threads for the transformer text encoder (2 was fastest there).
+
+    Returns:
+        A :class:`SetupInfo`; display it as the notebook's first output.
+    """
+    if not isinstance(encoder_threads, int) or encoder_threads < 1:
+        raise ValueError(f"encoder_threads must be a positive integer, got {encoder_threads!r}")
+    _quiet_environment_variables()
+    # OpenBLAS reads this at import; threadpoolctl below covers libraries already loaded.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+    os.environ.setdefault("MKL_NUM_THREADS", str(threads))
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+
+    import torch
+
+    try:  # may only be set once per process, before any inter-op parallel work
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    set_threads(threads)
+    _state["encoder_threads"] = encoder_threads
+    seed_everything(seed)
+
+    import transformers
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    try:
+        from tqdm import TqdmExperimentalWarning, TqdmWarning
+
+        warnings.filterwarnings("ignore", category=TqdmWarning)
+        warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
+    except ImportError:  # tqdm is optional
+        pass
+
+    import pandas as pd
+
+    pd.set_option("display.precision", 4)
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.width", 120)
+    pd.set_option("display.max_colwidth", 80)
+
+    _configure_matplotlib()
+    return SetupInfo(
+        seed=int(seed),
+        threads=threads,
+        encoder_threads=encoder_threads,
+        torch_version=torch.__version__,
+        transformers_version=transformers.__version__,
+    )
+
+
+def _configure_matplotlib() -> None:
+    """PNG figures (nbval does not compare images), fixed size and fonts."""
+    import matplotlib
+
+    matplotlib.rcParams.update(
+        {
+            "figure.figsize": (8.0, 4.0),
+            "figure.dpi": 90,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "font.size": 10,
+            "svg.hashsalt": "recutils",
+        }
+    )
+    try:
+        from IPython import get_ipython
+
+        if get_ipython() is not None:
+            from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+            set_matplotlib_formats("png")
+    except ImportError:
+        pass
+
+
+def _repository_root() -> Path | None:
+    """The course repository when recutils is used from a checkout (editable install)."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir():
+        return root
+    return None
+
+
+def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """Directory that holds datasets: ``path`` if given, else ``$RECUTILS_DATA_DIR``, else the
+    repository's ``data/`` folder (or ``~/.cache/recutils/data`` outside a checkout).
+
+    A dataset ``name`` lives in ``data_dir() / name`` (for example ``online-retail/``).
+    """
+    if path is not None:
+        return Path(path).expanduser()
+    if os.environ.get(_ENV_DATA_DIR):
+        return Path(os.environ[_ENV_DATA_DIR]).expanduser()
+    root = _repository_root()
+    if root is not None:
+        return root / "data"
+    return Path.home() / ".cache" / "recutils" / "data"
+
+
+def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """Directory for caches (embeddings, trained models): ``path``, else ``$RECUTILS_CACHE_DIR``,
+    else the repository's ``.cache/`` folder (or ``~/.cache/recutils`` outside a checkout)."""
+    if path is not None:
+        return Path(path).expanduser()
+    if os.environ.get(_ENV_CACHE_DIR):
+        return Path(os.environ[_ENV_CACHE_DIR]).expanduser()
+    root = _repository_root()
+    if root is not None:
+        return root / ".cache"
+    return Path.home() / ".cache" / "recutils"
