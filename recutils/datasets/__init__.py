@@ -1,0 +1,62 @@
+"""Datasets in the course schema (:mod:`recutils.schema`).
+
+* ``load("shop")`` -- the embedded synthetic shop (:mod:`recutils.datasets.shop`), generated
+  from a seed in about two seconds; nothing to download.
+* ``load("online-retail")`` -- UCI Online Retail, real transactions of a UK online shop
+  (:mod:`recutils.datasets.online_retail`), read from the data directory.
+* :func:`from_frames` / :func:`from_files` -- your own interaction log and catalog
+  (:mod:`recutils.datasets.own_data`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recutils.schema import Dataset
+
+#: Names accepted by :func:`load`, with a one-line description.
+DATASETS: dict[str, str] = {
+    "shop": "synthetic two-domain shop with product text, a funnel and ground truth (embedded)",
+    "online-retail": "UCI Online Retail: 2010-2011 purchases of a UK gift shop (data directory)",
+}
+
+
+def load(name: str = "shop", **options: Any) -> Dataset:
+    """Load a dataset by name.
+
+    Args:
+        name: one of :data:`DATASETS` (``"shop"`` or ``"online-retail"``).
+        **options: passed on: for ``"shop"`` to :func:`recutils.datasets.shop.generate_shop`
+            (``n_users``, ``n_items``, ``seed``, ...); for ``"online-retail"`` to
+            :func:`recutils.datasets.online_retail.load_online_retail` (``data_dir``,
+            ``download``, ...).
+    """
+    if name == "shop":
+        from recutils.datasets.shop import generate_shop
+
+        return generate_shop(**options)
+    if name == "online-retail":
+        from recutils.datasets.online_retail import load_online_retail
+
+        return load_online_retail(**options)
+    raise ValueError(
+        f"unknown dataset {name!r}; valid names: {sorted(DATASETS)} "
+        "(for your own data use recutils.datasets.from_frames or from_files)"
+    )
+
+
+def from_frames(*args: Any, **kwargs: Any) -> Dataset:
+    """Your own pandas frames -> :class:`Dataset`; see :func:`recutils.datasets.own_data.from_frames`."""
+    from recutils.datasets.own_data import from_frames as _from_frames
+
+    return _from_frames(*args, **kwargs)
+
+
+def from_files(*args: Any, **kwargs: Any) -> Dataset:
+    """Your own CSV/parquet files -> :class:`Dataset`; see :func:`recutils.datasets.own_data.from_files`."""
+    from recutils.datasets.own_data import from_files as _from_files
+
+    return _from_files(*args, **kwargs)
+
+
+__all__ = ["DATASETS", "Dataset", "from_files", "from_frames", "load"]
