@@ -560,3 +560,49 @@ def novelty(recommended: Any, train: SparseMatrix) -> float:
     self_information = _item_self_information(train)
     recommended = _check_recommended(recommended, self_information.size)
     return _mean_self_information(recommended, self_information)
+
+
+# --------------------------------------------------------------------------------------------
+# Concentration: Lorenz curve and Gini index (of popularity, activity or exposure)
+# --------------------------------------------------------------------------------------------
+
+
+def _check_counts(counts: Any, name: str = "counts") -> np.ndarray:
+    values = np.asarray(counts, dtype=np.float64).ravel()
+    if values.size == 0:
+        raise ValueError(f"{name} is empty; pass one count per item (or user), zeros included")
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError(f"{name} must be finite and >= 0 (e.g. interactions per item)")
+    if values.sum() == 0:
+        raise ValueError(f"{name} sums to 0; a share of nothing is undefined")
+    return values
+
+
+def lorenz_curve(counts: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Points of the Lorenz curve of ``counts`` (e.g. interactions per item).
+
+    Sort the ``n`` counts in ascending order, ``x_(1) <= ... <= x_(n)``; the curve joins
+    ``(0, 0)`` and the points ``(i / n, sum_{j<=i} x_(j) / sum_j x_j)`` for i = 1..n: the share
+    of all interactions that goes to the least popular ``i/n`` of the items. A perfectly even
+    catalog gives the diagonal.
+
+    Returns:
+        ``(population_share, volume_share)``, two float64 arrays of length ``n + 1``.
+    """
+    values = np.sort(_check_counts(counts))
+    population = np.arange(values.size + 1, dtype=np.float64) / values.size
+    volume = np.concatenate([[0.0], np.cumsum(values)]) / values.sum()
+    return population, volume
+
+
+def gini_index(counts: Any) -> float:
+    """Gini index of ``counts``: 0 when every item gets the same, -> 1 when one item gets all.
+
+    With the counts sorted ascending, ``G = 2 * sum_i i * x_(i) / (n * sum_i x_(i)) - (n + 1) / n``,
+    which equals twice the area between the diagonal and the Lorenz curve (step-wise). Items with
+    zero interactions must be included (pass the whole catalog), otherwise the tail is hidden.
+    """
+    values = np.sort(_check_counts(counts))
+    n = values.size
+    ranks = np.arange(1, n + 1, dtype=np.float64)
+    return float(2.0 * (ranks @ values) / (n * values.sum()) - (n + 1.0) / n)

@@ -391,3 +391,30 @@ def test_repeats_after_the_largest_k_are_ignored() -> None:
     # Only the first max(k) columns are evaluated, so a repeat beyond them is harmless.
     table = ranking_metrics(np.array([[1, 0, 0]]), csr([[1]], n_items=2), k=2)
     assert table.loc[2, "precision"] == pytest.approx(1 / 2)
+
+
+# ---- concentration ----------------------------------------------------------------------------
+
+
+def test_gini_index_hand_computed_and_edge_cases():
+    from recutils.metrics import gini_index, lorenz_curve
+
+    # counts 0, 0, 0, 4: G = 2 * (4 * 4) / (4 * 4) - 5/4 = 0.75 (one item of four gets all)
+    assert gini_index([4, 0, 0, 0]) == pytest.approx(0.75)
+    assert gini_index([3, 3, 3]) == pytest.approx(0.0)
+    # counts 1, 3: G = 2 * (1*1 + 2*3) / (2 * 4) - 3/2 = 14/8 - 12/8 = 0.25
+    assert gini_index([3, 1]) == pytest.approx(0.25)
+    population, volume = lorenz_curve([3, 1])
+    np.testing.assert_allclose(population, [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(volume, [0.0, 0.25, 1.0])
+    # Gini = 1 - 2 * area under the step-free (trapezoid) Lorenz curve, up to the 1/n term
+    counts = np.random.default_rng(0).integers(0, 50, size=200)
+    population, volume = lorenz_curve(counts)
+    area = np.sum((volume[1:] + volume[:-1]) / 2 * np.diff(population))
+    assert gini_index(counts) == pytest.approx(1 - 2 * area, abs=1e-12)
+    with pytest.raises(ValueError, match="sums to 0"):
+        gini_index([0, 0])
+    with pytest.raises(ValueError, match="must be finite and >= 0"):
+        gini_index([1, -2])
+    with pytest.raises(ValueError, match="is empty"):
+        lorenz_curve([])

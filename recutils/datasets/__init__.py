@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from recutils.datasets.own_data import from_files, from_frames
 from recutils.schema import Dataset
 
 #: Names accepted by :func:`load`, with a one-line description.
@@ -43,20 +44,6 @@ def load(name: str = "shop", **options: Any) -> Dataset:
         f"unknown dataset {name!r}; valid names: {sorted(DATASETS)} "
         "(for your own data use recutils.datasets.from_frames or from_files)"
     )
-
-
-def from_frames(*args: Any, **kwargs: Any) -> Dataset:
-    """Your own pandas frames -> :class:`Dataset`; see :func:`recutils.datasets.own_data.from_frames`."""
-    from recutils.datasets.own_data import from_frames as _from_frames
-
-    return _from_frames(*args, **kwargs)
-
-
-def from_files(*args: Any, **kwargs: Any) -> Dataset:
-    """Your own CSV/parquet files -> :class:`Dataset`; see :func:`recutils.datasets.own_data.from_files`."""
-    from recutils.datasets.own_data import from_files as _from_files
-
-    return _from_files(*args, **kwargs)
 
 
 __all__ = ["DATASETS", "Dataset", "from_files", "from_frames", "load"]
