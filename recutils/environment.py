@@ -143,6 +143,10 @@ def setup(
     except ImportError:  # tqdm is optional
         pass
 
+    # Show warnings as "Category: message", without the source file path that Python puts in
+    # front by default (it differs between machines and would end up in stored outputs).
+    warnings.formatwarning = _format_warning_without_path
+
     import pandas as pd
 
     pd.set_option("display.precision", 4)
@@ -158,6 +162,16 @@ def setup(
         torch_version=torch.__version__,
         transformers_version=transformers.__version__,
     )
+
+
+def _format_warning_without_path(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    return f"{category.__name__}: {message}\n"
 
 
 def _configure_matplotlib() -> None:

@@ -19,6 +19,7 @@ from recutils.schema import Dataset
 DATASETS: dict[str, str] = {
     "shop": "synthetic two-domain shop with product text, a funnel and ground truth (embedded)",
     "online-retail": "UCI Online Retail: 2010-2011 purchases of a UK gift shop (data directory)",
+    "files": "your own CSV/parquet files, mapped to the schema by from_files(**options)",
 }
 
 
@@ -26,11 +27,13 @@ def load(name: str = "shop", **options: Any) -> Dataset:
     """Load a dataset by name.
 
     Args:
-        name: one of :data:`DATASETS` (``"shop"`` or ``"online-retail"``).
+        name: one of :data:`DATASETS`: ``"shop"``, ``"online-retail"`` or ``"files"``.
         **options: passed on: for ``"shop"`` to :func:`recutils.datasets.shop.generate_shop`
             (``n_users``, ``n_items``, ``seed``, ...); for ``"online-retail"`` to
             :func:`recutils.datasets.online_retail.load_online_retail` (``data_dir``,
-            ``download``, ...).
+            ``download``, ...); for ``"files"`` to :func:`from_files` (``interactions_path``,
+            ``items_path``, ``columns``, ...), so a notebook's ``parameters`` cell can point at
+            your own data.
     """
     if name == "shop":
         from recutils.datasets.shop import generate_shop
@@ -40,9 +43,11 @@ def load(name: str = "shop", **options: Any) -> Dataset:
         from recutils.datasets.online_retail import load_online_retail
 
         return load_online_retail(**options)
+    if name == "files":
+        return from_files(**options)
     raise ValueError(
         f"unknown dataset {name!r}; valid names: {sorted(DATASETS)} "
-        "(for your own data use recutils.datasets.from_frames or from_files)"
+        "(for your own pandas frames use recutils.datasets.from_frames)"
     )
 
 

@@ -562,6 +562,7 @@ def _generate_catalog(
     leaf_share = rng.dirichlet(np.full(len(LEAVES), 8.0))
     leaf_counts = np.maximum(5, np.round(leaf_share * n_items).astype(int))
     rows: list[dict[str, object]] = []
+    used_titles: set[str] = set()
     family = 0
     for leaf_index, (leaf, count) in enumerate(zip(LEAVES, leaf_counts)):
         domain_brands = [b for b, d in enumerate(brand_domains) if leaf.domain in d]
@@ -580,8 +581,17 @@ def _generate_catalog(
             noun = str(rng.choice(leaf.nouns))
             base_price = leaf.base_price * TIER_PRICE_MULTIPLIER[tier] * rng.lognormal(0, 0.25)
             colours = _pick_colours(rng, leaf.domain, STYLES[style], variants)
-            text = _describe(rng, leaf, STYLES[style], USES[use], TIERS[tier], material, noun,
-                             brand_names[brand])
+            # Two different products never share a title (colour variants of one product do,
+            # up to the colour): redraw the wording until the title is new.
+            for attempt in range(20):
+                text = _describe(rng, leaf, STYLES[style], USES[use], TIERS[tier], material,
+                                 noun if attempt < 10 else str(rng.choice(leaf.nouns)),
+                                 brand_names[brand])
+                if text["title"] not in used_titles:
+                    break
+            else:
+                text["title"] += f" No. {family}"
+            used_titles.add(text["title"])
             for colour in colours:
                 price = round(float(base_price * rng.lognormal(0, 0.03)), 2)
                 rows.append({

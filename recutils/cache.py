@@ -1,0 +1,324 @@
+"""A small on-disk cache of NumPy arrays: atomic writes, verified reads.
+
+Used for text embeddings (:func:`recutils.text.encode_texts`) and for trained models. One
+cache *entry* is one ``.npz`` file holding named arrays plus a metadata record::
+
+    <directory>/<name>-<first 24 hex digits of key>.npz
+        __recutils_cache__   JSON (as uint8 bytes): format, key, and per array its
+                             shape, dtype and SHA-256 of the array bytes
+        <array name>         the arrays themselves (NumPy's .npy format, no pickle)
+
+Guarantees:
+
+* **Atomic writes.** An entry is written to a temporary file in the same directory, flushed and
+  ``fsync``-ed, then renamed over the final name with :func:`os.replace`. A crash (or an
+  exception in ``compute``) never leaves a partial file under the final name.
+* **Verified reads.** On reading, the stored key must equal the requested key and every array
+  must match its recorded shape, dtype and checksum. A missing file is a miss; a corrupt file
+  (truncated, bad checksum, unreadable) or a stale one (a different key stored under the file
+  name) is also treated as a miss: :func:`cached_arrays` emits a :class:`CacheWarning` and
+  rebuilds the entry.
+
+Keys are strings, normally made with :func:`stable_key` from everything the result depends on
+(model fingerprint, inputs, settings), so a change in any of them selects a different entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import warnings
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Version of the file layout; a file written with another version is treated as stale.
+CACHE_FORMAT = 1
+#: Name of the metadata record inside each ``.npz`` file (reserved: not allowed as array name).
+METADATA_NAME = "__recutils_cache__"
+#: Hex digits of the key used in the file name (96 bits; the full key is verified on read).
+KEY_DIGITS_IN_NAME = 24
+
+
+# What reading a damaged .npz can raise: zip errors (bad header, bad CRC-32), short reads,
+# .npy header and JSON parse errors, a metadata record of the wrong shape.
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    NotImplementedError,
+)
+
+
+class CacheWarning(UserWarning):
+    """A cache entry was corrupt, stale or could not be written; the result is recomputed."""
+
+
+class CacheEntryError(Exception):
+    """A cache file exists but cannot be used (corrupt or stale). The message has no paths."""
+
+
+def stable_key(*parts: Any) -> str:
+    """SHA-256 (64 hex digits) of ``parts`` written as canonical JSON.
+
+    Canonical means sorted dict keys, no whitespace, UTF-8, so the same parts give the same key
+    on every machine and in every process (unlike Python's ``hash``). ``parts`` may contain
+    str, int, float, bool, None, lists/tuples and dicts with str keys; ``bytes`` are included
+    by their SHA-256; NumPy scalars are converted to Python numbers.
+
+    >>> stable_key({"model": "m", "max_len": 256}) == stable_key({"max_len": 256, "model": "m"})
+    True
+    """
+
+    def default(value: Any) -> Any:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return {"__bytes_sha256__": hashlib.sha256(bytes(value)).hexdigest()}
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, Path):
+            raise TypeError(
+                "stable_key got a Path; keys must not depend on where files are (use the file's "
+                "content hash instead)"
+            )
+        raise TypeError(f"stable_key cannot include a {type(value).__name__}: {value!r}")
+
+    text = json.dumps(
+        list(parts), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        allow_nan=False, default=default,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _check_key(key: str) -> None:
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"key must be a non-empty str, got {key!r}")
+
+
+def entry_path(directory: str | os.PathLike[str], key: str, name: str = "arrays") -> Path:
+    """The file that holds the entry ``key``: ``directory / f"{name}-{key[:24]}.npz"``.
+
+    If ``key`` is not a hex digest (e.g. a readable string), its SHA-256 is used in the name.
+    """
+    _check_key(key)
+    if not name or any(c in name for c in "/\\") or name.startswith("."):
+        raise ValueError(f"name must be a plain file-name prefix like 'embeddings', got {name!r}")
+    digest = key.lower()
+    if len(digest) < KEY_DIGITS_IN_NAME or any(c not in "0123456789abcdef" for c in digest):
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return Path(directory) / f"{name}-{digest[:KEY_DIGITS_IN_NAME]}.npz"
+
+
+def _array_checksum(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _check_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if not isinstance(arrays, Mapping) or not arrays:
+        raise TypeError(
+            f"arrays must be a non-empty dict of name -> numpy array, got {type(arrays).__name__}"
+        )
+    checked: dict[str, np.ndarray] = {}
+    for array_name, value in arrays.items():
+        if not isinstance(array_name, str) or not array_name or array_name == METADATA_NAME:
+            raise ValueError(
+                f"array names must be non-empty str other than {METADATA_NAME!r}, "
+                f"got {array_name!r}"
+            )
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f"arrays[{array_name!r}] must be a numpy array, got {type(value).__name__} "
+                "(convert tensors with .numpy())"
+            )
+        if value.dtype.hasobject:
+            raise TypeError(
+                f"arrays[{array_name!r}] has dtype {value.dtype}, which needs pickle; store "
+                "numbers or fixed-width strings (e.g. .astype(str))"
+            )
+        checked[array_name] = value
+    return checked
+
+
+def write_arrays(
+    path: str | os.PathLike[str], key: str, arrays: Mapping[str, np.ndarray]
+) -> Path:
+    """Atomically write ``arrays`` with their metadata (key, shapes, dtypes, checksums) to ``path``.
+
+    The data goes to a temporary file next to ``path`` (same file system, so the final rename
+    is atomic), is flushed and ``fsync``-ed, then replaces ``path`` with :func:`os.replace`. If
+    anything fails, the temporary file is removed and ``path`` is untouched.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    _check_key(key)
+    checked = _check_arrays(arrays)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {
+        "format": CACHE_FORMAT,
+        "key": key,
+        "arrays": {
+            array_name: {
+                "shape": list(array.shape),
+                "dtype": array.dtype.str,
+                "sha256": _array_checksum(array),
+            }
+            for array_name, array in checked.items()
+        },
+    }
+    metadata_bytes = np.frombuffer(
+        json.dumps(metadata, sort_keys=True).encode("utf-8"), dtype=np.uint8
+    )
+    # A unique hidden name next to the target. Created with mode 0o666 minus the umask, like
+    # any other file (tempfile would make it 0o600, and os.replace keeps the mode).
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)  # Windows
+        descriptor = os.open(temporary, flags, 0o666)
+        with os.fdopen(descriptor, "wb") as handle:
+            np.savez(handle, **{METADATA_NAME: metadata_bytes}, **checked)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+    return path
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def read_arrays(path: str | os.PathLike[str], key: str) -> dict[str, np.ndarray]:
+    """Read and verify the entry at ``path``, which must have been written for ``key``.
+
+    Raises:
+        FileNotFoundError: no file at ``path`` (a plain cache miss).
+        CacheEntryError: the file is unreadable, truncated, has a different key (stale), or an
+            array does not match its recorded shape, dtype or checksum. The message names the
+            file but not its directory.
+    """
+    _check_key(key)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no cache entry {path.name}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if METADATA_NAME not in npz.files:
+                raise CacheEntryError(
+                    f"cache entry {path.name} is corrupt: it has no metadata record"
+                )
+            metadata = json.loads(npz[METADATA_NAME].tobytes().decode("utf-8"))
+            if metadata.get("format") != CACHE_FORMAT:
+                raise CacheEntryError(
+                    f"cache entry {path.name} is stale: it has format {metadata.get('format')!r}, "
+                    f"expected {CACHE_FORMAT}"
+                )
+            if metadata.get("key") != key:
+                raise CacheEntryError(
+                    f"cache entry {path.name} is stale: it was written for another key"
+                )
+            expected = metadata["arrays"]
+            stored = set(npz.files) - {METADATA_NAME}
+            if stored != set(expected):
+                raise CacheEntryError(
+                    f"cache entry {path.name} is corrupt: it holds arrays {sorted(stored)}, "
+                    f"its metadata lists {sorted(expected)}"
+                )
+            arrays = {}
+            for array_name, record in expected.items():
+                array = npz[array_name]
+                if list(array.shape) != record["shape"] or array.dtype.str != record["dtype"]:
+                    raise CacheEntryError(
+                        f"cache entry {path.name} is corrupt: array {array_name!r} has shape "
+                        f"{array.shape} and dtype {array.dtype.str}, metadata says "
+                        f"{tuple(record['shape'])} and {record['dtype']}"
+                    )
+                if _array_checksum(array) != record["sha256"]:
+                    raise CacheEntryError(
+                        f"cache entry {path.name} is corrupt: checksum of array {array_name!r} "
+                        "does not match"
+                    )
+                arrays[array_name] = array
+            return arrays
+    except CacheEntryError:
+        raise
+    except _READ_ERRORS as error:
+        message = str(error).replace(str(path), path.name).replace(str(path.parent), "")
+        raise CacheEntryError(
+            f"cache entry {path.name} is corrupt: unreadable ({type(error).__name__}: {message})"
+        ) from None
+
+
+def cached_arrays(
+    key: str,
+    compute: Callable[[], Mapping[str, np.ndarray]],
+    directory: str | os.PathLike[str],
+    name: str = "arrays",
+    enabled: bool = True,
+) -> dict[str, np.ndarray]:
+    """The arrays stored under ``key`` in ``directory``; computed and stored first if needed.
+
+    Args:
+        key: everything the result depends on, e.g. from :func:`stable_key`.
+        compute: called with no arguments on a miss; returns a dict of name -> numpy array
+            (numbers or fixed-width strings; no object arrays).
+        directory: the cache folder (created if missing), e.g.
+            ``recutils.cache_dir() / "embeddings"``.
+        name: file-name prefix of the entry (see :func:`entry_path`).
+        enabled: ``False`` bypasses the cache entirely (always computes, never reads or writes).
+
+    Returns:
+        The arrays (fresh, writable copies when read from disk).
+
+    A corrupt or stale entry is reported with a :class:`CacheWarning` (naming the file, not its
+    folder) and rebuilt. If ``compute`` raises, nothing is written. If the entry cannot be
+    written (e.g. a read-only folder), a :class:`CacheWarning` says so and the computed arrays
+    are returned anyway.
+    """
+    _check_key(key)
+    if not callable(compute):
+        raise TypeError(f"compute must be a function with no arguments, got {compute!r}")
+    if not enabled:
+        return _check_arrays(compute())
+    path = entry_path(directory, key, name)
+    try:
+        return read_arrays(path, key)
+    except FileNotFoundError:
+        pass
+    except CacheEntryError as error:
+        warnings.warn(f"{error}; rebuilding it", CacheWarning, stacklevel=2)
+    arrays = _check_arrays(compute())
+    try:
+        write_arrays(path, key, arrays)
+    except OSError as error:
+        warnings.warn(
+            f"could not write cache entry {path.name} ({type(error).__name__}: "
+            f"{error.strerror or error}); the result was computed but not cached",
+            CacheWarning,
+            stacklevel=2,
+        )
+    return arrays

@@ -1,0 +1,393 @@
+"""recutils.text: parity with sentence-transformers, input checks, the embedding cache.
+
+The model is loaded at most three times: once by sentence-transformers (module fixture), once
+by recutils (cached for the process) and once in a fresh process that checks the warm path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recutils import text
+from recutils.cache import CacheWarning, entry_path, write_arrays
+from recutils.text import (
+    EMBEDDING_DIM,
+    MAX_LENGTH,
+    embedding_cache_key,
+    encode_texts,
+    item_texts,
+    model_fingerprint,
+)
+
+LONG_SENTENCE = "Stainless steel kettle with automatic shut-off and a 1.7 litre capacity. "
+TEXTS = [
+    "hello world",
+    "",
+    "Trail running shoe. Category: Sports > Shoes > Running. Brand: Acme.",
+    "WHITE HANGING HEART T-LIGHT HOLDER",
+    "ünïcödé café — naïve façade",
+    "日本語のテキスト、商品説明。",
+    "🚀🔥 best deal!!! 50% off???",
+    "   leading and trailing spaces   ",
+    "tab\tseparated\nnew line text",
+    LONG_SENTENCE * 40,  # about 600 tokens: truncated at 256
+    " ".join(f"word{i}" for i in range(400)),
+    "a",
+    "The quick brown fox jumps over the lazy dog.",
+    "USB-C cable 2m, 100W PD, braided nylon (black)",
+    "$19.99 / €17,50 / £15",
+    "Kinder-Regenjacke, wasserdicht, Größe 128",
+    "Запасной ремень для пылесоса",
+    "<b>HTML</b> &amp; markup",
+    ".",
+    "hello world",  # a duplicate
+]
+
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    """sentence-transformers' embeddings of TEXTS (the model this course bundles)."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(text.model_dir()), device="cpu")
+    assert model.max_seq_length == MAX_LENGTH
+    embeddings = model.encode(TEXTS, batch_size=8, convert_to_numpy=True)
+    del model
+    return np.asarray(embeddings)
+
+
+@pytest.fixture(scope="module")
+def ours() -> np.ndarray:
+    return encode_texts(TEXTS, cache=False)
+
+
+def fail_if_called(*args, **kwargs):
+    raise AssertionError("the model was loaded although the result should come from the cache")
+
+
+# -- the encoder -----------------------------------------------------------------------------
+
+
+def test_long_texts_exceed_max_length():
+    tokenizer, _ = text.load_encoder()
+    lengths = [len(tokenizer(t)["input_ids"]) for t in TEXTS]
+    assert max(lengths) > 2 * MAX_LENGTH
+    assert sum(n > MAX_LENGTH for n in lengths) >= 2
+
+
+def test_matches_sentence_transformers(ours, reference):
+    assert reference.shape == (len(TEXTS), EMBEDDING_DIM)
+    assert np.abs(ours - reference).max() <= 1e-5
+
+
+def test_output_shape_dtype_and_unit_norm(ours):
+    assert ours.shape == (len(TEXTS), EMBEDDING_DIM)
+    assert ours.dtype == np.float32
+    assert ours.flags.c_contiguous
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(ours[0], ours[-1])  # duplicates get the same vector
+
+
+def test_order_is_restored_after_length_sorting(ours):
+    one_by_one = np.vstack([encode_texts([t], cache=False) for t in TEXTS])
+    assert np.abs(ours - one_by_one).max() <= 1e-5
+    unsorted = encode_texts(TEXTS, cache=False, sort_by_length=False, batch_size=7)
+    assert np.abs(ours - unsorted).max() <= 1e-5
+
+
+def test_batches_respect_size_and_token_budget():
+    lengths = np.array([256] * 20 + [50] * 100 + [3] * 5)
+    batches = list(text._batches(np.arange(len(lengths)), lengths, 64, 4096))
+    assert [len(b) for b in batches] == [16, 16, 64, 29]
+    assert all(len(b) * lengths[b].max() <= 4096 for b in batches)
+    np.testing.assert_array_equal(np.concatenate(batches), np.arange(len(lengths)))
+    too_long = list(text._batches(np.arange(2), np.array([5000, 1]), 64, 4096))
+    assert [len(b) for b in too_long] == [1, 1]  # a text longer than the budget goes alone
+
+
+def test_truncation_ignores_words_after_256_tokens():
+    long = LONG_SENTENCE * 40
+    a, b = encode_texts([long, long + " Completely different ending about garden furniture."],
+                        cache=False)
+    assert np.abs(a - b).max() <= 1e-6
+
+
+def test_similar_products_are_closer_than_unrelated_ones():
+    e = encode_texts(["red running shoes", "crimson jogging sneakers", "stainless steel kettle"],
+                     cache=False)
+    assert e[0] @ e[1] > e[0] @ e[2] + 0.2
+
+
+def test_series_and_array_inputs(ours):
+    texts, expected = TEXTS[:9], ours[:9]  # the short ones: this test is about containers
+    series = pd.Series(texts, index=[f"item{i}" for i in range(len(texts))][::-1])
+    np.testing.assert_allclose(encode_texts(series, cache=False), expected, atol=1e-5)
+    np.testing.assert_allclose(encode_texts(np.array(texts), cache=False), expected, atol=1e-5)
+    np.testing.assert_allclose(encode_texts(tuple(texts), cache=False), expected, atol=1e-5)
+
+
+def test_threads_are_set_and_restored(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        calls: list[int] = []
+        real_set = torch.set_num_threads
+
+        def recording_set(n: int) -> None:
+            calls.append(n)
+            real_set(n)
+
+        monkeypatch.setattr(torch, "set_num_threads", recording_set)
+        monkeypatch.setattr(text.environment, "configured_threads", lambda: (1, 2))
+        encode_texts(["thread check"], cache=False)
+        assert calls == [2, 1]  # the encoder setting, then the previous value
+        assert torch.get_num_threads() == 1
+
+        def broken_pooling(*args, **kwargs):
+            raise RuntimeError("failure inside the forward pass")
+
+        monkeypatch.setattr(text, "mean_pooling", broken_pooling)
+        with pytest.raises(RuntimeError, match="forward pass"):
+            encode_texts(["thread check"], cache=False, threads=2)
+        assert torch.get_num_threads() == 1  # restored on the error path too
+    finally:
+        torch.set_num_threads(before)
+
+
+# -- input checks ----------------------------------------------------------------------------
+
+
+def test_empty_input_gives_empty_array_without_the_model(monkeypatch):
+    monkeypatch.setattr(text, "load_encoder", fail_if_called)
+    for empty in ([], (), pd.Series([], dtype=object), np.array([], dtype=str)):
+        result = encode_texts(empty)
+        assert result.shape == (0, EMBEDDING_DIM) and result.dtype == np.float32
+
+
+def test_missing_texts_are_rejected_with_positions(monkeypatch):
+    monkeypatch.setattr(text, "load_encoder", fail_if_called)
+    with pytest.raises(ValueError) as error:
+        encode_texts(["ok", None, "fine", float("nan"), ""])
+    message = str(error.value)
+    assert "2 entries" in message and "2 missing" in message
+    assert "position 1: None" in message and "position 3: nan" in message
+    assert "replace missing text with ''" in message and "drop" in message
+
+
+def test_missing_texts_in_series_name_the_index(monkeypatch):
+    monkeypatch.setattr(text, "load_encoder", fail_if_called)
+    series = pd.Series(["ok", np.nan, "fine"], index=["A1", "B17", "C3"])
+    with pytest.raises(ValueError, match=r"1 entry .* position 1 \(index 'B17'\)"):
+        encode_texts(series)
+
+
+def test_non_string_entries_are_rejected():
+    with pytest.raises(ValueError, match=r"1 entry .*0 missing.*position 2: 42.*str\(\)"):
+        encode_texts(["a", "b", 42])
+    with pytest.raises(ValueError, match="1 entry"):
+        encode_texts(["a", b"bytes"])
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ("a single text", TypeError, "single str"),
+        ({"a", "b"}, TypeError, "got set"),
+        (np.array([["a", "b"]]), ValueError, "one-dimensional"),
+        (None, TypeError, "got NoneType"),
+    ],
+)
+def test_wrong_containers_are_rejected(bad, error, match):
+    with pytest.raises(error, match=match):
+        encode_texts(bad)
+
+
+@pytest.mark.parametrize("options", [{"batch_size": 0}, {"batch_size": True}, {"threads": 0},
+                                     {"batch_size": 2.5}])
+def test_bad_options_are_rejected(options):
+    with pytest.raises(ValueError, match="positive integer"):
+        encode_texts(["a"], cache=False, **options)
+
+
+# -- the cache -------------------------------------------------------------------------------
+
+
+def test_fingerprint_identifies_the_model():
+    fingerprint = model_fingerprint()
+    assert fingerprint.startswith("all-MiniLM-L6-v2:")
+    assert len(fingerprint.split(":")[1]) == 64
+    assert model_fingerprint() == fingerprint
+
+
+def test_cache_key_depends_on_texts_order_and_model(monkeypatch):
+    key = embedding_cache_key(["a", "b"])
+    assert key == embedding_cache_key(["a", "b"])
+    assert key != embedding_cache_key(["a", "b "])
+    assert key != embedding_cache_key(["b", "a"])
+    assert key != embedding_cache_key(["ab"])
+    assert key != embedding_cache_key(["a", "b", ""])
+    assert embedding_cache_key(["a\x00", "b"]) != embedding_cache_key(["a", "\x00b"])
+    monkeypatch.setattr(text, "model_fingerprint", lambda: "all-MiniLM-L6-v2:other-weights")
+    assert key != embedding_cache_key(["a", "b"])
+
+
+def test_warm_cache_skips_the_model(tmp_path, monkeypatch):
+    first = encode_texts(TEXTS, cache_dir=tmp_path)
+    files = list(tmp_path.glob("*.npz"))
+    assert [f.name for f in files] == [
+        f"all-MiniLM-L6-v2-{embedding_cache_key(TEXTS)[:24]}.npz"
+    ]
+    monkeypatch.setattr(text, "load_encoder", fail_if_called)
+    second = encode_texts(TEXTS, cache_dir=tmp_path)
+    np.testing.assert_array_equal(first, second)
+    assert second.dtype == np.float32
+    with pytest.raises(AssertionError, match="model was loaded"):  # changed text: a new entry
+        encode_texts([*TEXTS[:-1], "hello world!"], cache_dir=tmp_path)
+
+
+def test_default_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path))
+    encode_texts(["default folder"])
+    assert len(list((tmp_path / "embeddings").glob("all-MiniLM-L6-v2-*.npz"))) == 1
+
+
+def test_cache_disabled_writes_nothing(tmp_path):
+    encode_texts(["no cache"], cache=False, cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_cache_entry_is_rebuilt(tmp_path):
+    texts = TEXTS[:6]
+    first = encode_texts(texts, cache_dir=tmp_path)
+    path = entry_path(tmp_path, embedding_cache_key(texts), text.MODEL_NAME)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # flip one byte in the middle of the embeddings
+    path.write_bytes(bytes(data))
+    with pytest.warns(CacheWarning, match="corrupt.*rebuilding") as record:
+        rebuilt = encode_texts(texts, cache_dir=tmp_path)
+    assert str(tmp_path) not in str(record[0].message)
+    np.testing.assert_allclose(rebuilt, first, atol=1e-6)
+
+    path.write_bytes(path.read_bytes()[:1000])  # truncated
+    with pytest.warns(CacheWarning, match="corrupt"):
+        encode_texts(texts, cache_dir=tmp_path)
+    np.testing.assert_allclose(encode_texts(texts, cache_dir=tmp_path), first, atol=1e-6)
+
+
+def test_stale_cache_entry_is_rebuilt(tmp_path):
+    texts = TEXTS[:4]
+    path = entry_path(tmp_path, embedding_cache_key(texts), text.MODEL_NAME)
+    wrong = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+    write_arrays(path, "written for other texts or another model", {"embeddings": wrong})
+    with pytest.warns(CacheWarning, match="stale"):
+        result = encode_texts(texts, cache_dir=tmp_path)
+    np.testing.assert_allclose(np.linalg.norm(result, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(result, encode_texts(texts, cache=False), atol=1e-6)
+
+
+def test_fresh_process_warm_path_and_silent_loading(tmp_path):
+    """In a new process: the warm path does not load the model; loading prints nothing."""
+    expected = encode_texts(TEXTS, cache_dir=tmp_path)
+    script = textwrap.dedent(
+        f"""
+        import json, sys, time
+        start = time.perf_counter()
+        from recutils.text import encode_texts, load_encoder
+        imported = time.perf_counter()
+        embeddings = encode_texts({TEXTS!r}, cache_dir={str(tmp_path)!r})
+        warm = time.perf_counter() - imported
+        loaded = load_encoder.cache_info().currsize
+        load_encoder()  # must be silent although setup() was not called
+        print(json.dumps({{"warm_s": warm, "model_loaded": loaded,
+                          "checksum": float(embeddings.astype("float64").sum())}}))
+        """
+    )
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"TQDM_DISABLE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS"}}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    result = json.loads(done.stdout)
+    assert result["model_loaded"] == 0
+    assert result["warm_s"] < 2.0  # typically ~0.15 s (hashing the weights for the key)
+    assert result["checksum"] == pytest.approx(float(expected.astype("float64").sum()), abs=1e-9)
+
+
+# -- item texts ------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def items() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "item_id": ["A", "B", "C", "D"],
+            "title": ["Trail shoe", "Wow!", np.nan, "  Mug  "],
+            "description": ["Light mesh upper", np.nan, None, "Multi\n line   text."],
+            "category": ["Sports > Shoes", None, np.nan, "Home"],
+            "brand": ["Acme", "", np.nan, np.nan],
+            "price": [59.0, 1.0, np.nan, 8.5],
+            "color": ["red", "blue", np.nan, np.nan],
+        },
+        index=pd.Index([10, 20, 30, 40], name="row"),
+    )
+
+
+def test_item_texts_template(items):
+    result = item_texts(items)
+    assert result.name == "text"
+    assert result.index.equals(items.index)
+    assert result.tolist() == [
+        "Trail shoe. Category: Sports > Shoes. Brand: Acme. Light mesh upper.",
+        "Wow!",
+        "",
+        "Mug. Category: Home. Multi line text.",
+    ]
+
+
+def test_item_texts_fields_and_labels(items):
+    result = item_texts(items, fields=("description", "title", "color"))
+    assert result.tolist() == [
+        "Light mesh upper. Trail shoe. Color: red.",
+        "Wow! Color: blue.",
+        "",
+        "Multi line text. Mug.",
+    ]
+    assert item_texts(items, fields="title").tolist() == ["Trail shoe.", "Wow!", "", "Mug."]
+
+
+def test_item_texts_errors(items):
+    with pytest.raises(ValueError, match=r"no column\(s\) \['colour'\]"):
+        item_texts(items, fields=("title", "colour"))
+    with pytest.raises(ValueError, match="at least one"):
+        item_texts(items, fields=())
+    with pytest.raises(TypeError, match="DataFrame"):
+        item_texts(items["title"])
+
+
+def test_item_texts_can_be_encoded(items, monkeypatch):
+    texts = item_texts(items)
+    embeddings = encode_texts(texts, cache=False)
+    assert embeddings.shape == (len(items), EMBEDDING_DIM)
+
+
+def test_count_tokens_counts_special_tokens_and_does_not_truncate():
+    from recutils.text import MAX_LENGTH, count_tokens
+
+    # "hello world" -> [CLS] hello world [SEP]
+    assert count_tokens(["hello world", ""]).tolist() == [4, 2]
+    long_text = "oak " * 400
+    assert count_tokens([long_text])[0] == 402 > MAX_LENGTH
+    assert count_tokens([]).shape == (0,)
+    with pytest.raises(ValueError):
+        count_tokens(["fine", None])
