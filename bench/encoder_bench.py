@@ -53,8 +53,20 @@ SEED = 0
 def synthetic_texts(n: int, seed: int = SEED) -> list[str]:
     """``n`` product-like texts: title, category, brand, then 1-14 description sentences."""
     rng = np.random.default_rng(seed)
-    adjectives = ["classic", "compact", "waterproof", "organic", "lightweight", "premium",
-                  "vintage", "ergonomic", "cordless", "handmade", "slim", "durable"]
+    adjectives = [
+        "classic",
+        "compact",
+        "waterproof",
+        "organic",
+        "lightweight",
+        "premium",
+        "vintage",
+        "ergonomic",
+        "cordless",
+        "handmade",
+        "slim",
+        "durable",
+    ]
     materials = ["cotton", "steel", "oak", "bamboo", "leather", "ceramic", "wool", "glass"]
     products = {
         "Home > Kitchen": ["kettle", "mug", "frying pan", "chef knife", "teapot"],
@@ -64,10 +76,16 @@ def synthetic_texts(n: int, seed: int = SEED) -> list[str]:
         "Garden > Tools": ["pruning shears", "watering can", "hose reel", "spade"],
     }
     brands = ["Acme", "Northwind", "Kestrel", "Juniper Row", "Bluebell", "Orbit"]
-    sentences = ["Made from {m} for everyday use.", "A {a} design that lasts.",
-                 "Easy to clean and store.", "Ships in plastic-free packaging.",
-                 "Rated {r} out of 5 by 1,{k:03d} customers.", "Available in {c} colours.",
-                 "Pairs well with the rest of the {b} range.", "Backed by a two-year warranty."]
+    sentences = [
+        "Made from {m} for everyday use.",
+        "A {a} design that lasts.",
+        "Easy to clean and store.",
+        "Ships in plastic-free packaging.",
+        "Rated {r} out of 5 by 1,{k:03d} customers.",
+        "Available in {c} colours.",
+        "Pairs well with the rest of the {b} range.",
+        "Backed by a two-year warranty.",
+    ]
     categories = list(products)
     texts = []
     for _ in range(n):
@@ -79,8 +97,13 @@ def synthetic_texts(n: int, seed: int = SEED) -> list[str]:
         title = f"{brand} {adjective.capitalize()} {material.capitalize()} {product.title()}"
         description = " ".join(
             sentences[rng.integers(len(sentences))].format(
-                m=material, a=adjective, r=rng.integers(3, 6), k=rng.integers(1000),
-                c=rng.integers(2, 9), b=brand)
+                m=material,
+                a=adjective,
+                r=rng.integers(3, 6),
+                k=rng.integers(1000),
+                c=rng.integers(2, 9),
+                b=brand,
+            )
             for _ in range(int(rng.integers(1, 15)))
         )
         texts.append(f"{title}. Category: {category}. Brand: {brand}. {description}")
@@ -140,8 +163,9 @@ def warm_in_new_process(texts: list[str], cache_dir: str) -> float:
         "print(time.perf_counter() - start)\n"
     )
     try:
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                              check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        )
     finally:
         os.unlink(texts_file)
     return float(done.stdout.strip())
@@ -150,10 +174,17 @@ def warm_in_new_process(texts: list[str], cache_dir: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="number of texts (default 2000)")
-    parser.add_argument("--source", choices=["auto", "synthetic"], default="auto",
-                        help="auto: shop catalog if available, else synthetic")
-    parser.add_argument("--batch-sizes", default=str(text.DEFAULT_BATCH_SIZE),
-                        help="comma-separated batch sizes for the 2-thread sorted run")
+    parser.add_argument(
+        "--source",
+        choices=["auto", "synthetic"],
+        default="auto",
+        help="auto: shop catalog if available, else synthetic",
+    )
+    parser.add_argument(
+        "--batch-sizes",
+        default=str(text.DEFAULT_BATCH_SIZE),
+        help="comma-separated batch sizes for the 2-thread sorted run",
+    )
     parser.add_argument("--output", type=Path, help="also write the Markdown table here")
     args = parser.parse_args(argv)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
@@ -168,32 +199,48 @@ def main(argv: list[str] | None = None) -> int:
     n = len(texts)
 
     load_s, (tokenizer, _) = timed(text.load_encoder)
-    token_counts = np.array([len(ids) for ids in tokenizer(
-        texts, truncation=True, max_length=text.MAX_LENGTH)["input_ids"]])
+    token_counts = np.array(
+        [
+            len(ids)
+            for ids in tokenizer(texts, truncation=True, max_length=text.MAX_LENGTH)["input_ids"]
+        ]
+    )
     text.encode_texts(texts[:64], cache=False)  # warm-up: one-time kernel set-up
 
     # (label, threads, sorted, batch size)
-    runs = [("cold", 1, True, default_batch), ("cold", 2, True, default_batch),
-            ("cold", 2, False, default_batch)]
+    runs = [
+        ("cold", 1, True, default_batch),
+        ("cold", 2, True, default_batch),
+        ("cold", 2, False, default_batch),
+    ]
     runs += [("cold", 2, True, b) for b in batch_sizes if b != default_batch]
     rows, reference = [], None
     for label, threads, sort, batch in runs:
-        seconds, embeddings = timed(text.encode_texts, texts, cache=False, threads=threads,
-                                    sort_by_length=sort, batch_size=batch)
+        seconds, embeddings = timed(
+            text.encode_texts,
+            texts,
+            cache=False,
+            threads=threads,
+            sort_by_length=sort,
+            batch_size=batch,
+        )
         if reference is None:
             reference = embeddings
         difference = float(np.abs(embeddings - reference).max())
         if difference > TOLERANCE:
             print(f"FAIL: run {label}/{threads}/{sort}/{batch} differs by {difference:.2e}")
             return 1
-        name = (f"{label}, {threads} thread{'s' * (threads > 1)}, "
-                f"{'sorted' if sort else 'unsorted'}, batch {batch}")
+        name = (
+            f"{label}, {threads} thread{'s' * (threads > 1)}, "
+            f"{'sorted' if sort else 'unsorted'}, batch {batch}"
+        )
         rows.append((name, seconds))
 
     with tempfile.TemporaryDirectory() as cache_dir:
         path = entry_path(cache_dir, text.embedding_cache_key(texts), text.MODEL_NAME)
-        write_s, _ = timed(write_arrays, path, text.embedding_cache_key(texts),
-                           {"embeddings": reference})
+        write_s, _ = timed(
+            write_arrays, path, text.embedding_cache_key(texts), {"embeddings": reference}
+        )
         rows.append(("write the cache entry (after a cold run)", write_s))
         text.model_fingerprint.cache_clear()
         warm_s, warm = timed(text.encode_texts, texts, cache_dir=cache_dir)
@@ -201,8 +248,12 @@ def main(argv: list[str] | None = None) -> int:
         if not np.array_equal(warm, reference) and np.abs(warm - reference).max() > TOLERANCE:
             print("FAIL: warm result differs from the cold one")
             return 1
-        rows.append(("warm, new process (incl. `import recutils.text`)",
-                     warm_in_new_process(texts, cache_dir)))
+        rows.append(
+            (
+                "warm, new process (incl. `import recutils.text`)",
+                warm_in_new_process(texts, cache_dir),
+            )
+        )
 
     import torch
     import transformers
@@ -216,17 +267,24 @@ def main(argv: list[str] | None = None) -> int:
         contention = (
             f"Other processes used {others:.0f} CPU-seconds during the run "
             f"({share:.2f} cores on average)"
-            + ("; they competed with the bench, re-run for clean numbers." if share > 0.1
-               else "; the numbers are clean.")
+            + (
+                "; they competed with the bench, re-run for clean numbers."
+                if share > 0.1
+                else "; the numbers are clean."
+            )
         )
 
     lines = [
-        (f"Texts: {n:,} from {source}; tokens per text (with [CLS]/[SEP], cut at "
-         f"{text.MAX_LENGTH}): mean {token_counts.mean():.0f}, min {token_counts.min()}, "
-         f"max {token_counts.max()}."),
-        (f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
-         f"{platform.python_version()}, torch {torch.__version__}, "
-         f"transformers {transformers.__version__}."),
+        (
+            f"Texts: {n:,} from {source}; tokens per text (with [CLS]/[SEP], cut at "
+            f"{text.MAX_LENGTH}): mean {token_counts.mean():.0f}, min {token_counts.min()}, "
+            f"max {token_counts.max()}."
+        ),
+        (
+            f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+            f"{platform.python_version()}, torch {torch.__version__}, "
+            f"transformers {transformers.__version__}."
+        ),
         f"Loading the model (once per process, not in the rows below): {load_s:.1f} s.",
         contention,
         "",

@@ -207,18 +207,24 @@ def per_metric_hits(
 
 def per_metric_precision(predictions: pd.DataFrame, test: pd.DataFrame, k: int) -> pd.Series:
     hits, n_relevant = per_metric_hits(predictions, test, k)
-    return (hits.groupby("user").size().reindex(n_relevant.index, fill_value=0) / k).rename("precision")
+    return (hits.groupby("user").size().reindex(n_relevant.index, fill_value=0) / k).rename(
+        "precision"
+    )
 
 
 def per_metric_recall(predictions: pd.DataFrame, test: pd.DataFrame, k: int) -> pd.Series:
     hits, n_relevant = per_metric_hits(predictions, test, k)
-    return (hits.groupby("user").size().reindex(n_relevant.index, fill_value=0) / n_relevant).rename("recall")
+    return (
+        hits.groupby("user").size().reindex(n_relevant.index, fill_value=0) / n_relevant
+    ).rename("recall")
 
 
 def per_metric_ndcg(predictions: pd.DataFrame, test: pd.DataFrame, k: int) -> pd.Series:
     hits, n_relevant = per_metric_hits(predictions, test, k)
     dcg = (1.0 / np.log2(hits["rank"] + 1.0)).groupby(hits["user"]).sum()
-    idcg = n_relevant.apply(lambda n: float(np.sum(1.0 / np.log2(np.arange(1, min(n, k) + 1) + 1.0))))
+    idcg = n_relevant.apply(
+        lambda n: float(np.sum(1.0 / np.log2(np.arange(1, min(n, k) + 1) + 1.0)))
+    )
     return (dcg.reindex(n_relevant.index, fill_value=0.0) / idcg).rename("ndcg")
 
 
@@ -233,8 +239,9 @@ def per_metric_map(predictions: pd.DataFrame, test: pd.DataFrame, k: int) -> pd.
 def per_metric_hit_rate(predictions: pd.DataFrame, test: pd.DataFrame, k: int) -> pd.Series:
     hits, n_relevant = per_metric_hits(predictions, test, k)
     users_with_hit = pd.Index(hits["user"].unique())
-    return pd.Series(n_relevant.index.isin(users_with_hit).astype(float), index=n_relevant.index,
-                     name="hit_rate")
+    return pd.Series(
+        n_relevant.index.isin(users_with_hit).astype(float), index=n_relevant.index, name="hit_rate"
+    )
 
 
 def per_metric_mrr(predictions: pd.DataFrame, test: pd.DataFrame, k: int) -> pd.Series:
@@ -252,8 +259,14 @@ def pandas_metrics_per_call(
     Microsoft Recommenders' ``python_evaluation``): clear and self-contained, each function
     repeats the top-k selection and the merge.
     """
-    functions = (per_metric_precision, per_metric_recall, per_metric_ndcg, per_metric_map,
-                 per_metric_hit_rate, per_metric_mrr)
+    functions = (
+        per_metric_precision,
+        per_metric_recall,
+        per_metric_ndcg,
+        per_metric_map,
+        per_metric_hit_rate,
+        per_metric_mrr,
+    )
     values = pd.concat([function(predictions, test, k) for function in functions], axis=1)
     summary = values.mean().to_frame().T.set_axis(pd.Index([k], name="k"))
     summary["users"] = len(values)

@@ -94,8 +94,12 @@ def stable_key(*parts: Any) -> str:
         raise TypeError(f"stable_key cannot include a {type(value).__name__}: {value!r}")
 
     text = json.dumps(
-        list(parts), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-        allow_nan=False, default=default,
+        list(parts),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=default,
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -149,9 +153,7 @@ def _check_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return checked
 
 
-def write_arrays(
-    path: str | os.PathLike[str], key: str, arrays: Mapping[str, np.ndarray]
-) -> Path:
+def write_arrays(path: str | os.PathLike[str], key: str, arrays: Mapping[str, np.ndarray]) -> Path:
     """Atomically write ``arrays`` with their metadata (key, shapes, dtypes, checksums) to ``path``.
 
     The data goes to a temporary file next to ``path`` (same file system, so the final rename

@@ -86,10 +86,15 @@ class IdIndex:
         items: the whole catalog, in catalog order."""
         user_ids = pd.unique(dataset.interactions[USER])
         if dataset.users is not None:
-            user_ids = pd.unique(np.concatenate([dataset.users[USER].to_numpy(dtype=object),
-                                                 np.asarray(user_ids, dtype=object)]))
-        return cls(users=pd.Index(sorted(user_ids), name=USER),
-                   items=pd.Index(dataset.items[ITEM], name=ITEM))
+            user_ids = pd.unique(
+                np.concatenate(
+                    [dataset.users[USER].to_numpy(dtype=object), np.asarray(user_ids, dtype=object)]
+                )
+            )
+        return cls(
+            users=pd.Index(sorted(user_ids), name=USER),
+            items=pd.Index(dataset.items[ITEM], name=ITEM),
+        )
 
     @property
     def n_users(self) -> int:
@@ -115,8 +120,12 @@ class IdIndex:
         """
         rows = self.user_positions(frame[USER])
         cols = self.item_positions(frame[ITEM])
-        data = np.ones(len(frame), np.float32) if value is None else frame[value].to_numpy(np.float32)
-        matrix = sp.csr_matrix((data, (rows, cols)), shape=(self.n_users, self.n_items), dtype=np.float32)
+        data = (
+            np.ones(len(frame), np.float32) if value is None else frame[value].to_numpy(np.float32)
+        )
+        matrix = sp.csr_matrix(
+            (data, (rows, cols)), shape=(self.n_users, self.n_items), dtype=np.float32
+        )
         matrix.sum_duplicates()
         matrix.sort_indices()
         return matrix

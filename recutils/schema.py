@@ -60,7 +60,9 @@ EVENTS: tuple[str, ...] = ("view", "cart", "purchase")
 CATEGORY_SEPARATOR = " > "
 
 
-def _examples(frame: pd.DataFrame, mask: np.ndarray | pd.Series, columns: Iterable[str], n: int = 3) -> str:
+def _examples(
+    frame: pd.DataFrame, mask: np.ndarray | pd.Series, columns: Iterable[str], n: int = 3
+) -> str:
     """Up to ``n`` offending rows as ``{col: value}`` dicts, with their index labels."""
     rows = frame.loc[np.asarray(mask), list(columns)].head(n)
     parts = []
@@ -104,9 +106,10 @@ def _check_non_negative(frame: pd.DataFrame, column: str, name: str, allow_nan: 
         )
     negative = array < 0
     if negative.any():
+        shown = [USER, ITEM, column] if USER in frame else [ITEM, column]
         raise ValueError(
             f"{name}.{column} has {int(negative.sum())} negative value(s) "
-            f"(e.g. {_examples(frame, negative, [USER, ITEM, column] if USER in frame else [ITEM, column])}); "
+            f"(e.g. {_examples(frame, negative, shown)}); "
             f"{column} must be >= 0 (drop returns/cancellations or map them to another event type)"
         )
 
@@ -174,7 +177,7 @@ def validate_interactions(
     if duplicated.any():
         raise ValueError(
             f"{name} has {int(duplicated.sum())} rows that repeat a ({', '.join(key)}) event "
-            f"(e.g. {_examples(interactions, duplicated, key + [WEIGHT])}); "
+            f"(e.g. {_examples(interactions, duplicated, [*key, WEIGHT])}); "
             "aggregate them first, e.g. summing weight"
         )
 

@@ -57,8 +57,10 @@ class Split:
         return pd.DataFrame(rows).T
 
     def __repr__(self) -> str:
-        return (f"Split({self.method}: train {len(self.train):,} rows, valid {len(self.valid):,}, "
-                f"test {len(self.test):,})")
+        return (
+            f"Split({self.method}: train {len(self.train):,} rows, valid {len(self.valid):,}, "
+            f"test {len(self.test):,})"
+        )
 
 
 def _check_fraction(value: float, name: str) -> None:
@@ -193,12 +195,17 @@ def temporal_split(
     if end is not None and end <= test_cut:
         raise ValueError(f"test_end ({end}) must be after test_start ({test_cut})")
     values = times.to_numpy()
-    label = np.where(values >= np.datetime64(test_cut), 2, np.where(values >= np.datetime64(valid_cut), 1, 0))
+    label = np.where(
+        values >= np.datetime64(test_cut), 2, np.where(values >= np.datetime64(valid_cut), 1, 0)
+    )
     label = label.astype(np.int8)
     if end is not None:
         label[values >= np.datetime64(end)] = -1
-    params = {"test_start": test_cut, "valid_start": None if valid_start is None else valid_cut,
-              "test_end": end}
+    params = {
+        "test_start": test_cut,
+        "valid_start": None if valid_start is None else valid_cut,
+        "test_end": end,
+    }
     return _parts(interactions, label, "temporal (global cut-off)", params)
 
 
@@ -225,7 +232,8 @@ def leave_last_n_out(interactions: pd.DataFrame, n_test: int = 1, n_valid: int =
     n = counts[unit_user]
     enough = n > n_test + n_valid
     unit_label = np.where(
-        enough & (rank_from_end < n_test), 2,
+        enough & (rank_from_end < n_test),
+        2,
         np.where(enough & (rank_from_end < n_test + n_valid), 1, 0),
     ).astype(np.int8)
     params = {"n_test": n_test, "n_valid": n_valid}

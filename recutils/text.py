@@ -235,8 +235,9 @@ def _as_text_list(texts: Any) -> list[str]:
     bad = [i for i, value in enumerate(values) if not isinstance(value, str)]
     if bad:
         n_missing = sum(
-            1 for i in bad if values[i] is None or (pd.api.types.is_scalar(values[i])
-                                                    and pd.isna(values[i]))
+            1
+            for i in bad
+            if values[i] is None or (pd.api.types.is_scalar(values[i]) and pd.isna(values[i]))
         )
         examples = []
         for i in bad[:3]:
@@ -390,17 +391,16 @@ def encode_texts(
     """
     values = _as_text_list(texts)
     for name, value in (("batch_size", batch_size), ("threads", threads)):
-        if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(
-                value, bool) or value < 1):
+        if value is not None and (
+            not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1
+        ):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if not values:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     n_threads = int(threads) if threads is not None else environment.configured_threads()[1]
 
     def compute() -> dict[str, np.ndarray]:
-        return {
-            "embeddings": _encode_uncached(values, int(batch_size), sort_by_length, n_threads)
-        }
+        return {"embeddings": _encode_uncached(values, int(batch_size), sort_by_length, n_threads)}
 
     if not cache:
         return compute()["embeddings"]
@@ -409,9 +409,7 @@ def encode_texts(
         if cache_dir is not None
         else environment.cache_dir() / "embeddings"
     )
-    arrays = cached_arrays(
-        embedding_cache_key(values), compute, directory, name=MODEL_NAME
-    )
+    arrays = cached_arrays(embedding_cache_key(values), compute, directory, name=MODEL_NAME)
     return arrays["embeddings"]
 
 
@@ -426,9 +424,7 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def item_texts(
-    items: pd.DataFrame, fields: Iterable[str] = ITEM_TEXT_TEMPLATE_FIELDS
-) -> pd.Series:
+def item_texts(items: pd.DataFrame, fields: Iterable[str] = ITEM_TEXT_TEMPLATE_FIELDS) -> pd.Series:
     """The text to encode for each item: its fields joined into short sentences.
 
     Template (default ``fields``): ``"{title}. Category: {category}. Brand: {brand}.

@@ -357,7 +357,7 @@ def test_top_k_error_messages() -> None:
         ValueError, match=r"exclude has shape \(2, 4\) but must have shape \(2, 3\)"
     ):
         top_k_items(np.zeros((2, 3)), k=1, exclude=sparse.csr_array((2, 4)))
-    with pytest.raises(TypeError, match="exclude must be a scipy.sparse matrix"):
+    with pytest.raises(TypeError, match=r"exclude must be a scipy\.sparse matrix"):
         top_k_items(np.zeros((2, 3)), k=1, exclude=np.zeros((2, 3)))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="scores must be 2-D"):
         top_k_items(np.zeros(3), k=1)
@@ -381,7 +381,7 @@ def test_ranking_metrics_error_messages() -> None:
         ranking_metrics(np.array([[0.0, 1.0], [1.0, 2.0]]), relevant, k=2)
     with pytest.raises(ValueError, match="row 1 lists item 2 more than once"):
         ranking_metrics(np.array([[0, 1], [2, 2]]), relevant, k=2)
-    with pytest.raises(TypeError, match="relevant must be a scipy.sparse matrix"):
+    with pytest.raises(TypeError, match=r"relevant must be a scipy\.sparse matrix"):
         ranking_metrics(np.array([[0, 1], [1, 2]]), relevant.toarray(), k=2)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="train has 5 columns but the catalog has 4 items"):
         ranking_metrics(np.array([[0, 1], [1, 2]]), relevant, k=2, train=csr([[0]], 5))

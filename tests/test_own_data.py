@@ -184,7 +184,7 @@ def test_unsupported_or_missing_files(tmp_path: Path) -> None:
         ValueError, match=r"'orders.xlsx'.*'\.xlsx' is not supported.*\.csv, \.csv\.gz, \.parquet"
     ):
         from_files(tmp_path / "orders.xlsx", columns=COLUMNS)
-    with pytest.raises(FileNotFoundError, match="orders.csv"):
+    with pytest.raises(FileNotFoundError, match=r"orders\.csv"):
         from_files(tmp_path / "orders.csv", columns=COLUMNS)
 
 

@@ -8,25 +8,31 @@ from recutils.schema import Dataset, validate_interactions, validate_items
 
 
 def make_items() -> pd.DataFrame:
-    return pd.DataFrame({
-        "item_id": ["A1", "A2", "A3"],
-        "title": ["red shirt", "blue shirt", None],
-        "description": [np.nan, "soft", "warm"],
-        "category": ["Fashion > Shirts"] * 3,
-        "brand": ["X", "Y", np.nan],
-        "price": [10.0, np.nan, 30.0],
-    })
+    return pd.DataFrame(
+        {
+            "item_id": ["A1", "A2", "A3"],
+            "title": ["red shirt", "blue shirt", None],
+            "description": [np.nan, "soft", "warm"],
+            "category": ["Fashion > Shirts"] * 3,
+            "brand": ["X", "Y", np.nan],
+            "price": [10.0, np.nan, 30.0],
+        }
+    )
 
 
 def make_interactions() -> pd.DataFrame:
-    return pd.DataFrame({
-        "user_id": ["u1", "u1", "u2", "u3"],
-        "item_id": ["A1", "A2", "A1", "A3"],
-        "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-02 00:00", "2024-01-03 00:00", "2024-01-04 00:00"]),
-        "event": ["view", "purchase", "view", "cart"],
-        "weight": [1.0, 2.0, 1.0, 1.0],
-        "price": [10.0, 9.5, np.nan, 30.0],
-    })
+    return pd.DataFrame(
+        {
+            "user_id": ["u1", "u1", "u2", "u3"],
+            "item_id": ["A1", "A2", "A1", "A3"],
+            "timestamp": pd.to_datetime(
+                ["2024-01-01 10:00", "2024-01-02 00:00", "2024-01-03 00:00", "2024-01-04 00:00"]
+            ),
+            "event": ["view", "purchase", "view", "cart"],
+            "weight": [1.0, 2.0, 1.0, 1.0],
+            "price": [10.0, 9.5, np.nan, 30.0],
+        }
+    )
 
 
 def test_valid_tables_pass_and_missing_fields_are_reported():
@@ -64,7 +70,9 @@ def test_duplicate_item_ids():
 
 def test_duplicate_events():
     frame = pd.concat([make_interactions(), make_interactions().iloc[[0]]], ignore_index=True)
-    with pytest.raises(ValueError, match=r"2 rows that repeat a \(user_id, item_id, timestamp, event\)"):
+    with pytest.raises(
+        ValueError, match=r"2 rows that repeat a \(user_id, item_id, timestamp, event\)"
+    ):
         validate_interactions(frame)
 
 
@@ -72,14 +80,19 @@ def test_items_not_in_catalog():
     frame = make_interactions()
     frame.loc[2, "item_id"] = "Z9"
     frame.loc[3, "item_id"] = "Z9"
-    with pytest.raises(ValueError, match=r"2 rows whose item_id is not in items \(1 distinct ids, e\.g\. \['Z9'\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"2 rows whose item_id is not in items \(1 distinct ids, e\.g\. \['Z9'\]\)",
+    ):
         validate_interactions(frame, make_items())
 
 
 def test_unparseable_timestamps():
     frame = make_interactions()
     frame["timestamp"] = ["2024-01-01", "yesterday", "2024-02-30", "2024-01-04"]
-    with pytest.raises(ValueError, match=r"timestamp has 2 value\(s\) that do not parse.*'yesterday'"):
+    with pytest.raises(
+        ValueError, match=r"timestamp has 2 value\(s\) that do not parse.*'yesterday'"
+    ):
         validate_interactions(frame)
     frame["timestamp"] = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]
     with pytest.raises(ValueError, match="not datetime64"):

@@ -38,8 +38,12 @@ def test_default_shop_has_the_promised_shape(shop):
 
 
 def test_popularity_is_long_tailed(shop):
-    counts = shop.interactions.groupby("item_id").size().reindex(shop.items["item_id"], fill_value=0)
-    top_decile_share = counts.sort_values(ascending=False).iloc[: len(counts) // 10].sum() / counts.sum()
+    counts = (
+        shop.interactions.groupby("item_id").size().reindex(shop.items["item_id"], fill_value=0)
+    )
+    top_decile_share = (
+        counts.sort_values(ascending=False).iloc[: len(counts) // 10].sum() / counts.sum()
+    )
     assert top_decile_share > 0.4
 
 
@@ -99,11 +103,15 @@ def test_oracle_predicts_next_month_views_better_than_popularity(shop):
     users = truth.user_index(pd.unique(december["user_id"]))[:300]
     oracle = truth.view_probability(at, users=users)
     past = events[events["timestamp"] < at]
-    popularity = past.groupby("item_id").size().reindex(shop.items["item_id"], fill_value=0).to_numpy()
+    popularity = (
+        past.groupby("item_id").size().reindex(shop.items["item_id"], fill_value=0).to_numpy()
+    )
     hits = {"oracle": 0, "popularity": 0}
     popular_top = set(np.argsort(-popularity, kind="stable")[:20])
     for row, user in enumerate(users):
-        seen = set(truth.item_index(december.loc[december["user_id"] == truth.user_ids[user], "item_id"]))
+        seen = set(
+            truth.item_index(december.loc[december["user_id"] == truth.user_ids[user], "item_id"])
+        )
         hits["oracle"] += len(seen & set(np.argsort(-oracle[row], kind="stable")[:20]))
         hits["popularity"] += len(seen & popular_top)
     assert hits["oracle"] > 2 * hits["popularity"]

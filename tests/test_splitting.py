@@ -29,7 +29,7 @@ def test_random_split_is_stratified_by_pair(events):
     split = random_split(events, test_fraction=0.2, valid_fraction=0.1, seed=7)
     assert_partition(split, events)
     assert len(split.train) + len(split.valid) + len(split.test) == len(events)
-    pairs = lambda f: set(zip(f["user_id"], f["item_id"]))  # noqa: E731
+    pairs = lambda f: set(zip(f["user_id"], f["item_id"], strict=True))  # noqa: E731
     assert not pairs(split.train) & pairs(split.test)
     assert not pairs(split.train) & pairs(split.valid)
     # per user: round(0.2 n) test pairs, at least one pair left in train
@@ -50,7 +50,9 @@ def test_random_split_is_reproducible_and_ignores_row_order(events):
 
 
 def test_random_split_user_with_one_pair_stays_in_train():
-    frame = pd.DataFrame({"user_id": ["a", "b", "b", "b", "b"], "item_id": ["x", "x", "y", "z", "w"]})
+    frame = pd.DataFrame(
+        {"user_id": ["a", "b", "b", "b", "b"], "item_id": ["x", "x", "y", "z", "w"]}
+    )
     split = random_split(frame, test_fraction=0.5, seed=0)
     assert "a" in set(split.train["user_id"]) and "a" not in set(split.test["user_id"])
     assert (split.test["user_id"] == "b").sum() == 2
@@ -59,8 +61,14 @@ def test_random_split_user_with_one_pair_stays_in_train():
 def test_temporal_split_never_lets_the_future_into_train(events):
     split = temporal_split(events, test_start="2024-11-01", valid_start="2024-10-01")
     assert_partition(split, events)
-    assert split.train["timestamp"].max() < pd.Timestamp("2024-10-01") <= split.valid["timestamp"].min()
-    assert split.valid["timestamp"].max() < pd.Timestamp("2024-11-01") <= split.test["timestamp"].min()
+    assert (
+        split.train["timestamp"].max()
+        < pd.Timestamp("2024-10-01")
+        <= split.valid["timestamp"].min()
+    )
+    assert (
+        split.valid["timestamp"].max() < pd.Timestamp("2024-11-01") <= split.test["timestamp"].min()
+    )
     assert len(split.train) + len(split.valid) + len(split.test) == len(events)
     by_quantile = temporal_split(events, test_start=0.8)
     assert by_quantile.train["timestamp"].max() < by_quantile.test["timestamp"].min()
@@ -72,7 +80,7 @@ def test_temporal_split_never_lets_the_future_into_train(events):
 def test_temporal_split_test_end_and_errors(events):
     split = temporal_split(events, test_start="2024-11-01", test_end="2024-12-01")
     assert split.test["timestamp"].max() < pd.Timestamp("2024-12-01")
-    with pytest.raises(ValueError, match="valid_start .* must not be after test_start"):
+    with pytest.raises(ValueError, match=r"valid_start .* must not be after test_start"):
         temporal_split(events, test_start="2024-06-01", valid_start="2024-07-01")
     with pytest.raises(ValueError, match="test_start must be a date"):
         temporal_split(events, test_start="next tuesday")
@@ -95,12 +103,14 @@ def test_leave_last_n_out_per_user(events):
 
 
 def test_leave_last_n_out_keeps_simultaneous_rows_together():
-    frame = pd.DataFrame({
-        "user_id": ["u"] * 4,
-        "item_id": ["a", "b", "c", "c"],
-        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-03"]),
-        "event": ["view", "view", "view", "cart"],
-    })
+    frame = pd.DataFrame(
+        {
+            "user_id": ["u"] * 4,
+            "item_id": ["a", "b", "c", "c"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-03"]),
+            "event": ["view", "view", "view", "cart"],
+        }
+    )
     split = leave_last_n_out(frame, n_test=1)
     assert list(split.test["event"]) == ["view", "cart"]
     assert list(split.train["item_id"]) == ["a", "b"]

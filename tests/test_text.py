@@ -115,14 +115,16 @@ def test_batches_respect_size_and_token_budget():
 
 def test_truncation_ignores_words_after_256_tokens():
     long = LONG_SENTENCE * 40
-    a, b = encode_texts([long, long + " Completely different ending about garden furniture."],
-                        cache=False)
+    a, b = encode_texts(
+        [long, long + " Completely different ending about garden furniture."], cache=False
+    )
     assert np.abs(a - b).max() <= 1e-6
 
 
 def test_similar_products_are_closer_than_unrelated_ones():
-    e = encode_texts(["red running shoes", "crimson jogging sneakers", "stainless steel kettle"],
-                     cache=False)
+    e = encode_texts(
+        ["red running shoes", "crimson jogging sneakers", "stainless steel kettle"], cache=False
+    )
     assert e[0] @ e[1] > e[0] @ e[2] + 0.2
 
 
@@ -212,8 +214,9 @@ def test_wrong_containers_are_rejected(bad, error, match):
         encode_texts(bad)
 
 
-@pytest.mark.parametrize("options", [{"batch_size": 0}, {"batch_size": True}, {"threads": 0},
-                                     {"batch_size": 2.5}])
+@pytest.mark.parametrize(
+    "options", [{"batch_size": 0}, {"batch_size": True}, {"threads": 0}, {"batch_size": 2.5}]
+)
 def test_bad_options_are_rejected(options):
     with pytest.raises(ValueError, match="positive integer"):
         encode_texts(["a"], cache=False, **options)
@@ -244,9 +247,7 @@ def test_cache_key_depends_on_texts_order_and_model(monkeypatch):
 def test_warm_cache_skips_the_model(tmp_path, monkeypatch):
     first = encode_texts(TEXTS, cache_dir=tmp_path)
     files = list(tmp_path.glob("*.npz"))
-    assert [f.name for f in files] == [
-        f"all-MiniLM-L6-v2-{embedding_cache_key(TEXTS)[:24]}.npz"
-    ]
+    assert [f.name for f in files] == [f"all-MiniLM-L6-v2-{embedding_cache_key(TEXTS)[:24]}.npz"]
     monkeypatch.setattr(text, "load_encoder", fail_if_called)
     second = encode_texts(TEXTS, cache_dir=tmp_path)
     np.testing.assert_array_equal(first, second)
@@ -312,10 +313,19 @@ def test_fresh_process_warm_path_and_silent_loading(tmp_path):
                           "checksum": float(embeddings.astype("float64").sum())}}))
         """
     )
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"TQDM_DISABLE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS"}}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=env, timeout=120, check=False)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"TQDM_DISABLE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS"}
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     result = json.loads(done.stdout)

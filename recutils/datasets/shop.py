@@ -1,4 +1,4 @@
-""""shop": the course's embedded synthetic online shop, generated from a seed (no download).
+""" "shop": the course's embedded synthetic online shop, generated from a seed (no download).
 
 Why synthetic? Public e-commerce logs either lack product text (Online Retail has only short
 upper-case names), lack a funnel, or cannot be redistributed; and no real log tells you what
@@ -157,13 +157,45 @@ TIER_SENTENCES: dict[str, list[str]] = {
 }
 
 COLOURS: dict[str, list[str]] = {
-    "Fashion": ["black", "white", "navy", "olive", "camel", "burgundy", "grey", "sand",
-                "mustard", "sky blue", "coral", "forest green"],
-    "Home": ["natural", "charcoal", "ivory", "terracotta", "sage", "ochre", "slate", "blush",
-             "teal", "white", "black", "walnut brown"],
+    "Fashion": [
+        "black",
+        "white",
+        "navy",
+        "olive",
+        "camel",
+        "burgundy",
+        "grey",
+        "sand",
+        "mustard",
+        "sky blue",
+        "coral",
+        "forest green",
+    ],
+    "Home": [
+        "natural",
+        "charcoal",
+        "ivory",
+        "terracotta",
+        "sage",
+        "ochre",
+        "slate",
+        "blush",
+        "teal",
+        "white",
+        "black",
+        "walnut brown",
+    ],
 }
-BRIGHT_COLOURS = {"mustard", "sky blue", "coral", "forest green", "terracotta", "ochre", "blush",
-                  "teal"}
+BRIGHT_COLOURS = {
+    "mustard",
+    "sky blue",
+    "coral",
+    "forest green",
+    "terracotta",
+    "ochre",
+    "blush",
+    "teal",
+}
 NEUTRAL_COLOURS = {"black", "white", "grey", "sand", "ivory", "charcoal", "natural", "slate"}
 
 
@@ -189,138 +221,348 @@ class Leaf:
 
 
 LEAVES: tuple[Leaf, ...] = (
-    Leaf(("Fashion", "Women", "Dresses"), 45,
-         ("dress", "midi dress", "maxi dress", "wrap dress", "shirt dress"),
-         (("polyester", 0), ("viscose", 0), ("cotton", 1), ("linen", 1), ("silk", 2),
-          ("organic cotton", 2)),
-         ("Falls just below the knee.", "Has hidden side pockets.", "Fully lined.",
-          "Cut for a relaxed silhouette.", "Ties at the waist."), season=-0.6),
-    Leaf(("Fashion", "Women", "Tops"), 25,
-         ("top", "blouse", "T-shirt", "camisole", "tunic"),
-         (("polyester", 0), ("jersey", 0), ("cotton", 1), ("linen", 1), ("silk", 2),
-          ("modal", 1)),
-         ("Relaxed fit.", "Finished with a rounded hem.", "Easy to layer.",
-          "Machine washable at 30 degrees."), season=-0.3, repeat_purchase=0.2),
-    Leaf(("Fashion", "Women", "Knitwear"), 55,
-         ("jumper", "cardigan", "sweater", "knitted vest", "roll-neck"),
-         (("acrylic", 0), ("cotton blend", 0), ("wool", 1), ("merino wool", 2),
-          ("cashmere", 2)),
-         ("Ribbed cuffs and hem.", "Soft against the skin.", "A chunky, warm knit.",
-          "Dropped shoulders for an easy fit."), season=0.8),
-    Leaf(("Fashion", "Men", "Shirts"), 35,
-         ("shirt", "oxford shirt", "overshirt", "flannel shirt", "polo shirt"),
-         (("polyester", 0), ("cotton", 1), ("linen", 1), ("flannel", 1),
-          ("Egyptian cotton", 2)),
-         ("Button-down collar.", "Regular fit.", "Chest pocket.", "Easy-iron finish."),
-         repeat_purchase=0.2),
-    Leaf(("Fashion", "Men", "Trousers"), 45,
-         ("trousers", "chinos", "joggers", "cargo trousers", "jeans"),
-         (("polyester", 0), ("denim", 1), ("cotton twill", 1), ("corduroy", 1), ("wool", 2)),
-         ("Straight leg.", "Elasticated back waistband.", "Five-pocket styling.",
-          "Tapered through the ankle.")),
-    Leaf(("Fashion", "Men", "Jackets"), 95,
-         ("jacket", "bomber jacket", "parka", "blazer", "rain jacket"),
-         (("nylon", 0), ("faux leather", 0), ("denim", 1), ("waxed cotton", 1),
-          ("leather", 2), ("wool", 2)),
-         ("Water-repellent finish.", "Two zipped pockets.", "Detachable hood.",
-          "Quilted lining."), season=0.5),
-    Leaf(("Fashion", "Shoes", "Sneakers"), 65,
-         ("sneakers", "trainers", "running shoes", "canvas shoes", "slip-ons"),
-         (("synthetic mesh", 0), ("canvas", 0), ("recycled knit", 1), ("suede", 1),
-          ("leather", 2)),
-         ("Cushioned sole.", "Breathable lining.", "Lace-up fastening.", "Grippy rubber outsole."),
-         season=-0.4),
-    Leaf(("Fashion", "Shoes", "Boots"), 90,
-         ("boots", "ankle boots", "Chelsea boots", "hiking boots", "lace-up boots"),
-         (("faux leather", 0), ("rubber", 0), ("suede", 1), ("leather", 2), ("nubuck", 2)),
-         ("Chunky tread.", "Side zip.", "Padded collar.", "Waterproof membrane."), season=0.8),
-    Leaf(("Fashion", "Accessories", "Bags"), 55,
-         ("tote bag", "backpack", "crossbody bag", "weekender bag", "clutch"),
-         (("polyester", 0), ("canvas", 0), ("faux leather", 0), ("nylon", 1),
-          ("vegan leather", 1), ("leather", 2)),
-         ("Fits a 15-inch laptop.", "Adjustable strap.", "Magnetic closure.",
-          "Inner zip pocket.")),
-    Leaf(("Fashion", "Accessories", "Scarves"), 25,
-         ("scarf", "wrap", "shawl", "bandana", "snood"),
-         (("acrylic", 0), ("viscose", 0), ("cotton", 1), ("wool", 1), ("silk", 2),
-          ("cashmere", 2)),
-         ("Fringed edges.", "Generously sized.", "Lightweight and soft."), season=0.7,
-         repeat_purchase=0.2),
-    Leaf(("Home", "Furniture", "Chairs"), 120,
-         ("chair", "armchair", "dining chair", "lounge chair", "stool"),
-         (("moulded plastic", 0), ("oak-effect laminate", 0), ("rattan", 1), ("steel", 1),
-          ("velvet", 1), ("solid oak", 2), ("walnut", 2)),
-         ("Stackable.", "Padded seat.", "Supplied flat-packed.", "Holds up to 120 kg."),
-         repeat_purchase=0.3),
-    Leaf(("Home", "Furniture", "Tables"), 180,
-         ("table", "coffee table", "dining table", "side table", "desk"),
-         (("oak-effect laminate", 0), ("MDF", 0), ("pine", 1), ("steel", 1), ("solid oak", 2),
-          ("marble", 2), ("walnut", 2)),
-         ("Seats four.", "Extendable top.", "Rounded corners.", "Easy to assemble."),
-         repeat_purchase=0.05),
-    Leaf(("Home", "Furniture", "Shelving"), 110,
-         ("bookcase", "shelf unit", "wall shelf", "storage ladder", "display cabinet"),
-         (("MDF", 0), ("oak-effect laminate", 0), ("pine", 1), ("bamboo", 1), ("steel", 1),
-          ("solid oak", 2), ("walnut", 2)),
-         ("Five open shelves.", "Wall fixings included.", "Adjustable shelves."),
-         repeat_purchase=0.1),
-    Leaf(("Home", "Textiles", "Bedding"), 60,
-         ("duvet cover set", "sheet set", "bedspread", "pillowcase pair", "throw"),
-         (("polyester", 0), ("polycotton", 0), ("cotton", 1), ("bamboo lyocell", 1),
-          ("linen", 2), ("Egyptian cotton", 2)),
-         ("Double and king sizes.", "Button closure.", "Pre-washed for softness."), season=0.4,
-         repeat_purchase=0.3),
-    Leaf(("Home", "Textiles", "Cushions"), 22,
-         ("cushion", "floor cushion", "bolster", "cushion cover", "seat pad"),
-         (("polyester", 0), ("cotton", 1), ("velvet", 1), ("linen", 1), ("wool", 2),
-          ("silk", 2)),
-         ("Feather-filled pad.", "Removable cover.", "Piped edges."), repeat_purchase=0.4),
-    Leaf(("Home", "Textiles", "Rugs"), 95,
-         ("rug", "runner", "doormat", "area rug", "kilim"),
-         (("polypropylene", 0), ("jute", 1), ("cotton", 1), ("wool", 2),
-          ("hand-knotted wool", 2)),
-         ("Anti-slip backing.", "Low pile.", "Suitable for underfloor heating."),
-         repeat_purchase=0.1),
-    Leaf(("Home", "Kitchen", "Cookware"), 50,
-         ("frying pan", "saucepan", "casserole dish", "wok", "roasting tin"),
-         (("aluminium", 0), ("non-stick aluminium", 0), ("stainless steel", 1),
-          ("cast iron", 2), ("copper", 2)),
-         ("Induction compatible.", "Oven safe to 220 degrees.", "Dishwasher safe."),
-         repeat_purchase=0.3),
-    Leaf(("Home", "Kitchen", "Tableware"), 35,
-         ("dinner set", "mug set", "serving bowl", "plate set", "teapot"),
-         (("melamine", 0), ("porcelain", 1), ("stoneware", 1), ("bone china", 2),
-          ("hand-glazed ceramic", 2)),
-         ("Microwave safe.", "Set of four.", "Reactive glaze: every piece is unique."),
-         repeat_purchase=0.5),
-    Leaf(("Home", "Decor", "Lamps"), 55,
-         ("table lamp", "floor lamp", "pendant light", "desk lamp", "lantern"),
-         (("plastic", 0), ("steel", 1), ("rattan", 1), ("ceramic", 1), ("glass", 1),
-          ("brass", 2)),
-         ("Bulb not included.", "Dimmable.", "Fabric shade.", "Adjustable arm."), season=0.3,
-         repeat_purchase=0.2),
-    Leaf(("Home", "Decor", "Vases"), 28,
-         ("vase", "bud vase", "planter", "jug vase", "vase set"),
-         (("plastic", 0), ("glass", 1), ("ceramic", 1), ("stoneware", 1),
-          ("hand-blown glass", 2), ("marble", 2)),
-         ("Watertight.", "Drainage hole.", "Each one hand-finished."), repeat_purchase=0.3),
+    Leaf(
+        ("Fashion", "Women", "Dresses"),
+        45,
+        ("dress", "midi dress", "maxi dress", "wrap dress", "shirt dress"),
+        (
+            ("polyester", 0),
+            ("viscose", 0),
+            ("cotton", 1),
+            ("linen", 1),
+            ("silk", 2),
+            ("organic cotton", 2),
+        ),
+        (
+            "Falls just below the knee.",
+            "Has hidden side pockets.",
+            "Fully lined.",
+            "Cut for a relaxed silhouette.",
+            "Ties at the waist.",
+        ),
+        season=-0.6,
+    ),
+    Leaf(
+        ("Fashion", "Women", "Tops"),
+        25,
+        ("top", "blouse", "T-shirt", "camisole", "tunic"),
+        (("polyester", 0), ("jersey", 0), ("cotton", 1), ("linen", 1), ("silk", 2), ("modal", 1)),
+        (
+            "Relaxed fit.",
+            "Finished with a rounded hem.",
+            "Easy to layer.",
+            "Machine washable at 30 degrees.",
+        ),
+        season=-0.3,
+        repeat_purchase=0.2,
+    ),
+    Leaf(
+        ("Fashion", "Women", "Knitwear"),
+        55,
+        ("jumper", "cardigan", "sweater", "knitted vest", "roll-neck"),
+        (("acrylic", 0), ("cotton blend", 0), ("wool", 1), ("merino wool", 2), ("cashmere", 2)),
+        (
+            "Ribbed cuffs and hem.",
+            "Soft against the skin.",
+            "A chunky, warm knit.",
+            "Dropped shoulders for an easy fit.",
+        ),
+        season=0.8,
+    ),
+    Leaf(
+        ("Fashion", "Men", "Shirts"),
+        35,
+        ("shirt", "oxford shirt", "overshirt", "flannel shirt", "polo shirt"),
+        (("polyester", 0), ("cotton", 1), ("linen", 1), ("flannel", 1), ("Egyptian cotton", 2)),
+        ("Button-down collar.", "Regular fit.", "Chest pocket.", "Easy-iron finish."),
+        repeat_purchase=0.2,
+    ),
+    Leaf(
+        ("Fashion", "Men", "Trousers"),
+        45,
+        ("trousers", "chinos", "joggers", "cargo trousers", "jeans"),
+        (("polyester", 0), ("denim", 1), ("cotton twill", 1), ("corduroy", 1), ("wool", 2)),
+        (
+            "Straight leg.",
+            "Elasticated back waistband.",
+            "Five-pocket styling.",
+            "Tapered through the ankle.",
+        ),
+    ),
+    Leaf(
+        ("Fashion", "Men", "Jackets"),
+        95,
+        ("jacket", "bomber jacket", "parka", "blazer", "rain jacket"),
+        (
+            ("nylon", 0),
+            ("faux leather", 0),
+            ("denim", 1),
+            ("waxed cotton", 1),
+            ("leather", 2),
+            ("wool", 2),
+        ),
+        ("Water-repellent finish.", "Two zipped pockets.", "Detachable hood.", "Quilted lining."),
+        season=0.5,
+    ),
+    Leaf(
+        ("Fashion", "Shoes", "Sneakers"),
+        65,
+        ("sneakers", "trainers", "running shoes", "canvas shoes", "slip-ons"),
+        (("synthetic mesh", 0), ("canvas", 0), ("recycled knit", 1), ("suede", 1), ("leather", 2)),
+        ("Cushioned sole.", "Breathable lining.", "Lace-up fastening.", "Grippy rubber outsole."),
+        season=-0.4,
+    ),
+    Leaf(
+        ("Fashion", "Shoes", "Boots"),
+        90,
+        ("boots", "ankle boots", "Chelsea boots", "hiking boots", "lace-up boots"),
+        (("faux leather", 0), ("rubber", 0), ("suede", 1), ("leather", 2), ("nubuck", 2)),
+        ("Chunky tread.", "Side zip.", "Padded collar.", "Waterproof membrane."),
+        season=0.8,
+    ),
+    Leaf(
+        ("Fashion", "Accessories", "Bags"),
+        55,
+        ("tote bag", "backpack", "crossbody bag", "weekender bag", "clutch"),
+        (
+            ("polyester", 0),
+            ("canvas", 0),
+            ("faux leather", 0),
+            ("nylon", 1),
+            ("vegan leather", 1),
+            ("leather", 2),
+        ),
+        ("Fits a 15-inch laptop.", "Adjustable strap.", "Magnetic closure.", "Inner zip pocket."),
+    ),
+    Leaf(
+        ("Fashion", "Accessories", "Scarves"),
+        25,
+        ("scarf", "wrap", "shawl", "bandana", "snood"),
+        (("acrylic", 0), ("viscose", 0), ("cotton", 1), ("wool", 1), ("silk", 2), ("cashmere", 2)),
+        ("Fringed edges.", "Generously sized.", "Lightweight and soft."),
+        season=0.7,
+        repeat_purchase=0.2,
+    ),
+    Leaf(
+        ("Home", "Furniture", "Chairs"),
+        120,
+        ("chair", "armchair", "dining chair", "lounge chair", "stool"),
+        (
+            ("moulded plastic", 0),
+            ("oak-effect laminate", 0),
+            ("rattan", 1),
+            ("steel", 1),
+            ("velvet", 1),
+            ("solid oak", 2),
+            ("walnut", 2),
+        ),
+        ("Stackable.", "Padded seat.", "Supplied flat-packed.", "Holds up to 120 kg."),
+        repeat_purchase=0.3,
+    ),
+    Leaf(
+        ("Home", "Furniture", "Tables"),
+        180,
+        ("table", "coffee table", "dining table", "side table", "desk"),
+        (
+            ("oak-effect laminate", 0),
+            ("MDF", 0),
+            ("pine", 1),
+            ("steel", 1),
+            ("solid oak", 2),
+            ("marble", 2),
+            ("walnut", 2),
+        ),
+        ("Seats four.", "Extendable top.", "Rounded corners.", "Easy to assemble."),
+        repeat_purchase=0.05,
+    ),
+    Leaf(
+        ("Home", "Furniture", "Shelving"),
+        110,
+        ("bookcase", "shelf unit", "wall shelf", "storage ladder", "display cabinet"),
+        (
+            ("MDF", 0),
+            ("oak-effect laminate", 0),
+            ("pine", 1),
+            ("bamboo", 1),
+            ("steel", 1),
+            ("solid oak", 2),
+            ("walnut", 2),
+        ),
+        ("Five open shelves.", "Wall fixings included.", "Adjustable shelves."),
+        repeat_purchase=0.1,
+    ),
+    Leaf(
+        ("Home", "Textiles", "Bedding"),
+        60,
+        ("duvet cover set", "sheet set", "bedspread", "pillowcase pair", "throw"),
+        (
+            ("polyester", 0),
+            ("polycotton", 0),
+            ("cotton", 1),
+            ("bamboo lyocell", 1),
+            ("linen", 2),
+            ("Egyptian cotton", 2),
+        ),
+        ("Double and king sizes.", "Button closure.", "Pre-washed for softness."),
+        season=0.4,
+        repeat_purchase=0.3,
+    ),
+    Leaf(
+        ("Home", "Textiles", "Cushions"),
+        22,
+        ("cushion", "floor cushion", "bolster", "cushion cover", "seat pad"),
+        (("polyester", 0), ("cotton", 1), ("velvet", 1), ("linen", 1), ("wool", 2), ("silk", 2)),
+        ("Feather-filled pad.", "Removable cover.", "Piped edges."),
+        repeat_purchase=0.4,
+    ),
+    Leaf(
+        ("Home", "Textiles", "Rugs"),
+        95,
+        ("rug", "runner", "doormat", "area rug", "kilim"),
+        (("polypropylene", 0), ("jute", 1), ("cotton", 1), ("wool", 2), ("hand-knotted wool", 2)),
+        ("Anti-slip backing.", "Low pile.", "Suitable for underfloor heating."),
+        repeat_purchase=0.1,
+    ),
+    Leaf(
+        ("Home", "Kitchen", "Cookware"),
+        50,
+        ("frying pan", "saucepan", "casserole dish", "wok", "roasting tin"),
+        (
+            ("aluminium", 0),
+            ("non-stick aluminium", 0),
+            ("stainless steel", 1),
+            ("cast iron", 2),
+            ("copper", 2),
+        ),
+        ("Induction compatible.", "Oven safe to 220 degrees.", "Dishwasher safe."),
+        repeat_purchase=0.3,
+    ),
+    Leaf(
+        ("Home", "Kitchen", "Tableware"),
+        35,
+        ("dinner set", "mug set", "serving bowl", "plate set", "teapot"),
+        (
+            ("melamine", 0),
+            ("porcelain", 1),
+            ("stoneware", 1),
+            ("bone china", 2),
+            ("hand-glazed ceramic", 2),
+        ),
+        ("Microwave safe.", "Set of four.", "Reactive glaze: every piece is unique."),
+        repeat_purchase=0.5,
+    ),
+    Leaf(
+        ("Home", "Decor", "Lamps"),
+        55,
+        ("table lamp", "floor lamp", "pendant light", "desk lamp", "lantern"),
+        (("plastic", 0), ("steel", 1), ("rattan", 1), ("ceramic", 1), ("glass", 1), ("brass", 2)),
+        ("Bulb not included.", "Dimmable.", "Fabric shade.", "Adjustable arm."),
+        season=0.3,
+        repeat_purchase=0.2,
+    ),
+    Leaf(
+        ("Home", "Decor", "Vases"),
+        28,
+        ("vase", "bud vase", "planter", "jug vase", "vase set"),
+        (
+            ("plastic", 0),
+            ("glass", 1),
+            ("ceramic", 1),
+            ("stoneware", 1),
+            ("hand-blown glass", 2),
+            ("marble", 2),
+        ),
+        ("Watertight.", "Drainage hole.", "Each one hand-finished."),
+        repeat_purchase=0.3,
+    ),
 )
 
 BRANDS: dict[str, tuple[str, ...]] = {
-    "Fashion": ("Fjordline", "Maison Lark", "Tidewell", "Corbel & Finch", "Urbanic",
-                "Wren Atelier", "Sola", "Kestrel", "Bramblewood", "Veloce", "Marlowe",
-                "Juniper Row", "Oakhurst", "Pimlico", "Saltmarsh", "Ashby", "Loom & Lane",
-                "Northvane"),
-    "Home": ("Hearthstone", "Nordhem", "Kiln & Co", "Lumen House", "Terrace", "Bellwether",
-             "Mosswood", "Casa Alba", "Driftwood Studio", "Hollis", "Copperleaf", "Stillwater",
-             "Larchmont", "Fernhill", "Quillon", "Atelier Nest", "Greyhaven", "Wickham"),
-    "both": ("Nordvik", "Olive & Oak", "Marigold", "Studio Haze", "Tessellate", "Kinfolk Goods",
-             "Arbor", "Zephyr", "Lowtide", "Rosewater", "Common Thread", "Halden"),
+    "Fashion": (
+        "Fjordline",
+        "Maison Lark",
+        "Tidewell",
+        "Corbel & Finch",
+        "Urbanic",
+        "Wren Atelier",
+        "Sola",
+        "Kestrel",
+        "Bramblewood",
+        "Veloce",
+        "Marlowe",
+        "Juniper Row",
+        "Oakhurst",
+        "Pimlico",
+        "Saltmarsh",
+        "Ashby",
+        "Loom & Lane",
+        "Northvane",
+    ),
+    "Home": (
+        "Hearthstone",
+        "Nordhem",
+        "Kiln & Co",
+        "Lumen House",
+        "Terrace",
+        "Bellwether",
+        "Mosswood",
+        "Casa Alba",
+        "Driftwood Studio",
+        "Hollis",
+        "Copperleaf",
+        "Stillwater",
+        "Larchmont",
+        "Fernhill",
+        "Quillon",
+        "Atelier Nest",
+        "Greyhaven",
+        "Wickham",
+    ),
+    "both": (
+        "Nordvik",
+        "Olive & Oak",
+        "Marigold",
+        "Studio Haze",
+        "Tessellate",
+        "Kinfolk Goods",
+        "Arbor",
+        "Zephyr",
+        "Lowtide",
+        "Rosewater",
+        "Common Thread",
+        "Halden",
+    ),
 }
 
 _WEEKDAY_WEIGHT = np.array([0.9, 0.9, 0.95, 1.0, 1.05, 1.25, 1.3])  # Monday..Sunday
-_HOUR_WEIGHT = np.array([0.3, 0.15, 0.1, 0.08, 0.08, 0.12, 0.3, 0.6, 0.8, 0.9, 1.0, 1.1,
-                         1.3, 1.25, 1.0, 0.95, 1.0, 1.1, 1.3, 1.6, 1.8, 1.7, 1.2, 0.6])
+_HOUR_WEIGHT = np.array(
+    [
+        0.3,
+        0.15,
+        0.1,
+        0.08,
+        0.08,
+        0.12,
+        0.3,
+        0.6,
+        0.8,
+        0.9,
+        1.0,
+        1.1,
+        1.3,
+        1.25,
+        1.0,
+        0.95,
+        1.0,
+        1.1,
+        1.3,
+        1.6,
+        1.8,
+        1.7,
+        1.2,
+        0.6,
+    ]
+)
 _MONTH_WEIGHT = np.array([1.0, 0.85, 0.9, 0.95, 1.0, 0.95, 0.9, 0.9, 1.0, 1.05, 1.35, 1.5])
 
 
@@ -415,7 +657,9 @@ class ShopTruth:
         winter = np.cos(2 * np.pi * (day_of_year - 15) / 365.25)
         return np.array([1.0 + leaf.season * winter for leaf in self.leaves])
 
-    def view_probability(self, at: pd.Timestamp | str, users: np.ndarray | None = None) -> np.ndarray:
+    def view_probability(
+        self, at: pd.Timestamp | str, users: np.ndarray | None = None
+    ) -> np.ndarray:
         """(U, I) probability that a user's next viewed product is ``i``, at time ``at``.
 
         P(i) = P(leaf of i | season) * softmax over launched items j of the leaf of
@@ -427,7 +671,9 @@ class ShopTruth:
         at_ts = pd.Timestamp(at)
         at64 = np.datetime64(at_ts.to_datetime64(), "ns")
         preference = self.preference(at_ts, users)
-        logits = preference + self.item_appeal[None, :] + NEW_ARRIVAL_BOOST * self._is_new(at64)[None, :]
+        logits = (
+            preference + self.item_appeal[None, :] + NEW_ARRIVAL_BOOST * self._is_new(at64)[None, :]
+        )
         launched = self.item_launch <= at64
         leaf_probability = self.user_leaf_interest[users] * self.leaf_weights(at_ts)[None, :]
         leaf_probability /= leaf_probability.sum(axis=1, keepdims=True)
@@ -445,17 +691,27 @@ class ShopTruth:
         return ((age_days >= 0) & (age_days < NEW_ARRIVAL_DAYS)).astype(float)
 
 
-def _positions(known: np.ndarray, wanted: np.ndarray | pd.Series | list[str], name: str) -> np.ndarray:
+def _positions(
+    known: np.ndarray, wanted: np.ndarray | pd.Series | list[str], name: str
+) -> np.ndarray:
     index = pd.Index(known)
     positions = index.get_indexer(np.asarray(wanted))
     if (positions < 0).any():
         missing = np.asarray(wanted)[positions < 0]
-        raise KeyError(f"{len(missing)} of the given {name} are not in the shop (e.g. {list(missing[:3])})")
+        raise KeyError(
+            f"{len(missing)} of the given {name} are not in the shop (e.g. {list(missing[:3])})"
+        )
     return positions
 
 
-def _sample_times(rng: np.random.Generator, start: pd.Timestamp, days: int,
-                  lower: np.ndarray, count: int, user_of: np.ndarray) -> np.ndarray:
+def _sample_times(
+    rng: np.random.Generator,
+    start: pd.Timestamp,
+    days: int,
+    lower: np.ndarray,
+    count: int,
+    user_of: np.ndarray,
+) -> np.ndarray:
     """Session start times: day from the weekly x seasonal profile, restricted to each
     user's window [lower_u, end), then hour from the daily profile, then minute and second."""
     dates = pd.date_range(start, periods=days, freq="D")
@@ -498,8 +754,11 @@ def generate_shop(
         ``colour``, ``launch_time``), ``users`` (``user_id``, ``signup_time``) and ``truth``,
         a :class:`ShopTruth`.
     """
-    for value, label, minimum in ((n_users, "n_users", 20), (n_items, "n_items", 100),
-                                  (days, "days", 60)):
+    for value, label, minimum in (
+        (n_users, "n_users", 20),
+        (n_items, "n_items", 100),
+        (days, "days", 60),
+    ):
         if not isinstance(value, (int, np.integer)) or value < minimum:
             raise ValueError(f"{label} must be an integer >= {minimum}, got {value!r}")
     if not sessions_per_user > 0:
@@ -564,7 +823,7 @@ def _generate_catalog(
     rows: list[dict[str, object]] = []
     used_titles: set[str] = set()
     family = 0
-    for leaf_index, (leaf, count) in enumerate(zip(LEAVES, leaf_counts)):
+    for leaf_index, (leaf, count) in enumerate(zip(LEAVES, leaf_counts, strict=True)):
         domain_brands = [b for b, d in enumerate(brand_domains) if leaf.domain in d]
         made = 0
         while made < count:
@@ -573,7 +832,9 @@ def _generate_catalog(
             style = int(brand_style[brand]) if rng.random() < 0.6 else int(rng.integers(0, 6))
             tier = int(brand_tier[brand]) if rng.random() < 0.7 else int(rng.integers(0, 3))
             use = int(rng.integers(0, len(USES)))
-            materials = [m for m, t in leaf.materials if t == tier] or [m for m, _ in leaf.materials]
+            materials = [m for m, t in leaf.materials if t == tier] or [
+                m for m, _ in leaf.materials
+            ]
             if rng.random() < 0.8:
                 material = str(rng.choice(materials))
             else:
@@ -584,9 +845,16 @@ def _generate_catalog(
             # Two different products never share a title (colour variants of one product do,
             # up to the colour): redraw the wording until the title is new.
             for attempt in range(20):
-                text = _describe(rng, leaf, STYLES[style], USES[use], TIERS[tier], material,
-                                 noun if attempt < 10 else str(rng.choice(leaf.nouns)),
-                                 brand_names[brand])
+                text = _describe(
+                    rng,
+                    leaf,
+                    STYLES[style],
+                    USES[use],
+                    TIERS[tier],
+                    material,
+                    noun if attempt < 10 else str(rng.choice(leaf.nouns)),
+                    brand_names[brand],
+                )
                 if text["title"] not in used_titles:
                     break
             else:
@@ -594,14 +862,23 @@ def _generate_catalog(
             used_titles.add(text["title"])
             for colour in colours:
                 price = round(float(base_price * rng.lognormal(0, 0.03)), 2)
-                rows.append({
-                    "leaf": leaf_index, "style": style, "use": use, "tier": tier, "brand": brand,
-                    "material": material, "colour": colour, "family": family,
-                    "title": f"{text['title']} - {colour.title()}" if variants > 1
-                    else text["title"],
-                    "description": f"{text['description']} Colour: {colour}.",
-                    "price": max(price, 1.0),
-                })
+                rows.append(
+                    {
+                        "leaf": leaf_index,
+                        "style": style,
+                        "use": use,
+                        "tier": tier,
+                        "brand": brand,
+                        "material": material,
+                        "colour": colour,
+                        "family": family,
+                        "title": f"{text['title']} - {colour.title()}"
+                        if variants > 1
+                        else text["title"],
+                        "description": f"{text['description']} Colour: {colour}.",
+                        "price": max(price, 1.0),
+                    }
+                )
             family += 1
             made += variants
     catalog = pd.DataFrame(rows)
@@ -616,7 +893,9 @@ def _generate_catalog(
     )
     # Colour variants of one product launch together.
     first_of_family = catalog.groupby("family").cumcount().to_numpy() == 0
-    family_offset = pd.Series(offset_days[first_of_family], index=catalog.loc[first_of_family, "family"])
+    family_offset = pd.Series(
+        offset_days[first_of_family], index=catalog.loc[first_of_family, "family"]
+    )
     offset_days = family_offset.loc[catalog["family"]].to_numpy()
     launch = period_start + (offset_days * 86400).astype("timedelta64[s]")
     appeal = rng.normal(0.0, APPEAL_SD, n)
@@ -632,18 +911,20 @@ def _generate_catalog(
     price = catalog["price"].to_numpy()
     log_price = np.log(price)
     leaf_median = pd.Series(log_price).groupby(leaf_of).transform("median").to_numpy()
-    items = pd.DataFrame({
-        ITEM: item_ids,
-        TITLE: catalog["title"].to_numpy(),
-        DESCRIPTION: catalog["description"].to_numpy(),
-        CATEGORY: [LEAVES[leaf].name for leaf in leaf_of],
-        BRAND: [brand_names[b] for b in catalog["brand"]],
-        PRICE: price,
-        "domain": [LEAVES[leaf].domain for leaf in leaf_of],
-        "material": catalog["material"].to_numpy(),
-        "colour": catalog["colour"].to_numpy(),
-        "launch_time": pd.to_datetime(launch).astype("datetime64[ns]"),
-    })
+    items = pd.DataFrame(
+        {
+            ITEM: item_ids,
+            TITLE: catalog["title"].to_numpy(),
+            DESCRIPTION: catalog["description"].to_numpy(),
+            CATEGORY: [LEAVES[leaf].name for leaf in leaf_of],
+            BRAND: [brand_names[b] for b in catalog["brand"]],
+            PRICE: price,
+            "domain": [LEAVES[leaf].domain for leaf in leaf_of],
+            "material": catalog["material"].to_numpy(),
+            "colour": catalog["colour"].to_numpy(),
+            "launch_time": pd.to_datetime(launch).astype("datetime64[ns]"),
+        }
+    )
     for column in (ITEM, TITLE, DESCRIPTION, CATEGORY, BRAND, "domain", "material", "colour"):
         items[column] = items[column].astype(str)
     arrays = {
@@ -672,8 +953,16 @@ def _pick_colours(rng: np.random.Generator, domain: str, style: str, count: int)
     return [palette[k] for k in picks]
 
 
-def _describe(rng: np.random.Generator, leaf: Leaf, style: str, use: str, tier: str,
-              material: str, noun: str, brand: str) -> dict[str, str]:
+def _describe(
+    rng: np.random.Generator,
+    leaf: Leaf,
+    style: str,
+    use: str,
+    tier: str,
+    material: str,
+    noun: str,
+    brand: str,
+) -> dict[str, str]:
     """Title and description from templates; each attribute cue can be left unsaid."""
     style_word = str(rng.choice(STYLE_WORDS[style][leaf.domain]))
     say_style_in_title = rng.random() < 0.6
@@ -703,7 +992,9 @@ def _generate_users(
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     style_start = rng.dirichlet(np.full(len(STYLES), 0.3), n_users)
     drifts = rng.random(n_users) < 0.4
-    style_end = np.where(drifts[:, None], rng.dirichlet(np.full(len(STYLES), 0.3), n_users), style_start)
+    style_end = np.where(
+        drifts[:, None], rng.dirichlet(np.full(len(STYLES), 0.3), n_users), style_start
+    )
     use = rng.dirichlet(np.full(len(USES), 0.5), n_users)
     price_sensitivity = rng.normal(0.8, 0.7, n_users)
 
@@ -711,9 +1002,10 @@ def _generate_users(
     signup_offset = np.where(late, rng.uniform(0, days - 7, n_users), -rng.uniform(1, 900, n_users))
     signup = period_start + (signup_offset * 86400).astype("timedelta64[s]")
     signup = signup.astype("datetime64[ns]")
-    drift_start_offset = np.maximum(signup_offset, 0) + rng.uniform(0, 1, n_users) * (
-        days - np.maximum(signup_offset, 0)
-    ) * 0.7
+    drift_start_offset = (
+        np.maximum(signup_offset, 0)
+        + rng.uniform(0, 1, n_users) * (days - np.maximum(signup_offset, 0)) * 0.7
+    )
     drift_start = period_start + (drift_start_offset * 86400).astype("timedelta64[s]")
     drift_start = np.where(drifts, drift_start.astype("datetime64[ns]"), np.datetime64("NaT", "ns"))
     drift_days = rng.uniform(60, 150, n_users)
@@ -725,12 +1017,16 @@ def _generate_users(
     leaf_interest = np.zeros((n_users, len(LEAVES)))
     for domain, share in (("Fashion", fashion_share), ("Home", 1.0 - fashion_share)):
         columns = [k for k, leaf in enumerate(LEAVES) if leaf.domain == domain]
-        leaf_interest[:, columns] = rng.dirichlet(np.full(len(columns), 0.6), n_users) * share[:, None]
+        leaf_interest[:, columns] = (
+            rng.dirichlet(np.full(len(columns), 0.6), n_users) * share[:, None]
+        )
 
-    users = pd.DataFrame({
-        USER: np.array([f"U{u:04d}" for u in range(1, n_users + 1)], dtype=object),
-        "signup_time": pd.to_datetime(signup).astype("datetime64[ns]"),
-    })
+    users = pd.DataFrame(
+        {
+            USER: np.array([f"U{u:04d}" for u in range(1, n_users + 1)], dtype=object),
+            "signup_time": pd.to_datetime(signup).astype("datetime64[ns]"),
+        }
+    )
     users[USER] = users[USER].astype(str)
     arrays = {
         "user_style_start": style_start,
@@ -746,8 +1042,12 @@ def _generate_users(
 
 
 def _generate_events(
-    rng: np.random.Generator, truth: ShopTruth, item_price: np.ndarray, start: pd.Timestamp,
-    days: int, sessions_per_user: float,
+    rng: np.random.Generator,
+    truth: ShopTruth,
+    item_price: np.ndarray,
+    start: pd.Timestamp,
+    days: int,
+    sessions_per_user: float,
 ) -> pd.DataFrame:
     n_users = len(truth.user_ids)
     period_start = truth.period_start
@@ -785,8 +1085,11 @@ def _generate_events(
             continue
         users = user_of[sessions]
         preference = truth._preference(taste[sessions], users, leaf_items)
-        logits = (preference + truth.item_appeal[leaf_items][None, :]
-                  + NEW_ARRIVAL_BOOST * truth._is_new(times[sessions])[:, leaf_items])
+        logits = (
+            preference
+            + truth.item_appeal[leaf_items][None, :]
+            + NEW_ARRIVAL_BOOST * truth._is_new(times[sessions])[:, leaf_items]
+        )
         launched = truth.item_launch[leaf_items][None, :] <= times[sessions][:, None]
         gumbel = rng.gumbel(size=logits.shape)
         keyed = np.where(launched, logits + gumbel, -np.inf)
@@ -808,7 +1111,13 @@ def _generate_events(
     # Funnel: view -> cart -> purchase at checkout (end of the session).
     gaps = rng.exponential(45.0, size=session.size) + 5.0
     order = np.lexsort((rank, session))
-    session, item, rank, pref, gaps = session[order], item[order], rank[order], pref[order], gaps[order]
+    session, item, rank, pref, gaps = (
+        session[order],
+        item[order],
+        rank[order],
+        pref[order],
+        gaps[order],
+    )
     offset = pd.Series(gaps).groupby(session).cumsum().to_numpy()  # seconds into the session
     view_time = times[session] + (offset * 1e9).astype("timedelta64[ns]")
     view_time = view_time.astype("datetime64[s]").astype("datetime64[ns]")
@@ -831,29 +1140,38 @@ def _generate_events(
     quantity = 1 + rng.poisson(0.25, session.size)
     session_ids = np.array([f"S{s:06d}" for s in range(1, n + 1)], dtype=object)
 
-    def frame(mask: np.ndarray, event: str, when: np.ndarray, weight: np.ndarray,
-              paid: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame({
-            USER: truth.user_ids[user_of[session[mask]]],
-            ITEM: truth.item_ids[item[mask]],
-            TIMESTAMP: when[mask],
-            EVENT: event,
-            WEIGHT: weight[mask].astype(float),
-            PRICE: paid[mask],
-            SESSION: session_ids[session[mask]],
-        })
+    def frame(
+        mask: np.ndarray, event: str, when: np.ndarray, weight: np.ndarray, paid: np.ndarray
+    ) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                USER: truth.user_ids[user_of[session[mask]]],
+                ITEM: truth.item_ids[item[mask]],
+                TIMESTAMP: when[mask],
+                EVENT: event,
+                WEIGHT: weight[mask].astype(float),
+                PRICE: paid[mask],
+                SESSION: session_ids[session[mask]],
+            }
+        )
 
     all_views = np.ones(session.size, dtype=bool)
     ones = np.ones(session.size)
-    events = pd.concat([
-        frame(all_views, "view", view_time, ones, prices),
-        frame(carted, "cart", cart_time, ones, prices),
-        frame(bought, "purchase", buy_time, quantity, np.round(prices * discount, 2)),
-    ], ignore_index=True)
+    events = pd.concat(
+        [
+            frame(all_views, "view", view_time, ones, prices),
+            frame(carted, "cart", cart_time, ones, prices),
+            frame(bought, "purchase", buy_time, quantity, np.round(prices * discount, 2)),
+        ],
+        ignore_index=True,
+    )
     funnel_order = events[EVENT].map({"view": 0, "cart": 1, "purchase": 2})
-    events = (events.assign(_order=funnel_order)
-              .sort_values([TIMESTAMP, USER, "_order", ITEM], kind="stable")
-              .drop(columns="_order").reset_index(drop=True))
+    events = (
+        events.assign(_order=funnel_order)
+        .sort_values([TIMESTAMP, USER, "_order", ITEM], kind="stable")
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
     for column in (USER, ITEM, EVENT, SESSION):
         events[column] = events[column].astype(str)
     events[TIMESTAMP] = events[TIMESTAMP].astype("datetime64[ns]")
