@@ -130,11 +130,9 @@ def setup(
     _state["encoder_threads"] = encoder_threads
     seed_everything(seed)
 
-    import transformers
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
+    # Before transformers is imported: importing it imports tqdm.auto, which warns (with a local
+    # path) "IProgress not found" when ipywidgets is not installed.
+    warnings.filterwarnings("ignore", message="IProgress not found")
     try:
         from tqdm import TqdmExperimentalWarning, TqdmWarning
 
@@ -142,6 +140,12 @@ def setup(
         warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
     except ImportError:  # tqdm is optional
         pass
+
+    import transformers
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
 
     # Show warnings as "Category: message", without the source file path that Python puts in
     # front by default (it differs between machines and would end up in stored outputs).

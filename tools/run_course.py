@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -62,7 +63,9 @@ def execute(path: Path, parameters: dict[str, str], output: Path) -> float:
     )
     start = time.perf_counter()
     try:
-        client.execute()
+        # The kernel's own stderr only carries ipykernel's start-up notice about its local TCP
+        # transport; cell output, errors included, arrives through the kernel protocol.
+        client.execute(stderr=subprocess.DEVNULL)
     finally:
         elapsed = time.perf_counter() - start
         output.parent.mkdir(parents=True, exist_ok=True)
