@@ -1,14 +1,14 @@
 """Execute the course notebooks in order, in place, and report what ran and how long it took.
 
-    python tools/run_course.py                      # every notebook, in place (make course)
-    python tools/run_course.py notebooks/01_*.ipynb # some of them
+    python tools/run_course.py                       # every notebook, in place (make course)
+    python tools/run_course.py notebooks/01_*.ipynb  # some of them
     python tools/run_course.py notebooks/01_data_exploration.ipynb \\
-        --parameter DATASET='"online-retail"' --output-dir runs/
+        -p 'DATASETS={"online-retail": {}}' --output-dir runs/
 
-``--parameter NAME=VALUE`` (VALUE is a Python expression) injects a cell after the notebook's
-cell tagged ``parameters``, as papermill does, so a notebook can run on another dataset or size
-without editing it; such runs are written to ``--output-dir`` (never over the course's
-notebooks) and do not update the recorded run times.
+``--parameter NAME=VALUE`` (VALUE a Python literal: a number, a quoted string, a list, a dict)
+injects a cell after the notebook's cell tagged ``parameters``, as papermill does, so a
+notebook can run on another dataset or size without editing it. Such runs are written to
+``--output-dir`` (never over the course's notebooks) and do not update the recorded run times.
 
 Run times of full in-place runs are recorded in ``notebooks/runtimes.json`` and copied into the
 README's notebook table (tools/update_readme.py).
@@ -80,11 +80,11 @@ def parse_parameters(items: list[str]) -> dict[str, str]:
         if not sep or not name.isidentifier():
             raise SystemExit(f"--parameter must look like NAME=VALUE, got {item!r}")
         try:
-            ast.parse(value, mode="eval")
-        except SyntaxError:
+            ast.literal_eval(value)
+        except (ValueError, SyntaxError):
             raise SystemExit(
-                f"--parameter {name}: {value!r} is not a Python expression (quote strings: "
-                f"{name}='\"text\"')"
+                f"--parameter {name}: {value!r} is not a Python literal (a number, a quoted "
+                f"string, a list or a dict); quote strings: -p {name}='\"text\"'"
             ) from None
         parameters[name] = value
     return parameters

@@ -1,0 +1,53 @@
+"""setup(): seeds, threads, quiet warnings; data and cache folders."""
+
+import random
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import recutils
+from recutils.environment import cache_dir, configured_threads, data_dir
+
+
+def test_setup_seeds_everything_reproducibly():
+    recutils.setup(seed=7)
+    first = (random.random(), np.random.random(), torch.rand(1).item())
+    recutils.setup(seed=7)
+    assert (random.random(), np.random.random(), torch.rand(1).item()) == first
+    recutils.setup(seed=8)
+    assert np.random.random() != first[1]
+
+
+def test_setup_fixes_threads_and_describes_itself():
+    info = recutils.setup(seed=1, threads=1, encoder_threads=2)
+    assert torch.get_num_threads() == 1
+    assert configured_threads() == (1, 2)
+    assert "seed=1" in repr(info) and "/" not in repr(info)  # no paths in the first output
+
+
+def test_setup_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        recutils.setup(seed=-1)
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        recutils.setup(threads=0)
+    with pytest.raises(ValueError, match="encoder_threads must be a positive integer"):
+        recutils.setup(encoder_threads=1.5)
+    recutils.setup()
+
+
+def test_warnings_are_shown_without_the_source_path():
+    recutils.setup()
+    text = warnings.formatwarning("cache entry x.npz is stale", UserWarning, "/home/me/a.py", 3)
+    assert text == "UserWarning: cache entry x.npz is stale\n"
+
+
+def test_data_and_cache_dirs_follow_argument_then_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECUTILS_DATA_DIR", str(tmp_path / "d"))
+    monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path / "c"))
+    assert data_dir() == tmp_path / "d" and cache_dir() == tmp_path / "c"
+    assert data_dir(tmp_path / "x") == tmp_path / "x"
+    monkeypatch.delenv("RECUTILS_DATA_DIR")
+    monkeypatch.delenv("RECUTILS_CACHE_DIR")
+    assert data_dir().name == "data" and cache_dir().name in (".cache", "recutils")

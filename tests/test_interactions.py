@@ -1,0 +1,74 @@
+"""Events -> pairs -> matrices: weights, first/last times, a shared numbering."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recutils.interactions import IdIndex, user_item_pairs
+from recutils.schema import Dataset
+
+
+def events() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": ["u1", "u1", "u1", "u2", "u2"],
+            "item_id": ["a", "a", "b", "a", "c"],
+            "timestamp": pd.to_datetime(
+                [
+                    "2024-01-02",
+                    "2024-01-01",
+                    "2024-01-03",
+                    "2024-01-05",
+                    "2024-01-04",
+                ]
+            ),
+            "event": ["purchase", "view", "view", "cart", "view"],
+            "weight": [3.0, 1.0, 1.0, 1.0, 1.0],
+            "price": [10.0, 10.0, 5.0, 10.0, 2.0],
+        }
+    )
+
+
+def test_pairs_sum_event_weights_and_keep_first_and_last_time():
+    pairs = user_item_pairs(events()).set_index(["user_id", "item_id"])
+    # u1-a: a view (1) then a purchase (5): weight 6, first seen on the 1st, last on the 2nd
+    assert pairs.loc[("u1", "a"), "weight"] == 6.0
+    assert pairs.loc[("u1", "a"), "timestamp"] == pd.Timestamp("2024-01-01")
+    assert pairs.loc[("u1", "a"), "last_timestamp"] == pd.Timestamp("2024-01-02")
+    assert pairs.loc[("u1", "a"), "event"] == "purchase"
+    assert pairs.loc[("u1", "a"), "events"] == 2
+    assert pairs.loc[("u2", "a"), "weight"] == 3.0  # a cart
+    assert len(pairs) == 4
+
+
+def test_pairs_with_custom_weights_drop_zero_weight_pairs():
+    only_purchases = user_item_pairs(events(), event_weights={"purchase": 1.0})
+    assert list(zip(only_purchases["user_id"], only_purchases["item_id"], strict=True)) == [
+        ("u1", "a")
+    ]
+    with pytest.raises(ValueError, match="event_weights must be finite and >= 0"):
+        user_item_pairs(events(), event_weights={"view": -1.0})
+
+
+def test_id_index_numbers_the_whole_catalog_and_builds_aligned_matrices():
+    items = pd.DataFrame(
+        {
+            "item_id": ["c", "b", "a", "z"],
+            "title": list("cbaz"),
+            "description": np.nan,
+            "category": np.nan,
+            "brand": np.nan,
+            "price": np.nan,
+        }
+    )
+    dataset = Dataset("toy", events(), items)
+    index = IdIndex.from_dataset(dataset)
+    assert list(index.users) == ["u1", "u2"]
+    assert list(index.items) == ["c", "b", "a", "z"]  # catalog order, unseen "z" included
+    matrix = index.matrix(user_item_pairs(events()))
+    assert matrix.shape == (2, 4) and matrix.dtype == np.float32
+    np.testing.assert_array_equal(matrix.toarray(), [[0, 1, 6, 0], [1, 0, 3, 0]])
+    counts = index.matrix(events(), value=None)
+    assert counts[0, 2] == 2  # two events of u1 on "a"
+    with pytest.raises(KeyError, match=r"1 item id\(s\) are not in the index \(e\.g\. \['q'\]\)"):
+        index.item_positions(["a", "q"])
