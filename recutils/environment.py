@@ -10,7 +10,8 @@ Every notebook starts with ``recutils.setup(seed=...)``. It
   measured on a 2-core CPU; ``bench/threads_bench.py`` re-measures them on yours;
 * silences what would make stored outputs differ between machines: transformers' weight-loading
   progress bars and info logs, tqdm's "IProgress not found" warning (which prints a local path),
-  Hugging Face hub lookups (offline mode: nothing downloads);
+  Hugging Face hub lookups (offline mode: nothing downloads), and every tqdm progress bar
+  (``TQDM_DISABLE``; a notebook that wants one can pass ``disable=False`` explicitly);
 * sets pandas display options so tables print the same everywhere.
 
 It returns a :class:`SetupInfo` describing what it did; it prints nothing.
@@ -79,8 +80,9 @@ def seed_everything(seed: int) -> None:
 
 def set_threads(threads: int) -> None:
     """Use ``threads`` threads for BLAS (via threadpoolctl) and for torch's intra-op work."""
-    if not isinstance(threads, int) or threads < 1:
+    if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    threads = int(threads)
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -112,8 +114,10 @@ def setup(
     Returns:
         A :class:`SetupInfo`; display it as the notebook's first output.
     """
-    if not isinstance(encoder_threads, int) or encoder_threads < 1:
-        raise ValueError(f"encoder_threads must be a positive integer, got {encoder_threads!r}")
+    for value, name in ((threads, "threads"), (encoder_threads, "encoder_threads")):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    threads, encoder_threads = int(threads), int(encoder_threads)
     _quiet_environment_variables()
     # OpenBLAS reads this at import; threadpoolctl below covers libraries already loaded.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
@@ -163,8 +167,9 @@ def setup(
         seed=int(seed),
         threads=threads,
         encoder_threads=encoder_threads,
-        torch_version=torch.__version__,
-        transformers_version=transformers.__version__,
+        # without the local build tag ("2.13.0+cpu" -> "2.13.0"): the same on every platform
+        torch_version=torch.__version__.split("+")[0],
+        transformers_version=transformers.__version__.split("+")[0],
     )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recutils.schema import EVENT, ITEM, TIMESTAMP, USER, WEIGHT, Dataset
+from recutils.schema import EVENT, EVENTS, ITEM, TIMESTAMP, USER, WEIGHT, Dataset
 
 #: Default importance of each event type when several are merged into one pair weight.
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {"view": 1.0, "cart": 3.0, "purchase": 5.0}
@@ -32,7 +32,8 @@ def user_item_pairs(
     ``event_weights`` count 0; ``None`` uses :data:`DEFAULT_EVENT_WEIGHTS`, and the event's own
     ``weight`` column is ignored: a purchase of 3 units counts like a purchase of 1). ``timestamp``
     is the pair's *first* event (when the user discovered the item), ``last_timestamp`` its last,
-    ``events`` the number of events, ``event`` the strongest event type reached (by weight).
+    ``events`` the number of events, ``event`` the strongest event type reached (by weight; equal
+    weights by funnel order, purchase > cart > view).
 
     Args:
         interactions: events in the course schema.
@@ -42,28 +43,41 @@ def user_item_pairs(
     Returns:
         A frame with columns ``user_id, item_id, timestamp, last_timestamp, event, weight,
         events``, sorted by user then first time, with a fresh RangeIndex. Pairs whose weight is
-        0 are dropped.
+        0 are dropped; if that drops everything (e.g. a typo in ``event_weights``), ``ValueError``
+        names the event types present.
     """
     weights = dict(DEFAULT_EVENT_WEIGHTS if event_weights is None else event_weights)
     bad = {k: v for k, v in weights.items() if not np.isfinite(v) or v < 0}
     if bad:
         raise ValueError(f"event_weights must be finite and >= 0, got {bad}")
+    if isinstance(events, str):
+        raise TypeError(f"events must be a tuple of event types, e.g. ({events!r},), not a string")
     frame = interactions
     if events is not None:
         frame = frame[frame[EVENT].isin(events)]
     points = frame[EVENT].map(weights).fillna(0.0).astype(float)
     frame = frame.assign(_points=points.to_numpy())
     frame = frame[frame["_points"] > 0]
+    if len(frame) == 0 and len(interactions) > 0:
+        present = sorted(pd.unique(interactions[EVENT]))
+        raise ValueError(
+            f"no event has a positive weight: the data has event types {present}, "
+            f"event_weights is {weights}" + ("" if events is None else f" and events is {events}")
+        )
+    # Strength of each event type: by weight, ties broken by funnel order (view < cart < purchase)
+    ranked = sorted(weights, key=lambda e: (weights[e], EVENTS.index(e) if e in EVENTS else -1))
+    strength = {event: rank for rank, event in enumerate(ranked)}
+    frame = frame.assign(_strength=frame[EVENT].map(strength).to_numpy())
     grouped = frame.groupby([USER, ITEM], sort=False, observed=True)
     pairs = grouped.agg(
         timestamp=(TIMESTAMP, "min"),
         last_timestamp=(TIMESTAMP, "max"),
         weight=("_points", "sum"),
         events=("_points", "size"),
-        _strongest=("_points", "max"),
+        _strongest=("_strength", "max"),
     ).reset_index()
-    strongest_name = {v: k for k, v in sorted(weights.items(), key=lambda kv: kv[1])}
-    pairs[EVENT] = pairs.pop("_strongest").map(strongest_name).astype(str)
+    pairs[EVENT] = np.asarray(ranked, dtype=object)[pairs.pop("_strongest").to_numpy()]
+    pairs[EVENT] = pairs[EVENT].astype(str)
     columns = [USER, ITEM, TIMESTAMP, "last_timestamp", EVENT, WEIGHT, "events"]
     return pairs[columns].sort_values([USER, TIMESTAMP, ITEM], kind="stable").reset_index(drop=True)
 
@@ -82,19 +96,16 @@ class IdIndex:
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> IdIndex:
-        """Users: every user with an interaction (plus those of ``dataset.users``), sorted;
-        items: the whole catalog, in catalog order."""
-        user_ids = pd.unique(dataset.interactions[USER])
-        if dataset.users is not None:
-            user_ids = pd.unique(
-                np.concatenate(
-                    [dataset.users[USER].to_numpy(dtype=object), np.asarray(user_ids, dtype=object)]
-                )
-            )
-        return cls(
-            users=pd.Index(sorted(user_ids), name=USER),
-            items=pd.Index(dataset.items[ITEM], name=ITEM),
-        )
+        """Users: those of ``dataset.users`` in its order (for the shop, the order of its ground
+        truth), then any other user with an interaction, sorted; without a users table, every
+        user with an interaction, sorted. Items: the whole catalog, in catalog order."""
+        seen = pd.Index(pd.unique(dataset.interactions[USER]))
+        if dataset.users is None:
+            users = seen.sort_values()
+        else:
+            listed = pd.Index(dataset.users[USER])
+            users = listed.append(seen.difference(listed).sort_values())
+        return cls(users=pd.Index(users, name=USER), items=pd.Index(dataset.items[ITEM], name=ITEM))
 
     @property
     def n_users(self) -> int:
@@ -106,11 +117,11 @@ class IdIndex:
 
     def user_positions(self, user_ids: pd.Series | np.ndarray | list[str]) -> np.ndarray:
         """Row numbers of ``user_ids``; raises ``KeyError`` naming unknown ids."""
-        return _positions(self.users, user_ids, "user")
+        return index_positions(self.users, user_ids, "user", _REBUILD_HINT)
 
     def item_positions(self, item_ids: pd.Series | np.ndarray | list[str]) -> np.ndarray:
         """Column numbers of ``item_ids``; raises ``KeyError`` naming unknown ids."""
-        return _positions(self.items, item_ids, "item")
+        return index_positions(self.items, item_ids, "item", _REBUILD_HINT)
 
     def matrix(self, frame: pd.DataFrame, value: str | None = WEIGHT) -> sp.csr_matrix:
         """Sparse (n_users, n_items) float32 matrix of ``frame``.
@@ -131,13 +142,19 @@ class IdIndex:
         return matrix
 
 
-def _positions(index: pd.Index, ids: pd.Series | np.ndarray | list[str], kind: str) -> np.ndarray:
+_REBUILD_HINT = "build the IdIndex from the whole dataset (IdIndex.from_dataset) before splitting"
+
+
+def index_positions(
+    index: pd.Index, ids: pd.Series | np.ndarray | list[str], kind: str, hint: str = ""
+) -> np.ndarray:
+    """Positions of ``ids`` in ``index`` as int64; ``KeyError`` names the unknown ones."""
     positions = index.get_indexer(np.asarray(ids, dtype=object))
     unknown = positions < 0
     if unknown.any():
         examples = list(pd.unique(np.asarray(ids, dtype=object)[unknown])[:3])
         raise KeyError(
-            f"{int(unknown.sum())} {kind} id(s) are not in the index (e.g. {examples}); "
-            f"build the IdIndex from the whole dataset (IdIndex.from_dataset) before splitting"
+            f"{int(unknown.sum())} {kind} id(s) are not in the index (e.g. {examples})"
+            + (f"; {hint}" if hint else "")
         )
     return positions.astype(np.int64)

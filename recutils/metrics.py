@@ -568,7 +568,16 @@ def novelty(recommended: Any, train: SparseMatrix) -> float:
 
 
 def _check_counts(counts: Any, name: str = "counts") -> np.ndarray:
-    values = np.asarray(counts, dtype=np.float64).ravel()
+    if sparse.issparse(counts):
+        raise TypeError(
+            f"{name} must be a 1-D array of counts, got a sparse matrix; use e.g. "
+            "np.asarray(matrix.sum(axis=0)).ravel() for counts per item"
+        )
+    values = np.asarray(counts, dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError(
+            f"{name} must be 1-D (one count per item or user), got shape {values.shape}"
+        )
     if values.size == 0:
         raise ValueError(f"{name} is empty; pass one count per item (or user), zeros included")
     if not np.isfinite(values).all() or (values < 0).any():
@@ -599,8 +608,10 @@ def gini_index(counts: Any) -> float:
     """Gini index of ``counts``: 0 when every item gets the same, -> 1 when one item gets all.
 
     With the counts sorted ascending, ``G = 2 * sum_i i * x_(i) / (n * sum_i x_(i)) - (n + 1) / n``,
-    which equals twice the area between the diagonal and the Lorenz curve (step-wise). Items with
-    zero interactions must be included (pass the whole catalog), otherwise the tail is hidden.
+    which equals twice the area between the diagonal and the Lorenz curve of
+    :func:`lorenz_curve` (its points joined by straight lines: ``1 - 2 * trapezoid area``).
+    Items with zero interactions must be included (pass the whole catalog), otherwise the tail
+    is hidden.
     """
     values = np.sort(_check_counts(counts))
     n = values.size

@@ -6,7 +6,7 @@ Interactions (one row per event)
     ==============  ===============  ==========================================================
     ``user_id``     str              who acted
     ``item_id``     str              on which product (must be in the items table)
-    ``timestamp``   datetime64[ns]   when (naive, in the shop's local time)
+    ``timestamp``   datetime64       when (naive, in the shop's local time; any unit)
     ``event``       str              ``"view"``, ``"cart"`` or ``"purchase"`` (other names are
                                      allowed for your own data)
     ``weight``      float64          quantity for purchases, 1.0 for views and carts; >= 0
@@ -104,9 +104,15 @@ def _check_non_negative(frame: pd.DataFrame, column: str, name: str, allow_nan: 
             f"{name}.{column} has {int(bad.sum())} missing value(s) "
             f"(e.g. {_examples(frame, bad, [column])}); every row needs a {column} >= 0"
         )
+    shown = [USER, ITEM, column] if USER in frame else [ITEM, column]
+    infinite = np.isinf(array)
+    if infinite.any():
+        raise ValueError(
+            f"{name}.{column} has {int(infinite.sum())} infinite value(s) "
+            f"(e.g. {_examples(frame, infinite, shown)}); {column} must be a finite number >= 0"
+        )
     negative = array < 0
     if negative.any():
-        shown = [USER, ITEM, column] if USER in frame else [ITEM, column]
         raise ValueError(
             f"{name}.{column} has {int(negative.sum())} negative value(s) "
             f"(e.g. {_examples(frame, negative, shown)}); "
@@ -138,8 +144,9 @@ def validate_interactions(
     """Raise ``ValueError`` if ``interactions`` does not follow the schema.
 
     Checks: the columns of :data:`INTERACTION_COLUMNS` exist; ``user_id``/``item_id`` have no
-    nulls; ``timestamp`` is datetime64 (strings that do not parse are reported); ``weight`` is
-    numeric, present and >= 0; ``price`` >= 0 where known; no duplicated
+    nulls; ``timestamp`` is naive datetime64 without missing values (strings that do not parse
+    are reported); ``weight`` is numeric, finite, present and >= 0; ``price`` finite and >= 0
+    where known; no duplicated
     (user_id, item_id, timestamp, event) rows; and, if ``items`` is given, every ``item_id``
     is in the catalog.
     """
@@ -160,6 +167,12 @@ def validate_interactions(
         raise ValueError(
             f"{name}.{TIMESTAMP} has dtype {timestamps.dtype}, not datetime64; convert it with "
             "pandas.to_datetime (recutils.datasets.from_frames does this for you)"
+        )
+    if getattr(timestamps.dtype, "tz", None) is not None:
+        raise ValueError(
+            f"{name}.{TIMESTAMP} is time-zone aware ({timestamps.dtype}); the schema uses naive "
+            "local times: convert with .dt.tz_convert('Europe/London').dt.tz_localize(None) "
+            "(your shop's time zone)"
         )
     missing_time = timestamps.isna().to_numpy()
     if missing_time.any():

@@ -21,6 +21,7 @@ the order of the input rows.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,6 +70,7 @@ def _check_fraction(value: float, name: str) -> None:
 
 
 def _check_frame(frame: pd.DataFrame, columns: list[str], name: str = "interactions") -> None:
+    """The columns exist and have no missing values; timestamps are naive datetime64."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]
@@ -76,6 +78,21 @@ def _check_frame(frame: pd.DataFrame, columns: list[str], name: str = "interacti
         raise ValueError(f"{name} is missing column(s) {missing}; it has {list(frame.columns)}")
     if len(frame) == 0:
         raise ValueError(f"{name} is empty; there is nothing to split")
+    for column in columns:
+        nulls = frame[column].isna().to_numpy()
+        if nulls.any():
+            examples = list(frame.index[nulls][:3])
+            raise ValueError(
+                f"{name}.{column} has {int(nulls.sum())} missing value(s) (e.g. rows {examples}); "
+                "a split needs every row's user, item and time: drop or fill them first"
+            )
+    if TIMESTAMP in columns:
+        times = frame[TIMESTAMP]
+        if not pd.api.types.is_datetime64_any_dtype(times) or getattr(times.dtype, "tz", None):
+            raise ValueError(
+                f"{name}.{TIMESTAMP} must be naive datetime64 (the course schema), got dtype "
+                f"{times.dtype}; convert with pandas.to_datetime (and .dt.tz_localize(None))"
+            )
 
 
 def _units(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -125,6 +142,8 @@ def random_split(
     _check_frame(interactions, [USER, ITEM])
     _check_fraction(test_fraction, "test_fraction")
     _check_fraction(valid_fraction, "valid_fraction")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an integer (a split must be reproducible), got {seed!r}")
     if test_fraction + valid_fraction >= 1.0:
         raise ValueError(
             f"test_fraction + valid_fraction must be < 1, got {test_fraction} + {valid_fraction}"
@@ -146,23 +165,26 @@ def random_split(
     return _parts(interactions, pair_label[pair_codes], "random (per user, by pair)", params)
 
 
-def _to_timestamp(value: object, name: str) -> pd.Timestamp:
+def _cutoff(times: pd.Series, value: object, name: str) -> pd.Timestamp:
+    """A date, or a number in (0, 1) meaning that quantile of the event times."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a date or a fraction in (0, 1), got {value!r}")
+    if isinstance(value, numbers.Real):
+        if not 0.0 < float(value) < 1.0:
+            raise ValueError(
+                f"{name} as a number is a fraction of the events and must be in (0, 1), got "
+                f"{value!r}; for a date pass a string like '2024-11-01'"
+            )
+        return pd.Timestamp(times.quantile(float(value), interpolation="lower"))
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError) as error:
         raise ValueError(f"{name} must be a date like '2024-11-01', got {value!r}") from error
     if pd.isna(stamp):
         raise ValueError(f"{name} must be a date like '2024-11-01', got {value!r}")
+    if stamp.tz is not None:
+        raise ValueError(f"{name} must be a naive date like the timestamps, got {value!r}")
     return stamp
-
-
-def _cutoff(times: pd.Series, value: object, name: str) -> pd.Timestamp:
-    """A date, or a float in (0, 1) meaning that quantile of the event times."""
-    if isinstance(value, float) and not isinstance(value, bool):
-        if not 0.0 < value < 1.0:
-            raise ValueError(f"{name} as a fraction must be in (0, 1), got {value!r}")
-        return pd.Timestamp(times.quantile(value, interpolation="lower"))
-    return _to_timestamp(value, name)
 
 
 def temporal_split(
@@ -175,11 +197,12 @@ def temporal_split(
 
     Args:
         interactions: rows with ``user_id``, ``item_id`` and ``timestamp``.
-        test_start: first instant of the test period: a date (``"2024-12-01"``) or a float in
+        test_start: first instant of the test period: a date (``"2024-12-01"``) or a number in
             (0, 1), the quantile of event times (0.8: the last 20% of events are test).
         valid_start: first instant of the validation period (before ``test_start``), same forms;
             ``None`` for no validation part.
-        test_end: if given, events at or after it are dropped (e.g. to test on one month).
+        test_end: if given, events at or after it are dropped (e.g. to test on one month);
+            same forms.
 
     Every train event is strictly earlier than every valid event, and every valid event
     strictly earlier than every test event. Users and items first seen after the cut-off are
@@ -191,7 +214,7 @@ def temporal_split(
     valid_cut = test_cut if valid_start is None else _cutoff(times, valid_start, "valid_start")
     if valid_cut > test_cut:
         raise ValueError(f"valid_start ({valid_cut}) must not be after test_start ({test_cut})")
-    end = None if test_end is None else _to_timestamp(test_end, "test_end")
+    end = None if test_end is None else _cutoff(times, test_end, "test_end")
     if end is not None and end <= test_cut:
         raise ValueError(f"test_end ({end}) must be after test_start ({test_cut})")
     values = times.to_numpy()
@@ -213,7 +236,10 @@ def leave_last_n_out(interactions: pd.DataFrame, n_test: int = 1, n_valid: int =
     """Per user, the last ``n_test`` units in time go to test and the ``n_valid`` before to valid.
 
     A *unit* is a (user, item, timestamp) group of rows (so a view and a cart of the same item at
-    the same second stay together). Units are ordered by time, ties by item id. Users with at most
+    the same second stay together). Units are ordered by time; units at the same instant (e.g.
+    the purchases of one checkout) are ordered by a fixed hash of the item id, so which of them
+    is held out is arbitrary but reproducible, and not biased towards low or high ids (in the
+    shop, ids follow launch order). Users with at most
     ``n_test + n_valid`` units keep everything in train (they would have nothing to learn from).
 
     For "the next new item" evaluation, apply it to :func:`recutils.interactions.user_item_pairs`
@@ -225,7 +251,11 @@ def leave_last_n_out(interactions: pd.DataFrame, n_test: int = 1, n_valid: int =
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     if n_test < 1:
         raise ValueError(f"n_test must be at least 1, got {n_test}")
-    unit_codes, unit_user = _units(interactions, [USER, TIMESTAMP, ITEM])
+    # Same-time units are ordered by a hash of the item id (fixed key: the same on every machine).
+    tie_break = pd.util.hash_array(interactions[ITEM].to_numpy(dtype=object, copy=False))
+    unit_codes, unit_user = _units(
+        interactions.assign(_tie=tie_break), [USER, TIMESTAMP, "_tie", ITEM]
+    )
     # Units are numbered by user, then time, then item: position from the end within the user.
     counts = np.bincount(unit_user)
     rank_from_end = np.cumsum(counts)[unit_user] - 1 - np.arange(len(unit_user))

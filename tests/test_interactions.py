@@ -72,3 +72,17 @@ def test_id_index_numbers_the_whole_catalog_and_builds_aligned_matrices():
     assert counts[0, 2] == 2  # two events of u1 on "a"
     with pytest.raises(KeyError, match=r"1 item id\(s\) are not in the index \(e\.g\. \['q'\]\)"):
         index.item_positions(["a", "q"])
+
+
+def test_equal_weights_use_funnel_order_and_typos_are_reported():
+    pairs = user_item_pairs(events(), event_weights={"cart": 1.0, "purchase": 1.0})
+    labels = dict(
+        zip(zip(pairs["user_id"], pairs["item_id"], strict=True), pairs["event"], strict=True)
+    )
+    assert labels == {("u1", "a"): "purchase", ("u2", "a"): "cart"}
+    with pytest.raises(
+        ValueError, match=r"no event has a positive weight.*\['cart', 'purchase', 'view'\]"
+    ):
+        user_item_pairs(events(), event_weights={"purchases": 1.0})
+    with pytest.raises(TypeError, match="not a string"):
+        user_item_pairs(events(), events="view")

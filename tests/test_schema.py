@@ -112,3 +112,14 @@ def test_negative_weights_and_prices():
     items.loc[2, "price"] = -3.0
     with pytest.raises(ValueError, match=r"items\.price has 1 negative"):
         validate_items(items)
+
+
+def test_infinite_values_and_time_zones_are_rejected():
+    frame = make_interactions()
+    frame.loc[0, "weight"] = np.inf
+    with pytest.raises(ValueError, match=r"weight has 1 infinite value\(s\)"):
+        validate_interactions(frame)
+    frame = make_interactions()
+    frame["timestamp"] = frame["timestamp"].dt.tz_localize("UTC")
+    with pytest.raises(ValueError, match="time-zone aware"):
+        validate_interactions(frame)

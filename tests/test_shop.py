@@ -22,13 +22,16 @@ def test_same_seed_same_shop_and_other_seed_differs(small):
     again = generate_shop(n_users=120, n_items=250, seed=5)
     pd.testing.assert_frame_equal(small.interactions, again.interactions)
     pd.testing.assert_frame_equal(small.items, again.items)
+    pd.testing.assert_frame_equal(small.users, again.users)
+    np.testing.assert_array_equal(small.truth.user_style_end, again.truth.user_style_end)
+    np.testing.assert_array_equal(small.truth.item_appeal, again.truth.item_appeal)
     other = generate_shop(n_users=120, n_items=250, seed=6)
     assert not small.items["title"].equals(other.items["title"])
 
 
 def test_default_shop_has_the_promised_shape(shop):
     assert len(shop.users) == 3000
-    assert 3000 <= len(shop.items) <= 5000
+    assert 3900 <= len(shop.items) <= 4100  # n_items=4000, colour families kept whole
     assert set(shop.items["domain"]) == {"Fashion", "Home"}
     assert shop.items["category"].str.count(" > ").eq(2).all()
     assert shop.missing_item_fields() == []
@@ -124,3 +127,41 @@ def test_bad_parameters_are_rejected():
         generate_shop(start="soon")
     with pytest.raises(ValueError, match="unknown dataset 'shopp'"):
         load("shopp")
+
+
+def test_documented_rates(shop):
+    truth = shop.truth
+    start = truth.period_start
+    assert abs((truth.user_signup > start).mean() - 0.18) < 0.03  # late sign-ups
+    assert abs((truth.item_launch > start).mean() - 0.15) < 0.03  # launched during the year
+    assert abs((~np.isnat(truth.user_drift_start)).mean() - 0.40) < 0.04  # drifting users
+    family = pd.Series(truth.item_family)
+    assert abs((family.map(family.value_counts()) > 1).mean() - 0.40) < 0.05  # in colour families
+
+
+def test_user_ids_sort_like_the_truth_even_past_9999_users():
+    wide = generate_shop(n_users=10_001, n_items=100, seed=1, days=60, sessions_per_user=0.1)
+    ids = wide.users["user_id"]
+    assert ids.iloc[-1] == "U10001" and ids.iloc[0] == "U00001"
+    assert list(ids) == sorted(ids)
+
+
+def test_first_views_follow_the_oracle_distribution(shop):
+    """If view_probability is the distribution of a session's first view, then
+    E[p(observed item)] = sum_i p_i^2 for every session (a calibration identity)."""
+    truth = shop.truth
+    views = shop.interactions[shop.interactions["event"] == "view"]
+    first = views.sort_values("timestamp", kind="stable").drop_duplicates("session_id")
+    first = first[first["timestamp"] >= pd.Timestamp("2024-09-01")].sample(3000, random_state=0)
+    observed, expected = [], []
+    for user, item, at in first[["user_id", "item_id", "timestamp"]].itertuples(index=False):
+        p = truth.view_probability(at, users=truth.user_index([user]))[0]
+        observed.append(p[truth.item_index([item])[0]])
+        expected.append(np.sum(p**2))
+    observed, expected = np.array(observed), np.array(expected)
+    standard_error = observed.std() / np.sqrt(len(observed))
+    assert abs(observed.mean() - expected.mean()) < 3 * standard_error
+    # ... and it is far better than guessing by popularity
+    popularity = views.groupby("item_id").size().reindex(shop.items["item_id"], fill_value=0)
+    popularity = (popularity / popularity.sum()).to_numpy()
+    assert observed.mean() > 3 * popularity[truth.item_index(first["item_id"])].mean()

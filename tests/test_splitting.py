@@ -16,11 +16,13 @@ def events() -> pd.DataFrame:
     return generate_shop(n_users=150, n_items=300, seed=3).interactions
 
 
-def assert_partition(split, frame):
+def assert_partition(split, frame, complete=True):
     parts = [split.train, split.valid, split.test]
     index = np.concatenate([p.index.to_numpy() for p in parts])
     assert len(index) == len(np.unique(index)), "a row is in two parts"
     assert set(index) <= set(frame.index)
+    if complete:
+        assert set(index) == set(frame.index), "a row is in no part"
     keys = [set(map(tuple, p[KEY].to_numpy())) for p in parts]
     assert not keys[0] & keys[1] and not keys[0] & keys[2] and not keys[1] & keys[2]
 
@@ -84,22 +86,27 @@ def test_temporal_split_test_end_and_errors(events):
         temporal_split(events, test_start="2024-06-01", valid_start="2024-07-01")
     with pytest.raises(ValueError, match="test_start must be a date"):
         temporal_split(events, test_start="next tuesday")
-    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"must be in \(0, 1\)"):
         temporal_split(events, test_start=1.5)
+    with pytest.raises(ValueError, match=r"must be in \(0, 1\)"):
+        temporal_split(events, test_start=1)  # not "1 ns after 1970"
+    by_end_fraction = temporal_split(events, test_start=0.8, test_end=0.9)
+    assert 0 < len(by_end_fraction.test) < len(events) * 0.11
 
 
 def test_leave_last_n_out_per_user(events):
     pairs = user_item_pairs(events)
     split = leave_last_n_out(pairs, n_test=2, n_valid=1)
     assert_partition(split, pairs)
+    n_pairs = pairs.groupby("user_id").size()
+    assert set(split.test["user_id"]) == set(n_pairs[n_pairs > 3].index)
+    assert len(split.test) == 2 * (n_pairs > 3).sum() and len(split.valid) == (n_pairs > 3).sum()
     for user, test in split.test.groupby("user_id"):
         train = split.train[split.train["user_id"] == user]
         valid = split.valid[split.valid["user_id"] == user]
-        assert len(test) == 2 and len(valid) == 1
-        assert train["timestamp"].max() <= valid["timestamp"].min() <= test["timestamp"].min()
-    short = pairs.groupby("user_id").size()
-    short_users = set(short[short <= 3].index)
-    assert short_users and not short_users & set(split.test["user_id"])
+        assert train["timestamp"].max() <= valid["timestamp"].min()
+        assert valid["timestamp"].max() <= test["timestamp"].min()
+    assert (n_pairs <= 3).any()  # the fixture has short users, which stay in train
 
 
 def test_leave_last_n_out_keeps_simultaneous_rows_together():
@@ -127,3 +134,26 @@ def test_bad_arguments_are_named(events):
         temporal_split(events.drop(columns="timestamp"))
     with pytest.raises(ValueError, match="is empty"):
         random_split(events.iloc[:0])
+
+
+def test_temporal_and_leave_last_out_ignore_row_order(events):
+    shuffled = events.sample(frac=1.0, random_state=4)
+    for split_function in (lambda f: temporal_split(f, 0.7), lambda f: leave_last_n_out(f, 3)):
+        assert set(split_function(events).test.index) == set(split_function(shuffled).test.index)
+
+
+def test_missing_values_are_named_not_silently_split(events):
+    with_nat = events.copy()
+    with_nat.loc[with_nat.index[:2], "timestamp"] = pd.NaT
+    with pytest.raises(ValueError, match=r"timestamp has 2 missing value\(s\)"):
+        temporal_split(with_nat, test_start=0.8)
+    with_null = events.copy()
+    with_null.loc[with_null.index[5], "user_id"] = None
+    for split_function in (random_split, leave_last_n_out):
+        with pytest.raises(ValueError, match=r"user_id has 1 missing value\(s\)"):
+            split_function(with_null)
+    as_text = events.assign(timestamp=events["timestamp"].astype(str))
+    with pytest.raises(ValueError, match="must be naive datetime64"):
+        temporal_split(as_text)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        random_split(events, seed=None)

@@ -1,4 +1,4 @@
-""" "shop": the course's embedded synthetic online shop, generated from a seed (no download).
+"""The "shop": the course's embedded synthetic online shop, generated from a seed (no download).
 
 Why synthetic? Public e-commerce logs either lack product text (Online Retail has only short
 upper-case names), lack a funnel, or cannot be redistributed; and no real log tells you what
@@ -16,10 +16,12 @@ domains:
 * a **price tier** (budget, mid, premium) that sets the price (leaf base price x tier multiplier
   x log-normal noise) and favours some materials (polyester is budget, cashmere premium),
 * a **brand** (48 invented brands; 12 sell in both domains). A brand has a house style, a tier and
-  a quality; a product takes its brand's style with probability 0.6 and its tier with 0.7,
+  a quality; a product takes its brand's style with probability 0.6 (else a uniformly random
+  style, which may be the brand's again) and its tier likewise with probability 0.7,
 * a **material** and a **colour** (colour carries almost no preference signal: it is the axis
-  along which near-duplicate *variants* of one product differ; about 30% of products come in
-  2-4 colour variants with almost the same text),
+  along which near-duplicate *variants* of one product differ: 18% of products are designed as
+  a family of 2-4 colour variants with almost the same text, so about 40% of the catalog's
+  entries belong to such a family),
 * an **appeal** (visibility/marketing, normal with sd 1.5, shared by all users): the source of
   the long tail of popularity,
 * a **launch time**: 85% of products are listed before the period starts, 15% launch during it
@@ -37,7 +39,8 @@ one or two styles), a use taste, a price sensitivity ``s`` (normal, mean 0.8, sd
 expensive things), an interest in each domain and, within a domain, in each leaf category. 40% of
 users drift: their style taste moves linearly to a second taste over 60-150 days starting at a
 random time. 82% of users exist before the period starts; 18% sign up during it (user cold
-start). Activity (number of sessions) is log-normal: a few users are very active.
+start). Activity is log-normal: a user present all year has ``1 + Poisson(sessions_per_user *
+a)`` sessions with ``a`` log-normal (mean about 1, capped at 12), so a few users are very active.
 
 **Preference.** The true utility of product ``i`` for user ``u`` at time ``t`` is
 
@@ -45,13 +48,14 @@ start). Activity (number of sessions) is log-normal: a few users are very active
                     - s_u * log(price_i / median price of i's leaf) + quality_brand(i)
 
 **Sessions and the funnel.** Session times follow weekly, daily and seasonal (November-December
-peak) profiles. A session picks a domain, then a leaf (seasonal: knitwear and boots in winter,
-dresses and sneakers in summer), then the user views 1-10 distinct launched products of that
-leaf, drawn without replacement with probability proportional to
-``exp(pref + appeal + new-arrival boost)``. Each view becomes a cart with probability
-``sigmoid(-4.2 + 0.9 pref)``, each cart a purchase with ``sigmoid(-0.6 + 0.5 pref)`` at checkout
-(quantity 1 + Poisson(0.25)). Repeat purchases of the same product are kept with a leaf-specific
-probability (low for furniture, higher for kitchenware and textiles).
+peak) profiles. A session picks a leaf with probability proportional to the user's interest in
+it times a seasonal factor (knitwear and boots in winter, dresses and sneakers in summer), then
+the user views 1-10 distinct launched products of that leaf, drawn without replacement with
+probability proportional to ``exp(pref + appeal + new-arrival boost)``. Each view becomes a
+cart with probability ``sigmoid(-4.2 + 0.9 pref)``, each cart a purchase with
+``sigmoid(-0.6 + 0.5 pref)`` at checkout (quantity 1 + Poisson(0.25)). Repeat purchases of the
+same product are kept with a leaf-specific probability (``Leaf.repeat_purchase``: 0.05 for
+tables, 0.1 for most durables, up to 0.5 for tableware).
 
 All randomness comes from one ``numpy.random.Generator`` seeded with ``seed``: the same seed gives
 the same shop on every machine.
@@ -65,6 +69,7 @@ from string import capwords
 import numpy as np
 import pandas as pd
 
+from recutils.interactions import index_positions
 from recutils.schema import (
     BRAND,
     CATEGORY,
@@ -609,11 +614,11 @@ class ShopTruth:
 
     def user_index(self, user_ids: np.ndarray | pd.Series | list[str]) -> np.ndarray:
         """Positions of ``user_ids`` in the truth arrays; raises ``KeyError`` for unknown ids."""
-        return _positions(self.user_ids, user_ids, "user_ids")
+        return index_positions(pd.Index(self.user_ids), user_ids, "user", "not in the shop")
 
     def item_index(self, item_ids: np.ndarray | pd.Series | list[str]) -> np.ndarray:
         """Positions of ``item_ids`` in the truth arrays; raises ``KeyError`` for unknown ids."""
-        return _positions(self.item_ids, item_ids, "item_ids")
+        return index_positions(pd.Index(self.item_ids), item_ids, "item", "not in the shop")
 
     def style_taste(self, at: pd.Timestamp | str, users: np.ndarray | None = None) -> np.ndarray:
         """(U, 6) style taste at time ``at``: start + w(t) (end - start), w rising 0 -> 1 over
@@ -642,10 +647,12 @@ class ShopTruth:
         )
 
     def preference(self, at: pd.Timestamp | str, users: np.ndarray | None = None) -> np.ndarray:
-        """(U, I) true preference ``pref(u, i, at)`` of every user for every product (float64).
+        """True preference ``pref(u, i, at)`` of users for every product, float64 of shape
+        ``(len(users), I)`` (``users``: positions, see :meth:`user_index`; default all U users).
 
         It is what a user would like, ignoring popularity and which categories they browse:
-        ranking each row gives the items the user likes most.
+        ranking each row gives the items the user likes most. Dense: for many users, pass them
+        in batches (U x I x 8 bytes).
         """
         users = np.arange(len(self.user_ids)) if users is None else np.asarray(users)
         taste = self.style_taste(at, users)
@@ -660,12 +667,15 @@ class ShopTruth:
     def view_probability(
         self, at: pd.Timestamp | str, users: np.ndarray | None = None
     ) -> np.ndarray:
-        """(U, I) probability that a user's next viewed product is ``i``, at time ``at``.
+        """Probability that a session starting at ``at`` first views product ``i``, float64 of
+        shape ``(len(users), I)`` (``users``: positions, see :meth:`user_index`; default all).
 
         P(i) = P(leaf of i | season) * softmax over launched items j of the leaf of
         (pref(u, j) + appeal_j + new-arrival boost_j). Products not launched at ``at`` get 0.
-        This is the oracle score: no model of the logged data can rank next views better on
-        average, because it is the distribution the log was drawn from.
+        This is the oracle score: the distribution the first view of each session is drawn
+        from (later views of a session are drawn without replacement from the same leaf), so no
+        model of the log can rank a user's next views better on average. Dense: pass users in
+        batches for large shops.
         """
         users = np.arange(len(self.user_ids)) if users is None else np.asarray(users)
         at_ts = pd.Timestamp(at)
@@ -686,22 +696,14 @@ class ShopTruth:
                 )
         return probability
 
-    def _is_new(self, at: np.datetime64 | np.ndarray) -> np.ndarray:
-        age_days = (np.asarray(at)[..., None] - self.item_launch) / np.timedelta64(1, "D")
+    def _is_new(
+        self, at: np.datetime64 | np.ndarray, items: np.ndarray | None = None
+    ) -> np.ndarray:
+        """1.0 where item ``items[j]`` (default: all) launched less than 30 days before ``at``;
+        shape ``at.shape + (len(items),)``."""
+        launch = self.item_launch if items is None else self.item_launch[items]
+        age_days = (np.asarray(at)[..., None] - launch) / np.timedelta64(1, "D")
         return ((age_days >= 0) & (age_days < NEW_ARRIVAL_DAYS)).astype(float)
-
-
-def _positions(
-    known: np.ndarray, wanted: np.ndarray | pd.Series | list[str], name: str
-) -> np.ndarray:
-    index = pd.Index(known)
-    positions = index.get_indexer(np.asarray(wanted))
-    if (positions < 0).any():
-        missing = np.asarray(wanted)[positions < 0]
-        raise KeyError(
-            f"{len(missing)} of the given {name} are not in the shop (e.g. {list(missing[:3])})"
-        )
-    return positions
 
 
 def _sample_times(
@@ -725,8 +727,11 @@ def _sample_times(
     hour = rng.choice(24, size=count, p=_HOUR_WEIGHT / _HOUR_WEIGHT.sum())
     seconds = day * 86400 + hour * 3600 + rng.integers(0, 3600, size=count)
     times = np.datetime64(start, "ns") + seconds.astype("timedelta64[s]")
-    # A session of a user who signs up mid-day may not start before the signup.
-    return np.maximum(times, lower[user_of])
+    # A session drawn on a user's signup day but before the signup moves to a random time in
+    # the few hours after it (not to the signup instant itself, which would stack sessions).
+    early = times < lower[user_of]
+    later = lower[user_of] + (rng.uniform(0, 4 * 3600, count) * 1e9).astype("timedelta64[ns]")
+    return np.where(early, later, times)
 
 
 def generate_shop(
@@ -742,11 +747,13 @@ def generate_shop(
     Args:
         n_users: number of users (the course uses 3,000; at least 20).
         n_items: approximate catalog size (the course uses 4,000; at least 100). The exact size
-            can differ by a few products because colour-variant families are kept whole.
+            differs a little because colour-variant families are kept whole and every leaf gets
+            at least 5 products (so small catalogs come out relatively larger).
         seed: seed of the single random generator; the same seed gives the same shop.
         start: first day of the period, ``YYYY-MM-DD``.
         days: length of the period in days (at least 60).
-        sessions_per_user: mean number of sessions of a user present for the whole period.
+        sessions_per_user: scale of the number of sessions (a user present all year with
+            average activity has about ``1 + sessions_per_user`` sessions).
 
     Returns:
         A :class:`~recutils.schema.Dataset` named ``"shop"`` with ``interactions`` (view, cart
@@ -905,7 +912,8 @@ def _generate_catalog(
     catalog = catalog.iloc[order].reset_index(drop=True)
     launch = launch[order]
     appeal = appeal[order]
-    item_ids = np.array([f"P{i:05d}" for i in range(1, n + 1)], dtype=object)
+    width = max(5, len(str(n)))  # zero-padded so that sorting ids as text keeps their order
+    item_ids = np.array([f"P{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
 
     leaf_of = catalog["leaf"].to_numpy()
     price = catalog["price"].to_numpy()
@@ -1021,9 +1029,10 @@ def _generate_users(
             rng.dirichlet(np.full(len(columns), 0.6), n_users) * share[:, None]
         )
 
+    width = max(4, len(str(n_users)))  # zero-padded so that sorting ids as text keeps order
     users = pd.DataFrame(
         {
-            USER: np.array([f"U{u:04d}" for u in range(1, n_users + 1)], dtype=object),
+            USER: np.array([f"U{u:0{width}d}" for u in range(1, n_users + 1)], dtype=object),
             "signup_time": pd.to_datetime(signup).astype("datetime64[ns]"),
         }
     )
@@ -1079,30 +1088,39 @@ def _generate_events(
     view_rank: list[np.ndarray] = []
     view_pref: list[np.ndarray] = []
     for leaf in range(len(LEAVES)):
-        sessions = np.flatnonzero(session_leaf == leaf)
         leaf_items = np.flatnonzero(truth.item_leaf == leaf)
-        if sessions.size == 0 or leaf_items.size == 0:
-            continue
-        users = user_of[sessions]
-        preference = truth._preference(taste[sessions], users, leaf_items)
-        logits = (
-            preference
-            + truth.item_appeal[leaf_items][None, :]
-            + NEW_ARRIVAL_BOOST * truth._is_new(times[sessions])[:, leaf_items]
-        )
-        launched = truth.item_launch[leaf_items][None, :] <= times[sessions][:, None]
-        gumbel = rng.gumbel(size=logits.shape)
-        keyed = np.where(launched, logits + gumbel, -np.inf)
         k = min(10, leaf_items.size)
-        top = np.argsort(-keyed, axis=1, kind="stable")[:, :k]
-        wanted = np.minimum(n_views[sessions], launched.sum(axis=1))
-        rank = np.broadcast_to(np.arange(k), top.shape)
-        keep = rank < wanted[:, None]
-        rows = np.broadcast_to(np.arange(sessions.size)[:, None], top.shape)[keep]
-        view_session.append(sessions[rows])
-        view_item.append(leaf_items[top[keep]])
-        view_rank.append(rank[keep])
-        view_pref.append(preference[rows, top[keep]])
+        # Sessions of this leaf, in chunks so memory stays bounded (chunk x leaf items).
+        leaf_sessions = np.flatnonzero(session_leaf == leaf)
+        for sessions in np.array_split(leaf_sessions, max(1, leaf_sessions.size // 20_000)):
+            if sessions.size == 0 or leaf_items.size == 0:
+                continue
+            users = user_of[sessions]
+            preference = truth._preference(taste[sessions], users, leaf_items)
+            logits = (
+                preference
+                + truth.item_appeal[leaf_items][None, :]
+                + NEW_ARRIVAL_BOOST * truth._is_new(times[sessions], leaf_items)
+            )
+            launched = truth.item_launch[leaf_items][None, :] <= times[sessions][:, None]
+            # Gumbel top-k: the k largest logit + Gumbel noise are k draws without replacement
+            # from softmax(logits), in order.
+            keyed = np.where(launched, logits + rng.gumbel(size=logits.shape), -np.inf)
+            top = (
+                np.argpartition(-keyed, k - 1, axis=1)[:, :k]
+                if k < leaf_items.size
+                else (np.tile(np.arange(leaf_items.size), (sessions.size, 1)))
+            )
+            order = np.argsort(-np.take_along_axis(keyed, top, axis=1), axis=1, kind="stable")
+            top = np.take_along_axis(top, order, axis=1)
+            wanted = np.minimum(n_views[sessions], launched.sum(axis=1))
+            rank = np.broadcast_to(np.arange(k), top.shape)
+            keep = rank < wanted[:, None]
+            rows = np.broadcast_to(np.arange(sessions.size)[:, None], top.shape)[keep]
+            view_session.append(sessions[rows])
+            view_item.append(leaf_items[top[keep]])
+            view_rank.append(rank[keep])
+            view_pref.append(preference[rows, top[keep]])
     session = np.concatenate(view_session)
     item = np.concatenate(view_item)
     rank = np.concatenate(view_rank)
