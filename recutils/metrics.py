@@ -111,7 +111,7 @@ def _check_recommended(recommended: Any, n_items: int, n_users: int | None = Non
             "both need one row per user, in the same order"
         )
     array = array.astype(np.int64, copy=False)
-    if array.size:
+    if array.size and (array.min() < -1 or array.max() >= n_items):  # two cheap passes first
         too_small = array < -1
         if too_small.any():
             row, col = np.argwhere(too_small)[0]
