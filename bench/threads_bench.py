@@ -5,20 +5,22 @@ Run from the repository root::
     python bench/threads_bench.py                   # prints the table
     python bench/threads_bench.py --output PATH     # also writes it (Markdown) for the README
 
-Each task runs on the course's shop (3,000 users x ~4,000 items) with BLAS (threadpoolctl) and
-torch set to 1 thread, then to 2, in the same process, best of ``--repeats`` runs:
+Each task runs on the course's shop (3,000 users x ~4,000 items) with the library that does its
+work (BLAS through threadpoolctl, or torch) set to 1 thread, then to 2, the other library at
+recutils.setup's default, in the same process, best of ``--repeats`` runs:
 
 * ALS matrix factorisation with implicit (64 factors, 15 iterations): sparse and small dense
   linear algebra, the workload of collaborative filtering;
 * one epoch of a BPR-style dot-product model in torch (64 factors, batches of 1,024 pairs):
-  embedding look-ups, small matrix products and their gradients, the workload of the neural
-  notebooks;
+  embedding look-ups, small matrix products and their gradients;
+* ten LightGCN-style propagations (3 layers of sparse adjacency x 64-d embeddings, with the
+  backward pass) on a torch CSR matrix: the workload of the graph notebook;
 * full-catalog scoring and top-20 with recutils (a (3,000 x 64) x (64 x 4,000) product, then
   ``top_k_items``);
 * encoding 500 product texts with the bundled MiniLM (cache off).
 
-The fastest setting per task is what ``recutils.setup`` uses: 1 thread everywhere except the
-text encoder, which switches to 2 while it runs. Timings are from this machine; run it on yours.
+``recutils.setup`` uses the faster setting per library: 1 thread for BLAS, 2 for torch.
+Timings are from this machine; run it on yours.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def best_of(function: Callable[[], object], repeats: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, help="also write the Markdown table here")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
 
     recutils.setup(seed=0)
@@ -98,6 +100,33 @@ def main(argv: list[str] | None = None) -> int:
             optimiser.step()
         return loss
 
+    # LightGCN-style propagation: the normalised user-item adjacency as a torch CSR matrix,
+    # 3 layers of sparse x dense products, forward and backward (the work of notebook 04).
+    n_nodes = index.n_users + index.n_items
+    rows = np.concatenate([pairs[:, 0], index.n_users + pairs[:, 1]])
+    cols = np.concatenate([index.n_users + pairs[:, 1], pairs[:, 0]])
+    degree = np.bincount(rows, minlength=n_nodes).astype(np.float32)
+    values = 1.0 / np.sqrt(degree[rows] * degree[cols])
+    adjacency = (
+        torch.sparse_coo_tensor(
+            torch.from_numpy(np.stack([rows, cols])), torch.from_numpy(values), (n_nodes, n_nodes)
+        )
+        .coalesce()
+        .to_sparse_csr()
+    )
+
+    def propagation_steps() -> object:
+        embeddings = torch.nn.Parameter(
+            torch.randn(n_nodes, 64, generator=torch.Generator().manual_seed(0))
+        )
+        for _ in range(10):
+            layer, total = embeddings, embeddings
+            for _ in range(3):
+                layer = adjacency @ layer
+                total = total + layer
+            total.pow(2).mean().backward()
+        return embeddings.grad
+
     rng = np.random.default_rng(0)
     user_factors = rng.standard_normal((index.n_users, 64)).astype(np.float32)
     item_factors = rng.standard_normal((index.n_items, 64)).astype(np.float32)
@@ -105,31 +134,42 @@ def main(argv: list[str] | None = None) -> int:
     def score_and_rank() -> object:
         return top_k_items(user_factors @ item_factors.T, 20, exclude=matrix)
 
+    # (label, library whose thread count is varied, factory: threads -> function to time)
     tasks = [
-        ("ALS fit (implicit, 64 factors, 15 iterations)", als),
-        ("BPR epoch (torch, 64 factors)", lambda threads: bpr_epoch),
-        ("score all items + top-20 (numpy, recutils)", lambda threads: score_and_rank),
+        ("ALS fit (implicit, 64 factors, 15 iterations)", "BLAS", als),
+        ("score all items + top-20 (numpy matmul, recutils)", "BLAS", lambda t: score_and_rank),
+        ("BPR epoch (64 factors)", "torch", lambda t: bpr_epoch),
+        (
+            "10 LightGCN propagations, 3 layers, with backward (CSR)",
+            "torch",
+            lambda t: propagation_steps,
+        ),
         (
             "encode 500 texts (MiniLM)",
-            lambda threads: lambda: encode_texts(texts, cache=False, threads=threads),
+            "torch",
+            lambda t: lambda: encode_texts(texts, cache=False, threads=t),
         ),
     ]
     rows = []
-    for label, make in tasks:
+    for label, library, make in tasks:
         seconds = {}
         for threads in (1, 2):
-            with threadpool_limits(limits=threads):
-                torch.set_num_threads(threads)
+            # Vary one library; the other stays at recutils.setup's default.
+            blas, torch_threads = (threads, 2) if library == "BLAS" else (1, threads)
+            with threadpool_limits(limits=blas, user_api="blas"):
+                torch.set_num_threads(torch_threads)
                 seconds[threads] = best_of(make(threads), args.repeats)
-        rows.append((label, seconds[1], seconds[2]))
-    torch.set_num_threads(1)
+        rows.append((label, library, seconds[1], seconds[2]))
+    recutils.setup(seed=0)
 
-    lines = ["| task | 1 thread s | 2 threads s | faster |", "| --- | ---: | ---: | --- |"]
-    for label, one, two in rows:
+    lines = [
+        "| task | threads of | 1 thread s | 2 threads s | faster |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
+    for label, library, one, two in rows:
         faster = "1 thread" if one <= two else "2 threads"
-        lines.append(
-            f"| {label} | {one:.2f} | {two:.2f} | {faster} ({max(one, two) / min(one, two):.1f}x) |"
-        )
+        ratio = max(one, two) / min(one, two)
+        lines.append(f"| {label} | {library} | {one:.2f} | {two:.2f} | {faster} ({ratio:.1f}x) |")
     table = "\n".join(lines)
     facts = (
         f"Best of {args.repeats} runs on {os.cpu_count()} CPUs ({platform.machine()}), torch "

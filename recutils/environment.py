@@ -3,11 +3,12 @@
 Every notebook starts with ``recutils.setup(seed=...)``. It
 
 * seeds Python's ``random``, NumPy's global generator and torch;
-* fixes the number of threads (the same on every machine, so floating-point sums are done
-  in the same order and results agree between laptops): 1 thread for BLAS (NumPy/SciPy via
-  OpenBLAS) and for torch's small matrix work, 2 threads while the text encoder runs
-  (:func:`recutils.text.encode_texts` switches temporarily). These are the fastest settings
-  measured on a 2-core CPU; ``bench/threads_bench.py`` re-measures them on yours;
+* fixes the number of threads, the same on every machine, so that floating-point sums are done
+  in the same order and results agree between laptops: 1 thread for BLAS (NumPy/SciPy/implicit
+  via OpenBLAS: ALS ran 1.5-1.8x faster than with 2) and 2 threads for torch (the text encoder
+  ran about 1.9x and sparse graph propagation about 1.4x faster than with 1). These are the
+  fastest settings measured on a 2-core CPU; ``bench/threads_bench.py`` re-measures them on
+  yours (README, "Benchmarks");
 * silences what would make stored outputs differ between machines: transformers' weight-loading
   progress bars and info logs, tqdm's "IProgress not found" warning (which prints a local path),
   Hugging Face hub lookups (offline mode: nothing downloads), and every tqdm progress bar
@@ -27,15 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
-#: Threads used by BLAS and torch outside the text encoder (see module docstring).
-DEFAULT_THREADS = 1
-#: Threads used by torch while the text encoder runs.
-DEFAULT_ENCODER_THREADS = 2
+#: Threads of the BLAS library behind NumPy, SciPy and implicit (see module docstring).
+DEFAULT_BLAS_THREADS = 1
+#: Threads of torch's intra-op pool (text encoder, neural models).
+DEFAULT_TORCH_THREADS = 2
 
 _ENV_DATA_DIR = "RECUTILS_DATA_DIR"
 _ENV_CACHE_DIR = "RECUTILS_CACHE_DIR"
 
-_state: dict[str, int] = {"threads": DEFAULT_THREADS, "encoder_threads": DEFAULT_ENCODER_THREADS}
+_state: dict[str, int] = {
+    "blas_threads": DEFAULT_BLAS_THREADS,
+    "torch_threads": DEFAULT_TORCH_THREADS,
+}
 
 
 @dataclass(frozen=True)
@@ -43,15 +47,15 @@ class SetupInfo:
     """What :func:`setup` fixed. Its ``repr`` is the same on every machine (no paths, no times)."""
 
     seed: int
-    threads: int
-    encoder_threads: int
+    blas_threads: int
+    torch_threads: int
     torch_version: str
     transformers_version: str
 
     def __repr__(self) -> str:  # short and machine independent, for the notebook's first output
         return (
-            f"recutils.setup: seed={self.seed}, threads={self.threads} "
-            f"(text encoder: {self.encoder_threads}), torch {self.torch_version}, "
+            f"recutils.setup: seed={self.seed}, threads: BLAS {self.blas_threads}, torch "
+            f"{self.torch_threads}; torch {self.torch_version}, "
             f"transformers {self.transformers_version}"
         )
 
@@ -78,28 +82,33 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(int(seed))
 
 
-def set_threads(threads: int) -> None:
-    """Use ``threads`` threads for BLAS (via threadpoolctl) and for torch's intra-op work."""
-    if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    threads = int(threads)
+def _check_thread_count(value: object, name: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def set_threads(blas_threads: int, torch_threads: int) -> None:
+    """Use ``blas_threads`` for BLAS (via threadpoolctl) and ``torch_threads`` for torch."""
+    blas_threads = _check_thread_count(blas_threads, "blas_threads")
+    torch_threads = _check_thread_count(torch_threads, "torch_threads")
     import torch
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=threads)
-    torch.set_num_threads(threads)
-    _state["threads"] = threads
+    threadpool_limits(limits=blas_threads, user_api="blas")
+    torch.set_num_threads(torch_threads)
+    _state["blas_threads"], _state["torch_threads"] = blas_threads, torch_threads
 
 
 def configured_threads() -> tuple[int, int]:
-    """(threads, encoder_threads) as last set by :func:`setup`."""
-    return _state["threads"], _state["encoder_threads"]
+    """(blas_threads, torch_threads) as last set by :func:`setup`."""
+    return _state["blas_threads"], _state["torch_threads"]
 
 
 def setup(
     seed: int = 42,
-    threads: int = DEFAULT_THREADS,
-    encoder_threads: int = DEFAULT_ENCODER_THREADS,
+    blas_threads: int = DEFAULT_BLAS_THREADS,
+    torch_threads: int = DEFAULT_TORCH_THREADS,
 ) -> SetupInfo:
     """Make the current process reproducible and its outputs machine independent.
 
@@ -107,22 +116,18 @@ def setup(
         seed: seeds ``random``, ``numpy.random`` and ``torch``. Functions in recutils that draw
             random numbers take their own ``seed`` argument as well; this one covers code in the
             notebook itself.
-        threads: threads for BLAS and torch (1 is fastest for the course's small matrices on a
-            2-core CPU; see ``bench/threads_bench.py``).
-        encoder_threads: threads for the transformer text encoder (2 was fastest there).
+        blas_threads: threads of the BLAS library (NumPy, SciPy, implicit); 1 was fastest for
+            the course's matrices on a 2-core CPU (``bench/threads_bench.py``).
+        torch_threads: threads of torch (text encoder, neural models); 2 was fastest there.
 
     Returns:
         A :class:`SetupInfo`; display it as the notebook's first output.
     """
-    for value, name in ((threads, "threads"), (encoder_threads, "encoder_threads")):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    threads, encoder_threads = int(threads), int(encoder_threads)
+    blas_threads = _check_thread_count(blas_threads, "blas_threads")
+    torch_threads = _check_thread_count(torch_threads, "torch_threads")
     _quiet_environment_variables()
-    # OpenBLAS reads this at import; threadpoolctl below covers libraries already loaded.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
-    os.environ.setdefault("MKL_NUM_THREADS", str(threads))
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    # OpenBLAS reads this when it is loaded; threadpoolctl below covers libraries already loaded.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(blas_threads))
 
     import torch
 
@@ -130,8 +135,7 @@ def setup(
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
-    set_threads(threads)
-    _state["encoder_threads"] = encoder_threads
+    set_threads(blas_threads, torch_threads)
     seed_everything(seed)
 
     # Before transformers is imported: importing it imports tqdm.auto, which warns (with a local
@@ -165,8 +169,8 @@ def setup(
     _configure_matplotlib()
     return SetupInfo(
         seed=int(seed),
-        threads=threads,
-        encoder_threads=encoder_threads,
+        blas_threads=blas_threads,
+        torch_threads=torch_threads,
         # without the local build tag ("2.13.0+cpu" -> "2.13.0"): the same on every platform
         torch_version=torch.__version__.split("+")[0],
         transformers_version=transformers.__version__.split("+")[0],

@@ -376,7 +376,7 @@ def encode_texts(
         sort_by_length: encode texts in order of token length so each batch has little
             padding (several times faster on mixed lengths); the output order is always the
             input order.
-        threads: torch threads while encoding; default the encoder setting of
+        threads: torch threads while encoding; default the torch setting of
             :func:`recutils.setup` (2). The previous torch setting is restored afterwards.
 
     Returns:

@@ -21,19 +21,22 @@ def test_setup_seeds_everything_reproducibly():
 
 
 def test_setup_fixes_threads_and_describes_itself():
-    info = recutils.setup(seed=1, threads=1, encoder_threads=2)
-    assert torch.get_num_threads() == 1
+    info = recutils.setup(seed=1, blas_threads=1, torch_threads=2)
+    assert torch.get_num_threads() == 2
     assert configured_threads() == (1, 2)
+    from threadpoolctl import threadpool_info
+
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
     assert "seed=1" in repr(info) and "/" not in repr(info)  # no paths in the first output
 
 
 def test_setup_rejects_bad_arguments():
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         recutils.setup(seed=-1)
-    with pytest.raises(ValueError, match="threads must be a positive integer"):
-        recutils.setup(threads=0)
-    with pytest.raises(ValueError, match="encoder_threads must be a positive integer"):
-        recutils.setup(encoder_threads=1.5)
+    with pytest.raises(ValueError, match="blas_threads must be a positive integer"):
+        recutils.setup(blas_threads=0)
+    with pytest.raises(ValueError, match="torch_threads must be a positive integer"):
+        recutils.setup(torch_threads=1.5)
     recutils.setup()
 
 
