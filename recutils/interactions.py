@@ -158,3 +158,31 @@ def index_positions(
             + (f"; {hint}" if hint else "")
         )
     return positions.astype(np.int64)
+
+
+def recency_weighted(
+    pairs: pd.DataFrame, half_life_days: float, now: object | None = None, column: str = WEIGHT
+) -> pd.DataFrame:
+    """Discount each row's weight by its age: ``w * 0.5 ** (age_days / half_life_days)``.
+
+    ``age`` is ``now - last_timestamp`` (or ``now - timestamp`` if there is no
+    ``last_timestamp`` column, as for raw events); ``now`` defaults to the latest time in
+    ``pairs`` (the end of the training period). A pair last touched one half-life ago counts
+    half, two half-lives ago a quarter. Returns a copy with ``column`` replaced; build the
+    matrix from it as usual (``IdIndex.matrix``), so every model can use recency.
+    """
+    if not isinstance(half_life_days, (int, float)) or not half_life_days > 0:
+        raise ValueError(
+            f"half_life_days must be a positive number of days, got {half_life_days!r}"
+        )
+    times = pairs["last_timestamp"] if "last_timestamp" in pairs.columns else pairs[TIMESTAMP]
+    reference = times.max() if now is None else pd.Timestamp(now)
+    age_days = (reference - times).dt.total_seconds().to_numpy() / 86400.0
+    if (age_days < 0).any():
+        raise ValueError(
+            f"{int((age_days < 0).sum())} rows are later than now={reference}; "
+            "recency weighting needs now >= every timestamp"
+        )
+    weighted = pairs.copy()
+    weighted[column] = pairs[column].to_numpy(dtype=float) * 0.5 ** (age_days / half_life_days)
+    return weighted

@@ -86,3 +86,19 @@ def test_equal_weights_use_funnel_order_and_typos_are_reported():
         user_item_pairs(events(), event_weights={"purchases": 1.0})
     with pytest.raises(TypeError, match="not a string"):
         user_item_pairs(events(), events="view")
+
+
+def test_recency_weighting_halves_per_half_life():
+    from recutils.interactions import recency_weighted
+
+    pairs = user_item_pairs(events())
+    weighted = recency_weighted(pairs, half_life_days=2.0, now="2024-01-06")
+    by_pair = weighted.set_index(["user_id", "item_id"])["weight"]
+    # u1-a: weight 6, last touched on the 2nd, 4 days = 2 half-lives before the 6th -> 6/4
+    assert by_pair[("u1", "a")] == pytest.approx(1.5)
+    # u2-a: weight 3, last on the 5th, 1 day = half a half-life -> 3 * 2**-0.5
+    assert by_pair[("u2", "a")] == pytest.approx(3 * 2**-0.5)
+    with pytest.raises(ValueError, match="later than now"):
+        recency_weighted(pairs, 2.0, now="2024-01-03")
+    with pytest.raises(ValueError, match="half_life_days must be a positive number"):
+        recency_weighted(pairs, 0)
