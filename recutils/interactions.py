@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from recutils.schema import EVENT, EVENTS, ITEM, TIMESTAMP, USER, WEIGHT, Dataset
+from recutils.splitting import Split
 
 #: Default importance of each event type when several are merged into one pair weight.
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {"view": 1.0, "cart": 3.0, "purchase": 5.0}
@@ -29,7 +31,8 @@ def user_item_pairs(
     """Collapse events into one row per (user, item) pair.
 
     ``weight`` of a pair = sum over its events of ``event_weights[event]`` (events of types not in
-    ``event_weights`` count 0; ``None`` uses :data:`DEFAULT_EVENT_WEIGHTS`, and the event's own
+    ``event_weights`` count 0; ``None`` uses :data:`DEFAULT_EVENT_WEIGHTS` and gives any other
+    event type, e.g. ``"rating"`` in your own data, weight 1; the event's own
     ``weight`` column is ignored: a purchase of 3 units counts like a purchase of 1). ``timestamp``
     is the pair's *first* event (when the user discovered the item), ``last_timestamp`` its last,
     ``events`` the number of events, ``event`` the strongest event type reached (by weight; equal
@@ -46,7 +49,12 @@ def user_item_pairs(
         0 are dropped; if that drops everything (e.g. a typo in ``event_weights``), ``ValueError``
         names the event types present.
     """
-    weights = dict(DEFAULT_EVENT_WEIGHTS if event_weights is None else event_weights)
+    if event_weights is None:
+        # the course's defaults, and weight 1 for any other event type of your own data
+        present = pd.unique(interactions[EVENT])
+        weights = {str(e): DEFAULT_EVENT_WEIGHTS.get(str(e), 1.0) for e in present}
+    else:
+        weights = dict(event_weights)
     bad = {k: v for k, v in weights.items() if not np.isfinite(v) or v < 0}
     if bad:
         raise ValueError(f"event_weights must be finite and >= 0, got {bad}")
@@ -186,3 +194,31 @@ def recency_weighted(
     weighted = pairs.copy()
     weighted[column] = pairs[column].to_numpy(dtype=float) * 0.5 ** (age_days / half_life_days)
     return weighted
+
+
+def pair_split(split: Split, **pair_options: Any) -> Split:
+    """Turn a split of *events* into a split of *pairs*, pairing each part on its own.
+
+    Pairing first and splitting afterwards would let the future leak into training: a pair first
+    seen in November and bought in December would enter train with December's purchase in its
+    weight. Here train pairs are built from train events only, test pairs from test events only
+    (a test pair may repeat a train pair; :func:`recutils.evaluation.evaluate` drops those from
+    the relevant items, since training items are never recommended).
+
+    Args:
+        split: a split of events (e.g. :func:`recutils.splitting.temporal_split`).
+        **pair_options: passed to :func:`user_item_pairs` (``event_weights``, ``events``).
+    """
+
+    def pairs_of(part: pd.DataFrame) -> pd.DataFrame:
+        if len(part) == 0:
+            return user_item_pairs(split.train, **pair_options).iloc[:0]
+        return user_item_pairs(part, **pair_options)
+
+    return Split(
+        train=pairs_of(split.train),
+        valid=pairs_of(split.valid),
+        test=pairs_of(split.test),
+        method=f"{split.method}, then paired",
+        params={**split.params, **{f"pairs: {key}": value for key, value in pair_options.items()}},
+    )

@@ -102,3 +102,24 @@ def test_recency_weighting_halves_per_half_life():
         recency_weighted(pairs, 2.0, now="2024-01-03")
     with pytest.raises(ValueError, match="half_life_days must be a positive number"):
         recency_weighted(pairs, 0)
+
+
+def test_pair_split_pairs_each_part_separately():
+    from recutils.interactions import pair_split
+    from recutils.splitting import temporal_split
+
+    # u1 viewed "a" on the 1st and bought it on the 2nd; cut on the 2nd: the purchase is test
+    split = pair_split(temporal_split(events(), test_start="2024-01-02"))
+    train = split.train.set_index(["user_id", "item_id"])["weight"]
+    test = split.test.set_index(["user_id", "item_id"])["weight"]
+    assert train[("u1", "a")] == 1.0  # the view only: no weight from the future
+    assert test[("u1", "a")] == 5.0
+    assert split.valid.empty and list(split.valid.columns) == list(split.train.columns)
+
+
+def test_default_weights_count_other_event_types_once():
+    ratings = events().assign(event="rating")
+    pairs = user_item_pairs(ratings)
+    assert pairs.set_index(["user_id", "item_id"]).loc[("u1", "a"), "weight"] == 2.0  # two events
+    with pytest.raises(ValueError, match="no event has a positive weight"):
+        user_item_pairs(ratings, event_weights={"purchase": 1.0})

@@ -975,16 +975,20 @@ def _describe(
     style_word = str(rng.choice(STYLE_WORDS[style][leaf.domain]))
     say_style_in_title = rng.random() < 0.6
     title_style = f"{capwords(style_word, '-')} " if say_style_in_title else ""
-    title = f"{brand} {title_style}{capwords(material)} {capwords(noun)}"
+    # "flannel shirt" in flannel, "denim" jeans: do not say the material twice
+    said_by_noun = material.lower() in noun.lower()
+    title_material = "" if said_by_noun else f"{capwords(material)} "
+    in_material = "" if said_by_noun else f" in {material}"
+    title = f"{brand} {title_style}{title_material}{capwords(noun)}"
     sentences = []
     other_style_word = str(rng.choice(STYLE_WORDS[style][leaf.domain]))
     plural = noun.endswith("s") and not noun.endswith("ss")
     if rng.random() < 0.75:
         article = "" if plural else ("An " if other_style_word[0].lower() in "aeiou" else "A ")
-        phrase = f"{article}{other_style_word} {noun} in {material}."
+        phrase = f"{article}{other_style_word} {noun}{in_material}."
         sentences.append(phrase[0].upper() + phrase[1:])
     else:
-        sentences.append(f"{noun[0].upper()}{noun[1:]} in {material}.")
+        sentences.append(f"{noun[0].upper()}{noun[1:]}{in_material}.")
     if rng.random() < 0.8:
         phrase = str(rng.choice(USE_PHRASES[use][leaf.domain]))
         opener = str(rng.choice(["Made for", "Ideal for", "Perfect for", "Designed for"]))

@@ -13,5 +13,19 @@ ContentBased       similarity of item vectors (text embeddings, TF-IDF)   conten
 """
 
 from recutils.models.base import MostPopular, Recommender
+from recutils.models.content import ContentBased, tfidf_item_vectors
+from recutils.models.ease import EASE
+from recutils.models.factorization import ALS, BPR
+from recutils.models.neighbors import ItemKNN, UserKNN
 
-__all__ = ["MostPopular", "Recommender"]
+__all__ = [
+    "ALS",
+    "BPR",
+    "EASE",
+    "ContentBased",
+    "ItemKNN",
+    "MostPopular",
+    "Recommender",
+    "UserKNN",
+    "tfidf_item_vectors",
+]
