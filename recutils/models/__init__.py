@@ -9,7 +9,15 @@ ItemKNN            items similar to what the user has                     neighb
 EASE               closed-form item-item regression (Steck, 2019)         ease
 ALS, BPR           matrix factorisation with the implicit library         factorization
 ContentBased       similarity of item vectors (text embeddings, TF-IDF)   content
+Oracle             the synthetic shop's true preferences (upper bound)    oracle
 =================  =====================================================  ==================
+
+Every model is used the same way::
+
+    model = ALS().fit(train)                 # train: (n_users, n_items) sparse matrix
+    model.recommend(users, k=10)             # (len(users), 10) item numbers, seen items left out
+    model.score(users)                       # (len(users), n_items) scores
+    model.similar_items(items, k=10)         # (neighbours, similarities), where defined
 """
 
 from recutils.models.base import MostPopular, Recommender
@@ -17,6 +25,7 @@ from recutils.models.content import ContentBased, tfidf_item_vectors
 from recutils.models.ease import EASE
 from recutils.models.factorization import ALS, BPR
 from recutils.models.neighbors import ItemKNN, UserKNN
+from recutils.models.oracle import Oracle
 
 __all__ = [
     "ALS",
@@ -25,6 +34,7 @@ __all__ = [
     "ContentBased",
     "ItemKNN",
     "MostPopular",
+    "Oracle",
     "Recommender",
     "UserKNN",
     "tfidf_item_vectors",
