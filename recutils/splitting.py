@@ -81,7 +81,7 @@ def _check_frame(frame: pd.DataFrame, columns: list[str], name: str = "interacti
     for column in columns:
         nulls = frame[column].isna().to_numpy()
         if nulls.any():
-            examples = list(frame.index[nulls][:3])
+            examples = frame.index[nulls][:3].tolist()
             raise ValueError(
                 f"{name}.{column} has {int(nulls.sum())} missing value(s) (e.g. rows {examples}); "
                 "a split needs every row's user, item and time: drop or fill them first"

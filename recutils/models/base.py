@@ -75,8 +75,9 @@ def check_positions(values: Any, size: int, kind: str) -> np.ndarray:
     array = array.astype(np.int64, copy=False)
     unknown = (array < 0) | (array >= size)
     if unknown.any():
+        examples = [int(v) for v in array[unknown][:3]]
         raise ValueError(
-            f"unknown {kind}(s) {list(array[unknown][:3])}: the model was fitted on {size} "
+            f"unknown {kind}(s) {examples}: the model was fitted on {size} "
             f"{kind}s, numbered 0..{size - 1}. A {kind} that was not in the training index has "
             f"no row; build the IdIndex from the whole dataset before splitting"
         )
