@@ -12,12 +12,13 @@ Scales (the synthetic shop of ``recutils.datasets.load("shop")``, one year):
 * 10x: 30,000 users, 10,000 items (about 10 times the pairs; the catalog grows 2.5x, as a
   shop's catalog grows more slowly than its audience).
 
-Each model is fitted on a temporal split of the user-item pairs (train before 1 December) and
-then recommends the top 20 for every user with December interactions. The time to recommend
-includes scoring the whole catalog and excluding training items. nDCG@10 is reported so that a
-fast but useless setting is visible. Text embeddings for the content model are computed once
-per scale, cached, and not included in its fit time (encoding is measured by
-``bench/encoder_bench.py``). Threads as in the notebooks (``recutils.setup``).
+Each model is fitted on a temporal split (events before 1 December, collapsed into user-item
+pairs separately from the December events, as in the notebooks) and then recommends the top 20
+for every user with December interactions. The time to recommend includes scoring the whole
+catalog and excluding training items. nDCG@10 is reported so that a fast but useless setting is
+visible. Text embeddings for the content model are computed once per scale, cached, and not
+included in its fit time (encoding is measured by ``bench/encoder_bench.py``). Threads as in
+the notebooks (``recutils.setup``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 import recutils
 from recutils.datasets import load
 from recutils.evaluation import evaluate
-from recutils.interactions import IdIndex, user_item_pairs
+from recutils.interactions import IdIndex, pair_split
 from recutils.models import (
     ALS,
     BPR,
@@ -54,7 +55,7 @@ def run_scale(scale: int) -> list[tuple[str, str, float, float, float]]:
     n_users, n_items = SCALES[scale]
     shop = load("shop", n_users=n_users, n_items=n_items, seed=42)
     index = IdIndex.from_dataset(shop)
-    split = temporal_split(user_item_pairs(shop.interactions), test_start="2024-12-01")
+    split = pair_split(temporal_split(shop.interactions, test_start="2024-12-01"))
     train, test = index.matrix(split.train), index.matrix(split.test)
     embeddings = encode_texts(item_texts(shop.items))
     models = {
