@@ -260,7 +260,7 @@ def test_damaged_csv_is_rejected(tmp_path: Path) -> None:
         load_online_retail(tmp_path)
     message = str(error.value)
     assert retail.CSV_FILE in message and retail.CSV_SHA256 in message
-    assert retail._sha256(folder / retail.CSV_FILE) in message
+    assert retail.sha256_of(folder / retail.CSV_FILE) in message
     assert "Restore" in message
 
 

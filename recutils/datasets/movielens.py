@@ -59,9 +59,6 @@ import csv
 import hashlib
 import io
 import os
-import urllib.error
-import urllib.request
-import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -69,6 +66,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recutils.datasets.files import download_zip, sha256_of
 from recutils.environment import data_dir as resolve_data_dir
 from recutils.schema import (
     BRAND,
@@ -158,19 +156,6 @@ _DOWNLOAD_TIMEOUT_SECONDS = 60.0
 # Finding and downloading the files
 
 
-def _temporary_name(target: Path) -> Path:
-    """A hidden name beside ``target``, unique to this process and call, for atomic writes."""
-    return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _how_to_provide(folder: Path) -> str:
     return (
         f"Put '{ZIP_FILE}' (from {ZIP_URL}, linked from {PAGE_URL}) into {folder}, or its "
@@ -214,30 +199,7 @@ def download_movielens_100k(
         ValueError: what was downloaded is not a zip archive.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / ZIP_FILE
-    temporary = _temporary_name(target)
-    try:
-        with open(temporary, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    while block := response.read(1 << 20):
-                        out.write(block)
-            except (urllib.error.URLError, OSError) as error:  # URLError, HTTPError, timeouts
-                raise FileNotFoundError(
-                    f"Could not download MovieLens 100K from {url}: {error}. "
-                    + _how_to_provide(folder)
-                ) from error
-        if not zipfile.is_zipfile(temporary):
-            raise ValueError(
-                f"The download from {url} is not a zip archive ({temporary.stat().st_size} "
-                f"bytes); GroupLens may have moved it. Download it by hand from {PAGE_URL} "
-                f"and put '{ZIP_FILE}' into {folder}"
-            )
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return target
+    return download_zip(url, folder / ZIP_FILE, timeout, "MovieLens 100K", _how_to_provide(folder))
 
 
 # --------------------------------------------------------------------------------------------
@@ -548,7 +510,7 @@ def load_movielens_100k(
         _check_content(ratings, fingerprint, str(source))
     info: dict[str, Any] = {
         "file": source.relative_to(folder).as_posix(),
-        "file_sha256": _sha256(source),
+        "file_sha256": sha256_of(source),
         "items_file": None if movies is None else ITEMS_FILE,
         "content_fingerprint": fingerprint,
         "verified": (

@@ -81,9 +81,6 @@ import hashlib
 import io
 import os
 import re
-import urllib.error
-import urllib.request
-import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -91,6 +88,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recutils.datasets.files import download_zip, sha256_of, temporary_name
 from recutils.environment import data_dir as resolve_data_dir
 from recutils.schema import (
     BRAND,
@@ -164,19 +162,6 @@ _DOWNLOAD_TIMEOUT_SECONDS = 120.0
 # Finding, downloading and checking the source file
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _temporary_name(target: Path) -> Path:
-    """A hidden name beside ``target``, unique to this process and call, for atomic writes."""
-    return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
-
-
 def _how_to_provide(folder: Path) -> str:
     names = ", ".join(repr(name) for name in ACCEPTED_FILES)
     return (
@@ -215,30 +200,9 @@ def download_online_retail(
         ValueError: what was downloaded is not a zip archive.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / ZIP_FILES[0]
-    temporary = _temporary_name(target)
-    try:
-        with open(temporary, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    while block := response.read(1 << 20):
-                        out.write(block)
-            except (urllib.error.URLError, OSError) as error:  # URLError, HTTPError, timeouts
-                raise FileNotFoundError(
-                    f"Could not download the Online Retail dataset from {url}: {error}. "
-                    + _how_to_provide(folder)
-                ) from error
-        if not zipfile.is_zipfile(temporary):
-            raise ValueError(
-                f"The download from {url} is not a zip archive ({temporary.stat().st_size} "
-                "bytes); the UCI site may have changed. Download the dataset by hand from "
-                f"{UCI_PAGE_URL} and put it into {folder}"
-            )
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return target
+    return download_zip(
+        url, folder / ZIP_FILES[0], timeout, "the Online Retail dataset", _how_to_provide(folder)
+    )
 
 
 def _verify_csv_checksum(path: Path, actual: str) -> None:
@@ -439,7 +403,7 @@ def _write_cache(path: Path, raw: pd.DataFrame, source_sha256: str, fingerprint:
     metadata[b"recutils_source_sha256"] = source_sha256.encode()
     metadata[b"recutils_content_fingerprint"] = fingerprint.encode()
     table = table.replace_schema_metadata(metadata)
-    temporary = _temporary_name(path)
+    temporary = temporary_name(path)
     try:
         pq.write_table(table, temporary)
         os.replace(temporary, path)
@@ -648,7 +612,7 @@ def load_online_retail(
             )
         source = download_online_retail(folder)
 
-    source_sha256 = _sha256(source)
+    source_sha256 = sha256_of(source)
     info: dict[str, Any] = {"file": source.name, "file_sha256": source_sha256}
     if source.name == CSV_FILE:
         if verify:
