@@ -28,8 +28,9 @@ Protocol (Microsoft Recommenders' top-k benchmark on MovieLens 100K)
 * several split seeds; the table shows mean +- standard deviation over the seeds.
 
 Published numbers: the "Algorithm Comparison" table of the Microsoft Recommenders README
-(:data:`PUBLISHED_SOURCE`), Movielens 100k, k=10. Its BPR is cornac's BPR and its SAR an
-item-similarity model (Jaccard, time decay), the closest relative of our ItemKNN; its ALS is
+(:data:`PUBLISHED_SOURCE`), Movielens 100k, k=10. Its BPR is cornac's BPR, its LightGCN the
+paper's model (in TensorFlow, 3 layers, 64 factors, 50 epochs) and its SAR an item-similarity
+model (Jaccard, time decay), the closest relative of our ItemKNN; its ALS is
 Spark's explicit-rating ALS, which ranks poorly and is not comparable with our implicit ALS.
 The README calls its split "stratified"; the versions of the benchmark notebook
 (``examples/06_benchmarks/movielens.ipynb``) read for this script stratify per item, hence
@@ -55,7 +56,16 @@ import recutils
 from recutils.datasets import load
 from recutils.evaluation import evaluate
 from recutils.interactions import IdIndex, user_item_pairs
-from recutils.models import ALS, BPR, EASE, ItemKNN, MostPopular, Recommender, UserKNN
+from recutils.models import (
+    ALS,
+    BPR,
+    EASE,
+    ItemKNN,
+    LightGCN,
+    MostPopular,
+    Recommender,
+    UserKNN,
+)
 from recutils.schema import ITEM, USER
 from recutils.splitting import random_split
 
@@ -75,6 +85,8 @@ MODELS: dict[str, Callable[[], Recommender]] = {
     "EASE": EASE,
     "ALS": ALS,
     "BPR": BPR,
+    "LightGCN": LightGCN,
+    "LightGCN (3 layers)": lambda: LightGCN(layers=3),
 }
 
 PUBLISHED_SOURCE = (
@@ -103,7 +115,7 @@ SPLIT_TITLES: dict[str, str] = {
     ),
 }
 #: Which published row stands next to which of our models.
-REFERENCE_OF: dict[str, str] = {"BPR": "BPR (cornac)", "ItemKNN": "SAR"}
+REFERENCE_OF: dict[str, str] = {"BPR": "BPR (cornac)", "ItemKNN": "SAR", "LightGCN (3 layers)": "LightGCN"}
 
 
 def split_pairs(pairs: pd.DataFrame, seed: int, stratify: str) -> tuple[pd.DataFrame, pd.DataFrame]:

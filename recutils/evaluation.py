@@ -5,6 +5,8 @@
 * :func:`compare` -- several models on the same split: a quality table (one row per model,
   columns such as ``ndcg@10``) and a cost table (fit and recommend seconds).
 * :func:`grid_search` -- try hyper-parameters on a *validation* split (never on test).
+* :func:`temporal_protocol` -- the course's split of a dataset into train / validation / test
+  periods, as user-item matrices (:class:`Protocol`), shared by the model notebooks.
 
 Timings are wall-clock seconds on the current machine; they belong in tables that notebooks do
 not check (they differ between machines), quality numbers in tables that they do.
@@ -15,13 +17,18 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
+from recutils.interactions import IdIndex, pair_split
 from recutils.metrics import METRICS, ranking_metrics
 from recutils.models.base import Recommender, SparseMatrix, as_train_matrix
+from recutils.schema import TIMESTAMP, Dataset
+from recutils.splitting import temporal_split
 
 
 def _ks(k: int | Sequence[int]) -> list[int]:
@@ -141,4 +148,90 @@ def grid_search(
         pd.DataFrame(rows)
         .sort_values(metric, ascending=False, kind="stable")
         .reset_index(drop=True)
+    )
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One dataset cut into periods, as (n_users, n_items) matrices of weighted pairs.
+
+    ``train`` < ``valid_start`` <= ``valid`` < ``test_start`` <= ``test``, in time. Choose
+    settings with models fitted on ``train`` and measured on ``valid``; then fit the chosen
+    models on ``train_and_valid`` (all events before ``test_start``) and measure once on
+    ``test``. Every part was paired on its own (:func:`recutils.interactions.pair_split`), and
+    all four matrices share ``index`` (rows = ``index.users``, columns = ``index.items``).
+    """
+
+    dataset: Dataset
+    index: IdIndex
+    train: sp.csr_matrix
+    valid: sp.csr_matrix
+    train_and_valid: sp.csr_matrix
+    test: sp.csr_matrix
+    valid_start: pd.Timestamp
+    test_start: pd.Timestamp
+
+    def sizes(self) -> pd.Series:
+        """Users, items, period starts and pairs per part, for a notebook's overview table."""
+        return pd.Series(
+            {
+                "users": self.train.shape[0],
+                "items": self.train.shape[1],
+                "validation from": str(self.valid_start.date()),
+                "test from": str(self.test_start.date()),
+                "train pairs": self.train.nnz,
+                "validation pairs": self.valid.nnz,
+                "train + validation pairs": self.train_and_valid.nnz,
+                "test pairs": self.test.nnz,
+            },
+            dtype=object,
+        )
+
+
+def temporal_protocol(
+    dataset: Dataset,
+    test_days: int = 30,
+    valid_days: int = 30,
+    **pair_options: Any,
+) -> Protocol:
+    """Cut ``dataset`` into train, validation (``valid_days``) and test (``test_days``) periods.
+
+    The test period is the last ``test_days`` calendar days of the log (from midnight of the
+    day ``test_days - 1`` before the last event's day), the validation period the
+    ``valid_days`` days before it. Each part's events are collapsed into weighted user-item
+    pairs on their own (``pair_options`` go to :func:`recutils.interactions.user_item_pairs`,
+    e.g. ``event_weights``).
+
+    Raises:
+        ValueError: ``test_days``/``valid_days`` are not positive integers, or a period would
+            hold no events (the log is shorter than the periods).
+    """
+    for name, value in (("test_days", test_days), ("valid_days", valid_days)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive whole number of days, got {value!r}")
+    interactions = dataset.interactions
+    last_day = interactions[TIMESTAMP].max().normalize()
+    test_start = last_day - pd.Timedelta(days=int(test_days) - 1)
+    valid_start = test_start - pd.Timedelta(days=int(valid_days))
+    if interactions[TIMESTAMP].min() >= valid_start:
+        raise ValueError(
+            f"the log starts on {interactions[TIMESTAMP].min().date()}, not before the "
+            f"validation period ({valid_start.date()}): with test_days={test_days} and "
+            f"valid_days={valid_days} nothing is left for training; use shorter periods"
+        )
+    index = IdIndex.from_dataset(dataset)
+    split = pair_split(
+        temporal_split(interactions, test_start=test_start, valid_start=valid_start),
+        **pair_options,
+    )
+    before_test = pair_split(temporal_split(interactions, test_start=test_start), **pair_options)
+    return Protocol(
+        dataset=dataset,
+        index=index,
+        train=index.matrix(split.train),
+        valid=index.matrix(split.valid),
+        train_and_valid=index.matrix(before_test.train),
+        test=index.matrix(before_test.test),
+        valid_start=valid_start,
+        test_start=test_start,
     )

@@ -115,3 +115,34 @@ def test_compare_and_grid_search():
     assert isinstance(grid, pd.DataFrame) and "seconds" in grid.columns
     with pytest.raises(ValueError, match="metric must look like"):
         grid_search(lambda: MostPopular(), {"x": [1]}, TRAIN, TEST, metric="ndcg10")
+
+
+def test_temporal_protocol_periods_and_matrices():
+    from recutils.datasets import from_frames
+    from recutils.evaluation import temporal_protocol
+
+    days = pd.to_datetime(["2024-01-01", "2024-01-20", "2024-02-05", "2024-02-20", "2024-03-05"])
+    interactions = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "b", "b", "a"],
+            "item_id": ["x", "y", "x", "z", "z"],
+            "timestamp": days,
+        }
+    )
+    dataset = from_frames(interactions)
+    protocol = temporal_protocol(dataset, test_days=10, valid_days=30)
+    assert str(protocol.test_start.date()) == "2024-02-25"  # last day 5 March, 10 days
+    assert str(protocol.valid_start.date()) == "2024-01-26"
+    index = protocol.index
+    a, b = index.user_positions(["a", "b"])
+    x, y, z = index.item_positions(["x", "y", "z"])
+    assert protocol.train.nnz == 2 and protocol.train[a, x] > 0 and protocol.train[a, y] > 0
+    assert protocol.valid.nnz == 2 and protocol.valid[b, x] > 0 and protocol.valid[b, z] > 0
+    assert protocol.train_and_valid.nnz == 4
+    assert protocol.test.nnz == 1 and protocol.test[a, z] > 0
+    sizes = protocol.sizes()
+    assert sizes["test from"] == "2024-02-25" and sizes["train pairs"] == 2
+    with pytest.raises(ValueError, match="nothing is left for training"):
+        temporal_protocol(dataset, test_days=30, valid_days=60)
+    with pytest.raises(ValueError, match="test_days must be a positive whole number"):
+        temporal_protocol(dataset, test_days=0)

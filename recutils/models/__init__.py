@@ -9,6 +9,7 @@ ItemKNN            items similar to what the user has                     neighb
 EASE               closed-form item-item regression (Steck, 2019)         ease
 ALS, BPR           matrix factorisation with the implicit library         factorization
 ContentBased       similarity of item vectors (text embeddings, TF-IDF)   content
+LightGCN           propagation over the user-item graph, BPR              graph
 Oracle             the synthetic shop's true preferences (upper bound)    oracle
 =================  =====================================================  ==================
 
@@ -24,6 +25,7 @@ from recutils.models.base import MostPopular, Recommender
 from recutils.models.content import ContentBased, tfidf_item_vectors
 from recutils.models.ease import EASE
 from recutils.models.factorization import ALS, BPR
+from recutils.models.graph import LightGCN
 from recutils.models.neighbors import ItemKNN, UserKNN
 from recutils.models.oracle import Oracle
 
@@ -33,6 +35,7 @@ __all__ = [
     "EASE",
     "ContentBased",
     "ItemKNN",
+    "LightGCN",
     "MostPopular",
     "Oracle",
     "Recommender",

@@ -1,0 +1,539 @@
+"""Graph neural networks on the user-item graph: the post's formula 3.3 and LightGCN.
+
+The training matrix ``R`` (n_users x n_items) is a bipartite graph: one node per user, one per
+item, an edge where the user interacted with the item. Nodes are numbered users first
+(``0..n_users-1``), then items (``n_users..n_users+n_items-1``); its adjacency matrix is
+
+    A = [[0, R], [R^T, 0]]                          (n_nodes x n_nodes, symmetric)
+
+and the symmetrically normalised adjacency, with ``|N(i)|`` the degree of node ``i``, is
+
+    A_hat[i, j] = 1 / (sqrt(|N(i)|) sqrt(|N(j)|))   if i and j are linked, else 0.
+
+* Formula 3.3 of the post, one graph-convolution layer with weight ``W`` (d_out x d_in)::
+
+      h_i^(l+1) = sigma( W h_i^(l) + sum_{j in N(i)} A_hat[i, j] W h_j^(l) )
+      H^(l+1)   = sigma( (H^(l) + A_hat H^(l)) W^T )                  (all nodes at once)
+
+  :func:`gcn_layer` computes it; notebook 04 checks it against loops on a toy graph and
+  against ``torch_geometric.nn.GCNConv``.
+* LightGCN (He et al., 2020) drops ``W``, ``sigma`` and the self term: layer ``l + 1`` is
+  ``E^(l+1) = A_hat E^(l)``, and a node's final vector averages its layers,
+  ``E = sum_l alpha_l E^(l)`` with ``alpha_l = 1 / (L + 1)``. Only the layer-0 vectors ``E^(0)``
+  are learned, with the BPR ranking loss. :class:`LightGCN` wraps
+  ``torch_geometric.nn.LightGCN`` (the embedding table and the layer weights ``alpha``) behind
+  the course's :class:`~recutils.models.base.Recommender` interface.
+
+Speed on a CPU. ``torch_geometric`` can propagate over an ``edge_index`` (2 x n_edges: gather,
+multiply, scatter) or over a sparse adjacency (one sparse-dense matrix product). Here the
+second is about 10x faster. Because ``A_hat`` is symmetric, the gradient of ``A_hat X`` with
+respect to ``X`` is ``A_hat G`` again; :func:`propagate` tells autograd so (torch otherwise
+transposes the sparse matrix on every backward pass), which saves another 2-3x. The result
+is identical; ``bench/lightgcn_bench.py`` measures all three.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from recutils.environment import configured_threads
+from recutils.metrics import ranking_metrics
+from recutils.models.base import Recommender, SparseMatrix, as_train_matrix
+from recutils.models.factorization import _non_negative_float, _positive_int, _seed
+
+#: Ways :class:`LightGCN` can propagate: the fast symmetric product, or torch_geometric's
+#: ``LGConv`` on the sparse adjacency or on an ``edge_index`` (same numbers, slower).
+PROPAGATIONS: tuple[str, ...] = ("symmetric", "pyg", "pyg-edge-index")
+#: Ways :class:`LightGCN` can use item text vectors (see its ``text_mode`` argument).
+TEXT_MODES: tuple[str, ...] = ("add", "init")
+
+
+# --------------------------------------------------------------------------------------------
+# The graph
+# --------------------------------------------------------------------------------------------
+
+
+def bipartite_adjacency(train: SparseMatrix, normalize: bool = True) -> sp.csr_matrix:
+    """The user-item graph's adjacency ``[[0, R], [R^T, 0]]``, optionally ``A_hat``.
+
+    Args:
+        train: (n_users, n_items) sparse matrix; every entry > 0 is an edge (weights ignored).
+        normalize: return ``A_hat = D^-1/2 A D^-1/2`` (``D`` = node degrees; isolated nodes keep
+            an all-zero row) instead of the 0/1 adjacency.
+
+    Returns:
+        float32 CSR of shape (n_users + n_items, n_users + n_items), symmetric, users first.
+    """
+    binary = as_train_matrix(train)
+    binary.data[:] = 1.0
+    adjacency = sp.bmat([[None, binary], [binary.T, None]], format="csr", dtype=np.float32)
+    if normalize:
+        degree = np.asarray(adjacency.sum(axis=1)).ravel()
+        scale = np.zeros_like(degree)
+        np.power(degree, -0.5, out=scale, where=degree > 0)
+        adjacency = sp.csr_matrix(sp.diags(scale) @ adjacency @ sp.diags(scale), dtype=np.float32)
+    adjacency.sort_indices()
+    return adjacency
+
+
+def to_torch_sparse(matrix: sp.spmatrix | sp.sparray) -> torch.Tensor:
+    """A scipy sparse matrix as a torch sparse CSR tensor (float32, int64 indices)."""
+    csr = sp.csr_matrix(matrix, dtype=np.float32)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": it works for A @ X
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(csr.indptr.astype(np.int64)),
+            torch.from_numpy(csr.indices.astype(np.int64)),
+            torch.from_numpy(csr.data),
+            size=csr.shape,
+        )
+
+
+class _SymmetricProduct(torch.autograd.Function):
+    """``A @ X`` for a constant symmetric sparse ``A``; backward is ``A @ grad`` (no transpose)."""
+
+    @staticmethod
+    def forward(ctx: Any, adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.adjacency = adjacency
+        return adjacency @ x
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
+        return None, ctx.adjacency @ grad
+
+
+def propagate(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``A_hat @ x`` with a gradient, for a *symmetric* sparse ``A_hat`` (n, n) and x (n, d).
+
+    Same value and gradient as ``adjacency @ x``; faster backward because ``A_hat^T = A_hat``.
+    Only valid for symmetric matrices (such as :func:`bipartite_adjacency`).
+    """
+    return _SymmetricProduct.apply(adjacency, x)
+
+
+def gcn_layer(
+    adjacency: torch.Tensor,
+    h: torch.Tensor,
+    weight: torch.Tensor,
+    activation: Any = torch.relu,
+) -> torch.Tensor:
+    """The post's formula 3.3 for all nodes at once: ``sigma((H + A_hat H) W^T)``.
+
+    Args:
+        adjacency: ``A_hat``, (n, n) torch sparse (or dense) normalised adjacency.
+        h: node vectors ``H^(l)``, (n, d_in).
+        weight: ``W^(l)``, (d_out, d_in) (the layout of ``torch.nn.Linear.weight``).
+        activation: ``sigma``; ``None`` for none.
+
+    Returns:
+        ``H^(l+1)``, (n, d_out).
+    """
+    if h.ndim != 2 or weight.ndim != 2 or weight.shape[1] != h.shape[1]:
+        raise ValueError(
+            f"h must be (n, d_in) and weight (d_out, d_in); got h {tuple(h.shape)} and weight "
+            f"{tuple(weight.shape)}"
+        )
+    if adjacency.shape != (h.shape[0], h.shape[0]):
+        raise ValueError(
+            f"adjacency must be (n, n) with n = {h.shape[0]} rows of h, got "
+            f"{tuple(adjacency.shape)}"
+        )
+    transformed = h @ weight.T  # W h_j for every node j
+    out = transformed + adjacency @ transformed
+    return out if activation is None else activation(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Negative sampling
+# --------------------------------------------------------------------------------------------
+
+
+def sample_negatives(
+    train: sp.csr_matrix, users: np.ndarray, rng: np.random.Generator, max_rounds: int = 100
+) -> np.ndarray:
+    """One item per entry of ``users``, drawn uniformly among the items the user does NOT have.
+
+    Vectorised rejection sampling: draw uniformly from all items, look every (user, item) up in
+    the sorted keys ``user * n_items + item`` of ``train`` (binary search), redraw the hits, and
+    repeat until none is left. For a user with ``n_u`` of ``n`` items a round keeps a draw with
+    probability ``1 - n_u / n``, so a few rounds suffice in sparse data.
+
+    Args:
+        train: CSR (n_users, n_items) with sorted indices (as :func:`as_train_matrix` returns).
+        users: int array of user rows.
+        rng: numpy random generator (the sample is reproducible from its state).
+
+    Returns:
+        int64 array of item columns, same length as ``users``.
+
+    Raises:
+        ValueError: a user has every item (no negative exists).
+    """
+    n_items = train.shape[1]
+    counts = np.diff(train.indptr)
+    if users.size and (counts[users] >= n_items).any():
+        raise ValueError("some users interacted with every item: they have no negative items")
+    keys = np.repeat(np.arange(train.shape[0], dtype=np.int64), counts) * n_items + train.indices
+    items = rng.integers(0, n_items, size=users.size, dtype=np.int64)
+    todo = np.arange(users.size)
+    for _ in range(max_rounds):
+        wanted = users[todo] * n_items + items[todo]
+        found = np.searchsorted(keys, wanted)
+        hit = (found < keys.size) & (keys[np.minimum(found, keys.size - 1)] == wanted)
+        todo = todo[hit]
+        if todo.size == 0:
+            return items
+        items[todo] = rng.integers(0, n_items, size=todo.size, dtype=np.int64)
+    raise RuntimeError(f"negative sampling did not finish in {max_rounds} rounds")
+
+
+# --------------------------------------------------------------------------------------------
+# LightGCN
+# --------------------------------------------------------------------------------------------
+
+
+class LightGCN(Recommender):
+    """LightGCN (He et al., 2020) trained with BPR, through ``torch_geometric.nn.LightGCN``.
+
+    Model: layer-0 vectors ``E^(0)`` (n_users + n_items, ``factors``), propagated
+    ``E^(l+1) = A_hat E^(l)`` for ``layers`` layers over the graph of
+    :func:`bipartite_adjacency`, averaged ``E = sum_l E^(l) / (layers + 1)``;
+    ``score(u, i) = e_u . e_i``.
+
+    Training: every epoch visits every training pair ``(u, i)`` once in random order, pairs it
+    with one item ``j`` the user does not have (uniform, :func:`sample_negatives`), and takes
+    Adam steps on mini-batches of ``batch_size`` triples minimising::
+
+        -mean ln sigmoid(e_u . e_i - e_u . e_j)
+            + l2 * (||e_u^(0)||^2 + ||e_i^(0)||^2 + ||e_j^(0)||^2) / (2 * batch_size)
+
+    (the regularisation of the paper's code: on the layer-0 vectors of the batch). Every step
+    propagates the whole graph, so an epoch costs about ``n_pairs / batch_size`` sparse
+    products per layer, forward and backward.
+
+    Early stopping: ``fit(train, valid=...)`` measures nDCG@``valid_k`` on ``valid`` (items of a
+    later period, or held-out pairs) every ``eval_every`` epochs, keeps the best vectors and
+    stops after ``patience`` evaluations without improvement; ``best_epoch_`` then tells how
+    many epochs to use when refitting on train + validation without a validation part.
+
+    Text (the post's remark that a large model can encode the nodes): with
+    ``item_text_vectors`` (n_items, d), e.g. :func:`recutils.text.encode_texts` of the item
+    texts, layer 0 of an item is
+
+    * ``text_mode="add"``: ``e_i^(0) = free_i + P t_i`` with a learned projection ``P``
+      (``factors`` x d): similar texts start close, and an item with few or no edges still has
+      a meaningful vector;
+    * ``text_mode="init"``: ``free_i`` starts at the first ``factors`` principal components of
+      the text vectors (scaled to the random initialisation's size) and is then trained.
+
+    Args:
+        factors: length of every vector.
+        layers: propagation layers ``L`` (0 = matrix factorisation trained with BPR).
+        epochs: maximum passes over the training pairs.
+        batch_size: triples per Adam step.
+        learning_rate: Adam's step size.
+        l2: weight of the regularisation above.
+        eval_every, patience, valid_k: early stopping (only when ``fit`` gets ``valid``).
+        item_text_vectors, text_mode: see above; ``None`` for IDs only.
+        propagation: ``"symmetric"`` (default, :func:`propagate`), ``"pyg"`` (the layers of
+            ``torch_geometric.nn.LightGCN``, ``LGConv``, on the same sparse matrix) or
+            ``"pyg-edge-index"`` (``LGConv`` on the edge list and edge weights, PyG's usual
+            input): the same numbers, slower; kept to check them against each other and to
+            measure the difference (``bench/lightgcn_bench.py``).
+        seed: seeds the initial vectors, the pair order and the negatives.
+        threads: torch threads while fitting (default: the torch setting of
+            :func:`recutils.setup`); restored afterwards.
+        progress: show a tqdm progress bar over epochs (for terminals; notebooks keep it off so
+            that stored outputs do not depend on timing).
+
+    Defaults: 64 factors, batch 2048, l2 1e-4 as in the paper; learning rate 0.005 (as
+    Microsoft Recommenders; 0.001, the paper's, needed several times more epochs); and **one
+    layer**, not the paper's three, chosen on validation periods of three datasets (validation
+    nDCG@20 with early stopping, or test nDCG@10 of a random 75/25 split for MovieLens):
+
+    ==============  =========  =========  =========  =========
+    layers          0          1          2          3
+    shop            0.070      **0.072**  0.059      0.058
+    Online Retail   -          **0.077**  -          0.075
+    MovieLens-100k  -          0.429      **0.453**  0.444
+    ==============  =========  =========  =========  =========
+
+    More layers over-smooth on the sparse shop (notebook 04 measures it); one layer was best or
+    within 6% of the best everywhere. ``epochs=50`` suits MovieLens-100k without validation;
+    with a validation part, early stopping decides.
+
+    Attributes set by :meth:`fit` (besides those of :class:`Recommender`):
+        user_vectors_: float32 (n_users, factors), final (layer-averaged) user vectors.
+        item_vectors_: float32 (n_items, factors).
+        history_: list of dicts per epoch: ``epoch``, ``loss`` (mean BPR loss of the epoch),
+            ``seconds`` (its training time, without the validation) and ``valid_ndcg`` when
+            measured.
+        best_epoch_: epoch whose vectors were kept (the last one without early stopping).
+        module_: the trained ``torch_geometric.nn.LightGCN``.
+        adjacency_: ``A_hat`` of the training graph, torch sparse CSR (n_nodes x n_nodes), so
+            that ``module_.get_embedding(adjacency_)`` recomputes the final vectors.
+    """
+
+    name = "LightGCN"
+
+    def __init__(
+        self,
+        factors: int = 64,
+        layers: int = 1,
+        epochs: int = 50,
+        batch_size: int = 2048,
+        learning_rate: float = 0.005,
+        l2: float = 1e-4,
+        eval_every: int = 2,
+        patience: int = 3,
+        valid_k: int = 20,
+        item_text_vectors: np.ndarray | None = None,
+        text_mode: Literal["add", "init"] = "add",
+        propagation: Literal["symmetric", "pyg", "pyg-edge-index"] = "symmetric",
+        seed: int = 42,
+        threads: int | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.factors = _positive_int(factors, "factors", "length of every vector")
+        if not isinstance(layers, (int, np.integer)) or isinstance(layers, bool) or layers < 0:
+            raise ValueError(f"layers must be an integer >= 0 (propagation steps), got {layers!r}")
+        self.layers = int(layers)
+        self.epochs = _positive_int(epochs, "epochs", "maximum passes over the training pairs")
+        self.batch_size = _positive_int(batch_size, "batch_size", "triples per Adam step")
+        self.learning_rate = _non_negative_float(
+            learning_rate, "learning_rate", "Adam's step size", positive=True
+        )
+        self.l2 = _non_negative_float(l2, "l2", "weight of the L2 penalty on layer-0 vectors")
+        self.eval_every = _positive_int(eval_every, "eval_every", "epochs between evaluations")
+        self.patience = _positive_int(patience, "patience", "evaluations without improvement")
+        self.valid_k = _positive_int(valid_k, "valid_k", "list length of the validation nDCG")
+        if item_text_vectors is not None:
+            vectors = np.asarray(item_text_vectors, dtype=np.float32)
+            if vectors.ndim != 2 or vectors.shape[0] == 0 or vectors.shape[1] == 0:
+                raise ValueError(
+                    "item_text_vectors must be a (n_items, d) array (one text vector per item, "
+                    f"in the item order of the train matrix), got shape {vectors.shape}"
+                )
+            if not np.isfinite(vectors).all():
+                raise ValueError("item_text_vectors contains NaN or infinite values")
+            item_text_vectors = vectors
+        self.item_text_vectors = item_text_vectors
+        if text_mode not in TEXT_MODES:
+            raise ValueError(f"text_mode must be one of {list(TEXT_MODES)}, got {text_mode!r}")
+        self.text_mode = text_mode
+        if propagation not in PROPAGATIONS:
+            raise ValueError(
+                f"propagation must be one of {list(PROPAGATIONS)}, got {propagation!r}"
+            )
+        self.propagation = propagation
+        self.seed = _seed(seed)
+        if threads is not None:
+            threads = _positive_int(threads, "threads", "torch threads while fitting")
+        self.threads = threads
+        self.progress = bool(progress)
+
+    def __repr__(self) -> str:
+        shown = []
+        for key, value in self.get_params().items():
+            if isinstance(value, np.ndarray):
+                shown.append(f"{key}=<{value.shape[0]} x {value.shape[1]} array>")
+            else:
+                shown.append(f"{key}={value!r}")
+        return f"LightGCN({', '.join(shown)})"
+
+    # ----------------------------------------------------------------------------------------
+
+    def fit(self, train: SparseMatrix, valid: SparseMatrix | None = None) -> LightGCN:
+        """Train on ``train``; with ``valid`` (same shape), stop early on its nDCG (see class)."""
+        self._valid = None
+        if valid is not None:
+            matrix = as_train_matrix(train)
+            valid_matrix = as_train_matrix(valid, name="valid")
+            if valid_matrix.shape != matrix.shape:
+                raise ValueError(
+                    f"valid has shape {valid_matrix.shape} but train has {matrix.shape}; build "
+                    "both with the same IdIndex"
+                )
+            relevant = valid_matrix - valid_matrix.multiply(matrix > 0)
+            relevant.eliminate_zeros()
+            if relevant.nnz == 0:
+                raise ValueError("valid has no (user, item) pair that is not already in train")
+            self._valid = sp.csr_matrix(relevant)
+        try:
+            return super().fit(train)
+        finally:
+            self._valid = None
+
+    def _build_module(self, n_users: int, n_items: int) -> torch.nn.Module:
+        from torch_geometric.nn import LightGCN as PygLightGCN
+
+        module = PygLightGCN(n_users + n_items, self.factors, self.layers, normalize=False)
+        generator = torch.Generator().manual_seed(self.seed)
+        bound = math.sqrt(6.0 / (n_users + n_items + self.factors))  # xavier, as PyG does
+        with torch.no_grad():
+            module.embedding.weight.uniform_(-bound, bound, generator=generator)
+        if self.item_text_vectors is not None:
+            texts = torch.from_numpy(self.item_text_vectors)
+            if self.text_mode == "add":
+                projection = torch.empty(self.factors, texts.shape[1])
+                proj_bound = bound * math.sqrt(3.0 / texts.shape[1]) * 3.0
+                with torch.no_grad():
+                    projection.uniform_(-proj_bound, proj_bound, generator=generator)
+                module.text_projection = torch.nn.Parameter(projection)
+            else:
+                centred = texts - texts.mean(dim=0, keepdim=True)
+                _, _, components = torch.linalg.svd(centred, full_matrices=False)
+                coords = centred @ components[: self.factors].T
+                if coords.shape[1] < self.factors:
+                    coords = torch.nn.functional.pad(coords, (0, self.factors - coords.shape[1]))
+                coords = coords * (bound / math.sqrt(3.0) / coords.std().clamp(min=1e-12))
+                with torch.no_grad():
+                    module.embedding.weight[n_users:] = coords
+            module.register_buffer("item_texts", texts, persistent=False)
+        return module
+
+    def _layer0(self, module: torch.nn.Module, n_users: int) -> torch.Tensor:
+        weight = module.embedding.weight
+        if self.item_text_vectors is None or self.text_mode != "add":
+            return weight
+        text_part = module.item_texts @ module.text_projection.T
+        return torch.cat([weight[:n_users], weight[n_users:] + text_part])
+
+    def _final_vectors(self, module: torch.nn.Module, adjacency: Any) -> torch.Tensor:
+        x = self._layer0(module, self.n_users_)
+        out = x * module.alpha[0]
+        for layer in range(self.layers):
+            if self.propagation == "symmetric":
+                x = propagate(adjacency, x)
+            elif self.propagation == "pyg":
+                x = module.convs[layer](x, adjacency)
+            else:
+                x = module.convs[layer](x, *adjacency)
+            out = out + x * module.alpha[layer + 1]
+        return out
+
+    def _store_vectors(self, module: torch.nn.Module, adjacency: Any) -> None:
+        with torch.no_grad():
+            final = self._final_vectors(module, adjacency).numpy().astype(np.float32)
+        self.user_vectors_ = np.ascontiguousarray(final[: self.n_users_])
+        self.item_vectors_ = np.ascontiguousarray(final[self.n_users_ :])
+
+    def _valid_ndcg(self) -> float:
+        valid = self._valid
+        assert valid is not None
+        users = np.flatnonzero(np.diff(valid.indptr) > 0)
+        recommended = self.recommend(users, k=self.valid_k)
+        table = ranking_metrics(recommended, valid[users], k=self.valid_k)
+        return float(table["ndcg"].iloc[0])
+
+    def _fit(self, train: sp.csr_matrix) -> None:
+        n_users, n_items = train.shape
+        if self.item_text_vectors is not None and self.item_text_vectors.shape[0] != n_items:
+            raise ValueError(
+                f"item_text_vectors has {self.item_text_vectors.shape[0]} rows but train has "
+                f"{n_items} items; pass one text vector per item, in the train matrix's order"
+            )
+        rng = np.random.default_rng(self.seed)
+        a_hat = bipartite_adjacency(train)
+        adjacency: Any = to_torch_sparse(a_hat)
+        if self.propagation == "pyg-edge-index":
+            coo = a_hat.tocoo()
+            edges = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+            adjacency = (edges, torch.from_numpy(coo.data))
+        module = self._build_module(n_users, n_items)
+        optimizer = torch.optim.Adam(module.parameters(), lr=self.learning_rate)
+        coo = train.tocoo()
+        pair_users = coo.row.astype(np.int64)
+        pair_items = coo.col.astype(np.int64)
+        self.history_: list[dict[str, float]] = []
+        best = (-np.inf, 0, None)  # (valid nDCG, epoch, module state)
+        evaluations_without_gain = 0
+
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads or configured_threads()[1])
+        epochs: Any = range(1, self.epochs + 1)
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            epochs = tqdm(epochs, desc="LightGCN", unit="epoch")
+        try:
+            for epoch in epochs:
+                started = time.perf_counter()
+                module.train()
+                order = rng.permutation(pair_users.size)
+                users = pair_users[order]
+                positives = pair_items[order]
+                negatives = sample_negatives(train, users, rng)
+                total = 0.0
+                for start in range(0, users.size, self.batch_size):
+                    u = torch.from_numpy(users[start : start + self.batch_size])
+                    i = torch.from_numpy(positives[start : start + self.batch_size]) + n_users
+                    j = torch.from_numpy(negatives[start : start + self.batch_size]) + n_users
+                    optimizer.zero_grad()
+                    layer0 = self._layer0(module, n_users)
+                    final = self._final_vectors(module, adjacency)
+                    e_u, e_i, e_j = final[u], final[i], final[j]
+                    ranking = -torch.nn.functional.logsigmoid(
+                        (e_u * (e_i - e_j)).sum(dim=1)
+                    ).mean()
+                    penalty = (
+                        layer0[u].pow(2).sum() + layer0[i].pow(2).sum() + layer0[j].pow(2).sum()
+                    ) / (2 * u.numel())
+                    loss = ranking + self.l2 * penalty
+                    loss.backward()
+                    optimizer.step()
+                    total += ranking.item() * u.numel()
+                record: dict[str, float] = {
+                    "epoch": epoch,
+                    "loss": total / users.size,
+                    "seconds": time.perf_counter() - started,
+                }
+                stop = False
+                if self._valid is not None and (
+                    epoch % self.eval_every == 0 or epoch == self.epochs
+                ):
+                    module.eval()
+                    self._store_vectors(module, adjacency)
+                    record["valid_ndcg"] = self._valid_ndcg()
+                    if record["valid_ndcg"] > best[0]:
+                        best = (record["valid_ndcg"], epoch, copy.deepcopy(module.state_dict()))
+                        evaluations_without_gain = 0
+                    else:
+                        evaluations_without_gain += 1
+                        stop = evaluations_without_gain >= self.patience
+                self.history_.append(record)
+                if self.progress:
+                    epochs.set_postfix(
+                        {k: round(v, 4) for k, v in record.items() if k in ("loss", "valid_ndcg")}
+                    )
+                if stop:
+                    break
+            if best[2] is not None:
+                module.load_state_dict(best[2])
+                self.best_epoch_ = int(best[1])
+            else:
+                self.best_epoch_ = int(self.history_[-1]["epoch"])
+            module.eval()
+            self._store_vectors(module, adjacency)
+        finally:
+            torch.set_num_threads(previous_threads)
+            if self.progress:
+                epochs.close()
+        self.module_ = module
+        self.adjacency_ = to_torch_sparse(a_hat)
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        return self.user_vectors_[users] @ self.item_vectors_.T
+
+    def _similar_items(self, items: np.ndarray) -> np.ndarray:
+        from recutils.models.factorization import _cosine_rows
+
+        return _cosine_rows(self.item_vectors_, items)
