@@ -115,7 +115,11 @@ SPLIT_TITLES: dict[str, str] = {
     ),
 }
 #: Which published row stands next to which of our models.
-REFERENCE_OF: dict[str, str] = {"BPR": "BPR (cornac)", "ItemKNN": "SAR", "LightGCN (3 layers)": "LightGCN"}
+REFERENCE_OF: dict[str, str] = {
+    "BPR": "BPR (cornac)",
+    "ItemKNN": "SAR",
+    "LightGCN (3 layers)": "LightGCN",
+}
 
 
 def split_pairs(pairs: pd.DataFrame, seed: int, stratify: str) -> tuple[pd.DataFrame, pd.DataFrame]:
