@@ -13,6 +13,9 @@ A text becomes one vector in three steps (the sentence-transformers recipe of th
 
        v = sum_t m_t h_t / sum_t m_t
 
+   (``encode_texts(..., pooling="cls")`` takes instead ``v = h_0``, the last hidden state of the
+   ``[CLS]`` token, as the post's code does; this model was trained for mean pooling.)
+
 3. **L2 normalisation**: ``e = v / ||v||_2``, so ``||e|| = 1`` and the cosine similarity of two
    texts is the dot product ``e_a . e_b`` (in [-1, 1], unitless).
 
@@ -52,8 +55,12 @@ EMBEDDING_DIM = 384
 #: Maximum number of tokens per text, [CLS] and [SEP] included (the model's sentence-transformers
 #: configuration; longer texts are truncated).
 MAX_LENGTH = 256
-#: Pooling of token vectors into one text vector.
+#: Default pooling of token vectors into one text vector (the model's sentence-transformers
+#: recipe, and the setting in :func:`model_fingerprint`).
 POOLING = "mean"
+#: Poolings :func:`encode_texts` accepts: ``"mean"`` (average of the token vectors, padding left
+#: out) and ``"cls"`` (the last hidden state of the ``[CLS]`` token, the post's choice).
+POOLINGS: tuple[str, ...] = ("mean", "cls")
 #: Whether text vectors are divided by their L2 norm.
 NORMALIZE = True
 #: Default texts per forward pass. On a 2-core CPU, 16 to 256 were within 7% of each other for
@@ -262,12 +269,14 @@ def _texts_digest(texts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def embedding_cache_key(texts: Sequence[str]) -> str:
+def embedding_cache_key(texts: Sequence[str], pooling: str = POOLING) -> str:
     """The cache key of :func:`encode_texts` for ``texts``: model fingerprint, texts, settings.
 
-    Batch size, length sorting and thread count are not part of the key: they change results
-    only by float rounding (below 1e-6).
+    The pooling is part of the key, so a cached mean-pooled result is never returned for
+    ``pooling="cls"`` (and vice versa). Batch size, length sorting and thread count are not part
+    of the key: they change results only by float rounding (below 1e-6).
     """
+    pooling = _check_pooling(pooling)
     return stable_key(
         "recutils.text.encode_texts",
         {
@@ -275,11 +284,20 @@ def embedding_cache_key(texts: Sequence[str]) -> str:
             "texts": _texts_digest(texts),
             "n_texts": len(texts),
             "max_length": MAX_LENGTH,
-            "pooling": POOLING,
+            "pooling": pooling,
             "normalize": NORMALIZE,
             "dtype": "float32",
         },
     )
+
+
+def _check_pooling(pooling: Any) -> str:
+    if not isinstance(pooling, str) or pooling not in POOLINGS:
+        raise ValueError(
+            f"pooling must be one of {list(POOLINGS)} ('mean': average of the token vectors, the "
+            f"model's own recipe; 'cls': the [CLS] token's vector, as in the post), got {pooling!r}"
+        )
+    return pooling
 
 
 def _batches(
@@ -301,7 +319,7 @@ def _batches(
 
 
 def _encode_uncached(
-    texts: list[str], batch_size: int, sort_by_length: bool, threads: int
+    texts: list[str], batch_size: int, sort_by_length: bool, threads: int, pooling: str = POOLING
 ) -> np.ndarray:
     """Run the model on ``texts``; shape ``(len(texts), 384)`` float32, unit rows."""
     import torch
@@ -340,7 +358,10 @@ def _encode_uncached(
                     attention_mask=mask,
                     token_type_ids=torch.zeros_like(mask),
                 )
-                pooled = mean_pooling(output.last_hidden_state, mask)
+                if pooling == "cls":
+                    pooled = output.last_hidden_state[:, 0]
+                else:
+                    pooled = mean_pooling(output.last_hidden_state, mask)
                 if NORMALIZE:
                     pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
                 embeddings[rows] = pooled.float().numpy()
@@ -356,12 +377,15 @@ def encode_texts(
     cache_dir: str | os.PathLike[str] | None = None,
     sort_by_length: bool = True,
     threads: int | None = None,
+    pooling: str = POOLING,
 ) -> np.ndarray:
-    """Embed each text with all-MiniLM-L6-v2: mean pooling, then L2 normalisation.
+    """Embed each text with all-MiniLM-L6-v2: mean pooling (or [CLS]), then L2 normalisation.
 
     ``e_i = v_i / ||v_i||`` with ``v_i = sum_t m_t h_t / sum_t m_t`` over the (at most 256)
     tokens of text ``i`` (see the module docstring). Matches sentence-transformers'
-    ``SentenceTransformer.encode`` for this model to within 1e-5.
+    ``SentenceTransformer.encode`` for this model to within 1e-5. With ``pooling="cls"``,
+    ``v_i = h_0``, the last hidden state of the ``[CLS]`` token (what the post's code takes);
+    it is L2-normalised the same way.
 
     Args:
         texts: one str per item (list, tuple, 1-D numpy array or pandas Series; a Series'
@@ -378,17 +402,22 @@ def encode_texts(
             input order.
         threads: torch threads while encoding; default the torch setting of
             :func:`recutils.setup` (2). The previous torch setting is restored afterwards.
+        pooling: ``"mean"`` (default: the model's sentence-transformers recipe, which it was
+            trained for) or ``"cls"`` (the ``[CLS]`` token's last hidden state, as in the post).
+            Part of the cache key: the two are cached separately.
 
     Returns:
-        float32 array of shape ``(len(texts), 384)``; every row has L2 norm 1, so
-        ``embeddings @ embeddings.T`` is the matrix of cosine similarities. Empty input gives
-        shape ``(0, 384)``.
+        float32 array of shape ``(len(texts), 384)``; every row has L2 norm 1 (with either
+        pooling), so ``embeddings @ embeddings.T`` is the matrix of cosine similarities. Empty
+        input gives shape ``(0, 384)``.
 
     Raises:
         TypeError: ``texts`` is a single string or not a sequence.
         ValueError: some entries are None/NaN or not str (the message gives how many and where),
-            or ``batch_size``/``threads`` is not a positive integer.
+            ``batch_size``/``threads`` is not a positive integer, or ``pooling`` is not one of
+            :data:`POOLINGS`.
     """
+    pooling = _check_pooling(pooling)
     values = _as_text_list(texts)
     for name, value in (("batch_size", batch_size), ("threads", threads)):
         if value is not None and (
@@ -400,7 +429,11 @@ def encode_texts(
     n_threads = int(threads) if threads is not None else environment.configured_threads()[1]
 
     def compute() -> dict[str, np.ndarray]:
-        return {"embeddings": _encode_uncached(values, int(batch_size), sort_by_length, n_threads)}
+        return {
+            "embeddings": _encode_uncached(
+                values, int(batch_size), sort_by_length, n_threads, pooling
+            )
+        }
 
     if not cache:
         return compute()["embeddings"]
@@ -409,7 +442,9 @@ def encode_texts(
         if cache_dir is not None
         else environment.cache_dir() / "embeddings"
     )
-    arrays = cached_arrays(embedding_cache_key(values), compute, directory, name=MODEL_NAME)
+    arrays = cached_arrays(
+        embedding_cache_key(values, pooling), compute, directory, name=MODEL_NAME
+    )
     return arrays["embeddings"]
 
 

@@ -16,9 +16,9 @@ from recutils.models.graph import (
     bipartite_adjacency,
     gcn_layer,
     propagate,
-    sample_negatives,
     to_torch_sparse,
 )
+from recutils.models.sampling import sample_negatives
 
 # Toy graph: user 0 has items 0 and 1, user 1 has items 1 and 2.
 # Nodes: u0=0, u1=1, i0=2, i1=3, i2=4; degrees 2, 2, 1, 2, 1.

@@ -166,6 +166,45 @@ def test_threads_are_set_and_restored(monkeypatch):
         torch.set_num_threads(before)
 
 
+def test_cls_pooling_is_the_normalised_cls_state_and_differs_from_mean(ours):
+    import torch
+
+    texts = TEXTS[:6]
+    cls = encode_texts(texts, cache=False, pooling="cls")
+    assert cls.shape == (len(texts), EMBEDDING_DIM) and cls.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(cls, axis=1), 1.0, atol=1e-6)
+    tokenizer, model = text.load_encoder()
+    with torch.inference_mode():
+        state = model(**tokenizer([texts[2]], return_tensors="pt")).last_hidden_state[0, 0]
+    expected = (state / state.norm()).numpy()
+    np.testing.assert_allclose(cls[2], expected, atol=1e-5)
+    # another vector than the mean of the tokens, though of the same text
+    assert np.abs(cls - ours[:6]).max() > 0.1
+    assert (np.sum(cls * ours[:6], axis=1) < 0.999).all()
+
+
+def test_pooling_is_part_of_the_cache_key(tmp_path, monkeypatch):
+    texts = TEXTS[:3]
+    assert embedding_cache_key(texts) == embedding_cache_key(texts, "mean")
+    assert embedding_cache_key(texts, "cls") != embedding_cache_key(texts, "mean")
+    mean = encode_texts(texts, cache_dir=tmp_path)
+    cls = encode_texts(texts, cache_dir=tmp_path, pooling="cls")  # not the cached mean entry
+    assert np.abs(cls - mean).max() > 0.1
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+    monkeypatch.setattr(text, "load_encoder", fail_if_called)  # both now read from the cache
+    np.testing.assert_array_equal(encode_texts(texts, cache_dir=tmp_path, pooling="cls"), cls)
+    np.testing.assert_array_equal(encode_texts(texts, cache_dir=tmp_path), mean)
+
+
+@pytest.mark.parametrize("pooling", ["max", "CLS", "", None, 0])
+def test_unknown_pooling_is_rejected_with_the_valid_values(pooling, monkeypatch):
+    monkeypatch.setattr(text, "load_encoder", fail_if_called)
+    with pytest.raises(ValueError, match=r"pooling must be one of \['mean', 'cls'\]"):
+        encode_texts(["a"], cache=False, pooling=pooling)
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        embedding_cache_key(["a"], pooling)
+
+
 # -- input checks ----------------------------------------------------------------------------
 
 

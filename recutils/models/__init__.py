@@ -10,6 +10,7 @@ EASE               closed-form item-item regression (Steck, 2019)         ease
 ALS, BPR           matrix factorisation with the implicit library         factorization
 ContentBased       similarity of item vectors (text embeddings, TF-IDF)   content
 LightGCN           propagation over the user-item graph, BPR              graph
+BertHybrid         user + item IDs + pretrained text vector -> MLP        hybrid
 Oracle             the synthetic shop's true preferences (upper bound)    oracle
 =================  =====================================================  ==================
 
@@ -26,6 +27,7 @@ from recutils.models.content import ContentBased, tfidf_item_vectors
 from recutils.models.ease import EASE
 from recutils.models.factorization import ALS, BPR
 from recutils.models.graph import LightGCN
+from recutils.models.hybrid import BertHybrid
 from recutils.models.neighbors import ItemKNN, UserKNN
 from recutils.models.oracle import Oracle
 
@@ -33,6 +35,7 @@ __all__ = [
     "ALS",
     "BPR",
     "EASE",
+    "BertHybrid",
     "ContentBased",
     "ItemKNN",
     "LightGCN",
