@@ -119,8 +119,27 @@ def test_sample_negatives_never_returns_a_training_item() -> None:
     again = sample_negatives(train, users, np.random.default_rng(3))
     np.testing.assert_array_equal(negatives, again)
     full = sp.csr_matrix(np.ones((2, 3), dtype=np.float32))
-    with pytest.raises(ValueError, match="every item"):
+    with pytest.raises(ValueError, match=r"users \[0\] interacted with every one of the 3"):
         sample_negatives(full, np.array([0]), np.random.default_rng(0))
+
+
+def test_sample_negatives_with_unsorted_indices_and_int32_users() -> None:
+    # one user with items 4, 1, 0 stored out of order
+    unsorted = sp.csr_matrix(
+        (np.ones(3, np.float32), np.array([4, 1, 0]), np.array([0, 3])), shape=(1, 6)
+    )
+    assert not unsorted.has_sorted_indices
+    items = sample_negatives(unsorted, np.zeros(2000, np.int64), np.random.default_rng(0))
+    assert set(items.tolist()) == {2, 3, 5}
+    # user * n_items would overflow int32 here
+    big = sp.csr_matrix(
+        (np.ones(1, np.float32), (np.array([69_999]), np.array([49_999]))), shape=(70_000, 50_000)
+    )
+    users = np.full(5000, 69_999, dtype=np.int32)
+    items = sample_negatives(big, users, np.random.default_rng(0))
+    assert (items != 49_999).all()
+    with pytest.raises(ValueError, match="rows 0..69999"):
+        sample_negatives(big, np.array([70_000]), np.random.default_rng(0))
 
 
 def two_groups(seed: int = 0) -> tuple[sp.csr_matrix, sp.csr_matrix]:

@@ -177,7 +177,7 @@ class LightGCN(Recommender):
     products per layer, forward and backward.
 
     Early stopping: ``fit(train, valid=...)`` measures nDCG@``valid_k`` on ``valid`` (items of a
-    later period, or held-out pairs) every ``eval_every`` epochs, keeps the best vectors and
+    later period, or held-out pairs) after every ``eval_every``-th epoch (and the last), keeps the best vectors and
     stops after ``patience`` evaluations without improvement; ``best_epoch_`` then tells how
     many epochs to use when refitting on train + validation without a validation part.
 
@@ -186,8 +186,10 @@ class LightGCN(Recommender):
     texts, layer 0 of an item is
 
     * ``text_mode="add"``: ``e_i^(0) = free_i + P t_i`` with a learned projection ``P``
-      (``factors`` x d): similar texts start close, and an item with few or no edges still has
-      a meaningful vector;
+      (``factors`` x d, not regularised): similar texts start close, and an item with few or no
+      edges still has a meaningful vector. ``P`` starts uniform with 3 times the range that
+      would give ``P t_i`` the free vectors' scale for a unit-length ``t_i`` (as
+      :func:`recutils.text.encode_texts` returns), so the text part starts clearly visible;
     * ``text_mode="init"``: ``free_i`` starts at the first ``factors`` principal components of
       the text vectors (scaled to the random initialisation's size) and is then trained.
 
@@ -235,8 +237,10 @@ class LightGCN(Recommender):
             measured.
         best_epoch_: epoch whose vectors were kept (the last one without early stopping).
         module_: the trained ``torch_geometric.nn.LightGCN``.
-        adjacency_: ``A_hat`` of the training graph, torch sparse CSR (n_nodes x n_nodes), so
-            that ``module_.get_embedding(adjacency_)`` recomputes the final vectors.
+        adjacency_: ``A_hat`` of the training graph, torch sparse CSR (n_nodes x n_nodes).
+            Without text vectors (or with ``text_mode="init"``),
+            ``module_.get_embedding(adjacency_)`` recomputes the final vectors; with
+            ``text_mode="add"`` it would miss the text part, which lives outside PyG's module.
     """
 
     name = "LightGCN"
@@ -357,6 +361,12 @@ class LightGCN(Recommender):
             module.register_buffer("item_texts", texts, persistent=False)
         return module
 
+    def _sample_negatives(
+        self, train: sp.csr_matrix, users: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """One negative item per training pair (uniform; override to try other samplers)."""
+        return sample_negatives(train, users, rng)
+
     def _layer0(self, module: torch.nn.Module, n_users: int) -> torch.Tensor:
         weight = module.embedding.weight
         if self.item_text_vectors is None or self.text_mode != "add":
@@ -364,8 +374,10 @@ class LightGCN(Recommender):
         text_part = module.item_texts @ module.text_projection.T
         return torch.cat([weight[:n_users], weight[n_users:] + text_part])
 
-    def _final_vectors(self, module: torch.nn.Module, adjacency: Any) -> torch.Tensor:
-        x = self._layer0(module, self.n_users_)
+    def _final_vectors(
+        self, module: torch.nn.Module, adjacency: Any, layer0: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        x = self._layer0(module, self.n_users_) if layer0 is None else layer0
         out = x * module.alpha[0]
         for layer in range(self.layers):
             if self.propagation == "symmetric":
@@ -428,7 +440,7 @@ class LightGCN(Recommender):
                 order = rng.permutation(pair_users.size)
                 users = pair_users[order]
                 positives = pair_items[order]
-                negatives = sample_negatives(train, users, rng)
+                negatives = self._sample_negatives(train, users, rng)
                 total = 0.0
                 for start in range(0, users.size, self.batch_size):
                     u = torch.from_numpy(users[start : start + self.batch_size])
@@ -436,7 +448,7 @@ class LightGCN(Recommender):
                     j = torch.from_numpy(negatives[start : start + self.batch_size]) + n_users
                     optimizer.zero_grad()
                     layer0 = self._layer0(module, n_users)
-                    final = self._final_vectors(module, adjacency)
+                    final = self._final_vectors(module, adjacency, layer0)
                     e_u, e_i, e_j = final[u], final[i], final[j]
                     ranking = -torch.nn.functional.logsigmoid(
                         (e_u * (e_i - e_j)).sum(dim=1)

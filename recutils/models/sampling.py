@@ -23,8 +23,9 @@ def sample_negatives(
     probability ``1 - n_u / n``, so a few rounds suffice in sparse data.
 
     Args:
-        train: CSR (n_users, n_items) with sorted indices (as :func:`as_train_matrix` returns).
-        users: int array of user rows.
+        train: CSR (n_users, n_items); its nonzero cells are the items each user has (indices
+            are sorted first if they are not).
+        users: 1-D int array of user rows (any int dtype; computed in int64).
         rng: numpy random generator (the sample is reproducible from its state).
 
     Returns:
@@ -33,11 +34,25 @@ def sample_negatives(
     Raises:
         ValueError: a user has every item (no negative exists).
     """
-    n_items = train.shape[1]
+    if not train.has_sorted_indices:
+        train = train.copy()
+        train.sort_indices()
+    n_users, n_items = train.shape
+    users = np.asarray(users)
+    if users.ndim != 1 or (users.size and not np.issubdtype(users.dtype, np.integer)):
+        raise ValueError(f"users must be a 1-D array of user rows, got {users.dtype} {users.shape}")
+    users = users.astype(np.int64, copy=False)  # user * n_items must not overflow int32
+    if users.size and (users.min() < 0 or users.max() >= n_users):
+        raise ValueError(f"users must be rows 0..{n_users - 1} of train")
     counts = np.diff(train.indptr)
-    if users.size and (counts[users] >= n_items).any():
-        raise ValueError("some users interacted with every item: they have no negative items")
-    keys = np.repeat(np.arange(train.shape[0], dtype=np.int64), counts) * n_items + train.indices
+    full = np.flatnonzero(counts >= n_items)
+    if users.size and np.isin(users, full).any():
+        examples = [int(u) for u in np.intersect1d(users, full)[:3]]
+        raise ValueError(
+            f"users {examples} interacted with every one of the {n_items} items: they have no "
+            "negative item; leave them out of the training pairs"
+        )
+    keys = np.repeat(np.arange(n_users, dtype=np.int64), counts) * n_items + train.indices
     items = rng.integers(0, n_items, size=users.size, dtype=np.int64)
     todo = np.arange(users.size)
     for _ in range(max_rounds):
