@@ -138,7 +138,7 @@ def test_sample_negatives_with_unsorted_indices_and_int32_users() -> None:
     users = np.full(5000, 69_999, dtype=np.int32)
     items = sample_negatives(big, users, np.random.default_rng(0))
     assert (items != 49_999).all()
-    with pytest.raises(ValueError, match="rows 0..69999"):
+    with pytest.raises(ValueError, match=r"rows 0\.\.69999"):
         sample_negatives(big, np.array([70_000]), np.random.default_rng(0))
 
 

@@ -177,9 +177,10 @@ class LightGCN(Recommender):
     products per layer, forward and backward.
 
     Early stopping: ``fit(train, valid=...)`` measures nDCG@``valid_k`` on ``valid`` (items of a
-    later period, or held-out pairs) after every ``eval_every``-th epoch (and the last), keeps the best vectors and
-    stops after ``patience`` evaluations without improvement; ``best_epoch_`` then tells how
-    many epochs to use when refitting on train + validation without a validation part.
+    later period, or held-out pairs) after every ``eval_every``-th epoch (and the last), keeps
+    the best vectors and stops after ``patience`` evaluations without improvement;
+    ``best_epoch_`` then tells how many epochs to use when refitting on train + validation
+    without a validation part.
 
     Text (the post's remark that a large model can encode the nodes): with
     ``item_text_vectors`` (n_items, d), e.g. :func:`recutils.text.encode_texts` of the item
