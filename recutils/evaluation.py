@@ -5,6 +5,8 @@
 * :func:`compare` -- several models on the same split: a quality table (one row per model,
   columns such as ``ndcg@10``) and a cost table (fit and recommend seconds).
 * :func:`grid_search` -- try hyper-parameters on a *validation* split (never on test).
+* :func:`mean_percentile_rank` -- where the test items land in the whole ranked catalog, for
+  segments (new or rare products) that seldom reach a top-k list.
 * :func:`temporal_protocol` -- the course's split of a dataset into train / validation / test
   periods, as user-item matrices (:class:`Protocol`), shared by the model notebooks.
 
@@ -149,6 +151,50 @@ def grid_search(
         .sort_values(metric, ascending=False, kind="stable")
         .reset_index(drop=True)
     )
+
+
+def mean_percentile_rank(model: Recommender, test: SparseMatrix, train: SparseMatrix) -> float:
+    """Mean percentile rank of the test items among each user's candidates (0.5 = random).
+
+    For a test pair ``(u, i)`` the candidates are the items not in ``train[u]``; the percentile
+    rank of ``i`` is the share of the *other* candidates that the model scores below ``s(u, i)``,
+    ties counting half: ``(below + (equal - 1) / 2) / (candidates - 1)``. 1 means every test
+    item is ranked first, 0.5 is what a random (or constant) score gives. Unlike recall@k it
+    moves even when the items never reach a top-k list, which makes it the measure for new or
+    rarely bought products. Pairs already in ``train`` are skipped.
+
+    Args:
+        model: a fitted model (its ``score`` is called one user at a time).
+        test: (n_users, n_items) sparse matrix of test pairs (a segment of them, e.g. only the
+            columns of new products, with the other columns zeroed).
+        train: the model's training matrix (defines the candidates).
+
+    Returns:
+        The mean over test pairs, or NaN if there is none.
+    """
+    test_matrix = as_train_matrix(test, name="test") if sp.csr_matrix(test).nnz else None
+    if test_matrix is None:
+        return float("nan")
+    train_matrix = sp.csr_matrix(train)
+    if test_matrix.shape != train_matrix.shape:
+        raise ValueError(
+            f"train has shape {train_matrix.shape} but test has {test_matrix.shape}; build both "
+            "with the same IdIndex"
+        )
+    values = []
+    for user in np.flatnonzero(np.diff(test_matrix.indptr)):
+        scores = model.score([user])[0]
+        candidate = np.ones(scores.size, dtype=bool)
+        candidate[train_matrix[user].indices] = False
+        ranked = np.sort(scores[candidate])
+        if ranked.size < 2:
+            continue
+        items = test_matrix[user].indices
+        items = items[candidate[items]]
+        below = np.searchsorted(ranked, scores[items], side="left")
+        equal = np.searchsorted(ranked, scores[items], side="right") - below
+        values.append((below + (equal - 1) / 2) / (ranked.size - 1))
+    return float(np.concatenate(values).mean()) if values else float("nan")
 
 
 @dataclass(frozen=True)

@@ -146,3 +146,19 @@ def test_temporal_protocol_periods_and_matrices():
         temporal_protocol(dataset, test_days=30, valid_days=60)
     with pytest.raises(ValueError, match="test_days must be a positive whole number"):
         temporal_protocol(dataset, test_days=0)
+
+
+def test_mean_percentile_rank_counts_ties_half():
+    from recutils.evaluation import mean_percentile_rank
+
+    # LastItemFirst scores item i with i. User 0 has items 0, 1 in train: candidates 2, 3, 4.
+    test = sp.csr_matrix(np.array([[0, 0, 0, 0, 1], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0],
+                                   [0, 0, 1, 0, 0]], dtype=np.float32))
+    model = LastItemFirst().fit(TRAIN)
+    # user 0: item 4 is above both other candidates -> 1.0; user 3 (cold: popularity scores
+    # 3, 1, 1, 1, 0) candidates all 5 items, item 2 ties with items 1 and 3, above item 4:
+    # (1 + 2 / 2) / 4 = 0.5
+    assert mean_percentile_rank(model, test, TRAIN) == pytest.approx((1.0 + 0.5) / 2)
+    assert np.isnan(mean_percentile_rank(model, sp.csr_matrix(TRAIN.shape, dtype=np.float32), TRAIN))
+    constant = MostPopular().fit(sp.csr_matrix(np.ones((4, 5), dtype=np.float32)))
+    assert mean_percentile_rank(constant, test, sp.csr_matrix((4, 5), dtype=np.float32)) == 0.5
