@@ -159,6 +159,7 @@ def test_mean_percentile_rank_counts_ties_half():
     # 3, 1, 1, 1, 0) candidates all 5 items, item 2 ties with items 1 and 3, above item 4:
     # (1 + 2 / 2) / 4 = 0.5
     assert mean_percentile_rank(model, test, TRAIN) == pytest.approx((1.0 + 0.5) / 2)
-    assert np.isnan(mean_percentile_rank(model, sp.csr_matrix(TRAIN.shape, dtype=np.float32), TRAIN))
+    empty = sp.csr_matrix(TRAIN.shape, dtype=np.float32)
+    assert np.isnan(mean_percentile_rank(model, empty, TRAIN))
     constant = MostPopular().fit(sp.csr_matrix(np.ones((4, 5), dtype=np.float32)))
     assert mean_percentile_rank(constant, test, sp.csr_matrix((4, 5), dtype=np.float32)) == 0.5
