@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from contention import Contention
 
 import recutils
 from recutils import text
@@ -124,24 +124,6 @@ def catalog_texts(n: int) -> tuple[list[str], str]:
     return texts[:n], f"shop catalog (first {n:,} of {len(texts):,} items)"
 
 
-def machine_busy_seconds() -> float | None:
-    """CPU seconds all processes have used since boot (Linux /proc/stat); None elsewhere."""
-    try:
-        with open("/proc/stat", encoding="ascii") as stat:
-            fields = [int(x) for x in stat.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    """CPU seconds used by this process and its finished children."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def timed(function, *args, **kwargs) -> tuple[float, object]:
     start = time.perf_counter()
     result = function(*args, **kwargs)
@@ -191,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     default_batch = text.DEFAULT_BATCH_SIZE
 
     recutils.setup(seed=SEED)
-    busy_start, own_start, wall_start = machine_busy_seconds(), own_cpu_seconds(), time.time()
+    meter = Contention()
     if args.source == "synthetic":
         texts, source = synthetic_texts(args.n), "synthetic product texts"
     else:
@@ -258,21 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import transformers
 
-    busy_end = machine_busy_seconds()
-    if busy_start is None or busy_end is None:
-        contention = "CPU use of other processes: not measured (needs Linux /proc/stat)."
-    else:
-        others = max(busy_end - busy_start - (own_cpu_seconds() - own_start), 0.0)
-        share = others / (time.time() - wall_start)
-        contention = (
-            f"Other processes used {others:.0f} CPU-seconds during the run "
-            f"({share:.2f} cores on average)"
-            + (
-                "; they competed with the bench, re-run for clean numbers."
-                if share > 0.1
-                else "; the numbers are clean."
-            )
-        )
+    contention = meter.report()
 
     lines = [
         (

@@ -40,12 +40,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from contention import Contention
 
 import recutils
 from recutils.datasets import load
@@ -60,22 +60,6 @@ WAYS = {
     "top_layer": "(b) top layer on cached lower-layer states",
     "frozen": "(c) frozen cached text features",
 }
-
-
-def machine_busy_seconds() -> float | None:
-    """CPU seconds all processes have used since boot (Linux /proc/stat); None elsewhere."""
-    try:
-        with open("/proc/stat", encoding="ascii") as stat:
-            fields = [int(x) for x in stat.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    return own.ru_utime + own.ru_stime
 
 
 def duration(seconds: float) -> str:
@@ -106,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1 or args.warmup < 0 or min(batch_sizes) < 1:
         parser.error("--repeats and batch sizes must be >= 1, --warmup >= 0")
 
-    wall_start, busy_start, own_start = time.time(), machine_busy_seconds(), own_cpu_seconds()
+    meter = Contention()
     info = (
         recutils.setup(seed=42)
         if args.torch_threads is None
@@ -168,21 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import transformers
 
-    busy_end = machine_busy_seconds()
-    if busy_start is None or busy_end is None:
-        contention = "CPU use of other processes: not measured (needs Linux /proc/stat)."
-    else:
-        others = max(busy_end - busy_start - (own_cpu_seconds() - own_start), 0.0)
-        share = others / (time.time() - wall_start)
-        contention = (
-            f"Other processes used {others:.0f} CPU-seconds during the run "
-            f"({share:.2f} cores on average)"
-            + (
-                "; they competed with the bench, re-run for clean numbers."
-                if share > 0.1
-                else "; the numbers are clean."
-            )
-        )
+    contention = meter.report()
     lines = [
         "| pairs per step | way | s per step | speed-up vs (a) | one epoch of the shop |",
         "| ---: | --- | ---: | ---: | ---: |",
