@@ -2,6 +2,11 @@
 
 * :func:`evaluate` -- one model: full-catalog top-k for every user with test items (training
   items excluded), then :func:`recutils.metrics.ranking_metrics`.
+* :func:`ranked_lists` -- the same lists kept as a :class:`RankedLists`, for per-user metrics
+  (bootstrap intervals, paired tests, :mod:`recutils.uncertainty`) and segments (heavy or
+  light users, head or tail items) without recommending twice.
+* :func:`sampled_metrics` -- the *sampled* protocol (rank each test item among 100 random
+  items), shown in notebook 06 as a pitfall: it can reorder models (Krichene & Rendle, 2020).
 * :func:`compare` -- several models on the same split: a quality table (one row per model,
   columns such as ``ndcg@10``) and a cost table (fit and recommend seconds).
 * :func:`grid_search` -- try hyper-parameters on a *validation* split (never on test).
@@ -27,7 +32,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recutils.interactions import IdIndex, pair_split
-from recutils.metrics import METRICS, ranking_metrics
+from recutils.metrics import METRICS, ranking_metrics, ranking_metrics_per_user
 from recutils.models.base import Recommender, SparseMatrix, as_train_matrix
 from recutils.schema import TIMESTAMP, Dataset
 from recutils.splitting import temporal_split
@@ -38,6 +43,107 @@ def _ks(k: int | Sequence[int]) -> list[int]:
     if not values or any(not isinstance(v, (int, np.integer)) or v <= 0 for v in values):
         raise ValueError(f"k must be a positive integer or a list of them, got {k!r}")
     return sorted({int(v) for v in values})
+
+
+@dataclass(frozen=True)
+class RankedLists:
+    """One model's top-k lists for the users with test items, and what was relevant to them.
+
+    Attributes:
+        users: (n,) int64 row numbers (in the user-item matrix) of the evaluated users: those
+            with at least one test item they did not have in training.
+        items: (n, k) int64 recommended item columns, best first (``-1`` = empty slot).
+        relevant: (n, n_items) CSR matrix, row ``j`` = the test items of ``users[j]`` minus
+            their training items (which can never be recommended).
+        train: (n_users, n_items) the training matrix (for novelty and popularity).
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    relevant: sp.csr_matrix
+    train: sp.csr_matrix
+
+    def metrics(self, k: int | Sequence[int] = (10, 20)) -> pd.DataFrame:
+        """:func:`recutils.metrics.ranking_metrics` of these lists (one row per k)."""
+        return ranking_metrics(self.items, self.relevant, k=_ks(k), train=self.train)
+
+    def per_user(self, k: int | Sequence[int] = (10, 20)) -> pd.DataFrame:
+        """:func:`recutils.metrics.ranking_metrics_per_user`, indexed by the user's *row number*
+        (index name ``user``), so two models' frames align user by user."""
+        frame = ranking_metrics_per_user(self.items, self.relevant, k=_ks(k))
+        frame.index = pd.Index(self.users[frame.index.to_numpy()], name="user")
+        return frame
+
+    def restricted(
+        self, items: np.ndarray | None = None, users: np.ndarray | None = None
+    ) -> RankedLists:
+        """The same lists, judged only on a segment.
+
+        Args:
+            items: (n_items,) bool mask; only test items in the mask count as relevant (e.g.
+                the catalog's long tail). The lists are unchanged: a model that fills its
+                list with head items simply scores 0 on the tail.
+            users: (n_users,) bool mask over *all* rows of the matrix (e.g. heavy users).
+
+        Users left with no relevant item are dropped, as :func:`evaluate` does.
+        """
+        relevant = self.relevant
+        if items is not None:
+            mask = _bool_mask(items, relevant.shape[1], "items")
+            relevant = relevant.multiply(mask[None, :]).tocsr()
+            relevant.eliminate_zeros()
+        keep = np.diff(relevant.indptr) > 0
+        if users is not None:
+            keep &= _bool_mask(users, self.train.shape[0], "users")[self.users]
+        return RankedLists(self.users[keep], self.items[keep], relevant[keep], self.train)
+
+
+def _bool_mask(mask: Any, size: int, name: str) -> np.ndarray:
+    values = np.asarray(mask)
+    if values.dtype != bool or values.shape != (size,):
+        raise ValueError(
+            f"{name} must be a boolean mask of shape ({size},), one entry per "
+            f"{'column' if name == 'items' else 'row'} of the matrix; got dtype {values.dtype} "
+            f"and shape {values.shape}"
+        )
+    return values
+
+
+def _check_same_shape(train: sp.csr_matrix, test: sp.csr_matrix) -> None:
+    if test.shape != train.shape:
+        raise ValueError(
+            f"train has shape {train.shape} but test has {test.shape}; build both "
+            "with the same IdIndex"
+        )
+
+
+def ranked_lists(
+    model: Recommender,
+    train: SparseMatrix,
+    test: SparseMatrix,
+    k: int = 20,
+    fit: bool = True,
+) -> RankedLists:
+    """Fit ``model`` on ``train`` (unless ``fit=False``) and recommend ``k`` items to every
+    user with test items, over the whole catalog, training items excluded.
+
+    A test item the user already had in training can never be recommended, so it is dropped
+    from the relevant set first; users with no relevant item left are not evaluated.
+    """
+    k = _ks(k)[-1]
+    train_matrix = as_train_matrix(train)
+    test_matrix = as_train_matrix(test, name="test")
+    _check_same_shape(train_matrix, test_matrix)
+    relevant = test_matrix - test_matrix.multiply(train_matrix > 0)
+    relevant.eliminate_zeros()
+    relevant = sp.csr_matrix(relevant)
+    if fit:
+        model.fit(train_matrix)
+    users = np.flatnonzero(np.diff(relevant.indptr) > 0).astype(np.int64)
+    items = (
+        model.recommend(users, k=k) if users.size else np.empty((0, k), dtype=np.int64)
+    )
+    return RankedLists(users, np.asarray(items, dtype=np.int64), relevant[users], train_matrix)
 
 
 def evaluate(
@@ -52,28 +158,14 @@ def evaluate(
     Every user with at least one test item gets a top-``max(k)`` list over the whole catalog,
     items of ``train`` excluded; relevance is binary (a test item is relevant). Test items the
     user already had in training can never be recommended, so they are dropped from the
-    relevant set first.
+    relevant set first. :func:`ranked_lists` keeps the lists for per-user analyses.
 
     Returns:
         :func:`recutils.metrics.ranking_metrics` (one row per k: precision, recall, ndcg, map,
         hit_rate, mrr, coverage, novelty, users).
     """
     ks = _ks(k)
-    train_matrix = as_train_matrix(train)
-    test_matrix = as_train_matrix(test, name="test")
-    if test_matrix.shape != train_matrix.shape:
-        raise ValueError(
-            f"train has shape {train_matrix.shape} but test has {test_matrix.shape}; build both "
-            "with the same IdIndex"
-        )
-    relevant = test_matrix - test_matrix.multiply(train_matrix > 0)
-    relevant.eliminate_zeros()
-    if fit:
-        model.fit(train_matrix)
-    users = np.flatnonzero(np.diff(relevant.indptr) > 0)
-    recommended = np.full((train_matrix.shape[0], ks[-1]), -1, dtype=np.int64)
-    recommended[users] = model.recommend(users, k=ks[-1])
-    return ranking_metrics(recommended[users], relevant[users], k=ks, train=train_matrix)
+    return ranked_lists(model, train, test, k=ks[-1], fit=fit).metrics(ks)
 
 
 def compare(
@@ -195,6 +287,89 @@ def mean_percentile_rank(model: Recommender, test: SparseMatrix, train: SparseMa
         equal = np.searchsorted(ranked, scores[items], side="right") - below
         values.append((below + (equal - 1) / 2) / (ranked.size - 1))
     return float(np.concatenate(values).mean()) if values else float("nan")
+
+
+def _row_items(matrix: sp.csr_matrix, row: int) -> np.ndarray:
+    return matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]
+
+
+def sampled_metrics(
+    model: Recommender,
+    train: SparseMatrix,
+    test: SparseMatrix,
+    n_negatives: int = 100,
+    k: int = 10,
+    seed: int = 0,
+) -> pd.Series:
+    """Hit rate and nDCG at ``k`` under the *sampled* protocol (a pitfall, for comparison).
+
+    Many papers rank each test item not among the whole catalog but among ``n_negatives``
+    random items the user never interacted with. For a test pair ``(u, i)``, with
+    ``N_ui`` = ``n_negatives`` items drawn uniformly without replacement from the items in
+    neither ``train[u]`` nor ``test[u]``, the rank of ``i`` (0 = first) is
+    ``r = #{j in N_ui : s(u, j) > s(u, i)} + #{j in N_ui : s(u, j) = s(u, i)} / 2`` (ties count
+    half: the expected rank under random tie-breaking); then ``hit = [r < k]`` and
+    ``ndcg = [r < k] / log2(r + 2)`` (one relevant item per ranking, so IDCG = 1). Both are
+    averaged over a user's test pairs, then over users, like the full-ranking metrics.
+
+    Krichene and Rendle (KDD 2020) show that such metrics are inconsistent: they need not
+    agree with the full ranking on which model is better. Notebook 06 measures it on the shop.
+
+    Args:
+        model: a fitted model.
+        train, test: (n_users, n_items) matrices; pairs of ``test`` already in ``train`` are
+            skipped (they can never be recommended).
+        n_negatives: sampled items per test pair, a positive integer.
+        k: cut-off within the ``n_negatives + 1`` ranked items.
+        seed: seed of the negatives (the same for every model given the same data).
+
+    Returns:
+        Series with ``hit_rate@k``, ``ndcg@k`` and ``users``.
+    """
+    for name, value in (("n_negatives", n_negatives), ("k", k)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    train_matrix = as_train_matrix(train)
+    test_matrix = as_train_matrix(test, name="test")
+    _check_same_shape(train_matrix, test_matrix)
+    relevant = sp.csr_matrix(test_matrix - test_matrix.multiply(train_matrix > 0))
+    relevant.eliminate_zeros()
+    rng = np.random.default_rng(seed)
+    hits, gains = [], []
+    users = np.flatnonzero(np.diff(relevant.indptr) > 0)
+    n_items = train_matrix.shape[1]
+    for start in range(0, users.size, 256):
+        batch = users[start : start + 256]
+        scores = np.asarray(model.score(batch), dtype=np.float64)
+        for row, user in zip(scores, batch, strict=True):
+            items = _row_items(relevant, user)
+            candidate = np.ones(n_items, dtype=bool)
+            candidate[_row_items(train_matrix, user)] = False
+            candidate[_row_items(test_matrix, user)] = False
+            pool = np.flatnonzero(candidate)
+            if pool.size < n_negatives:
+                raise ValueError(
+                    f"user row {user} has only {pool.size} items to sample negatives from; "
+                    f"use n_negatives <= {pool.size}"
+                )
+            negatives = np.stack(
+                [rng.choice(pool, size=n_negatives, replace=False) for _ in items]
+            )
+            negative_scores = row[negatives]
+            positive = row[items][:, None]
+            rank = (negative_scores > positive).sum(axis=1) + (negative_scores == positive).sum(
+                axis=1
+            ) / 2
+            hit = rank < k
+            hits.append(hit.mean())
+            gains.append(np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0).mean())
+    return pd.Series(
+        {
+            f"hit_rate@{k}": float(np.mean(hits)) if hits else float("nan"),
+            f"ndcg@{k}": float(np.mean(gains)) if gains else float("nan"),
+            "users": int(users.size),
+        }
+    )
 
 
 @dataclass(frozen=True)

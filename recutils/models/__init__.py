@@ -12,6 +12,7 @@ ContentBased       similarity of item vectors (text embeddings, TF-IDF)   conten
 LightGCN           propagation over the user-item graph, BPR              graph
 BertHybrid         user + item IDs + pretrained text vector -> MLP        hybrid
 Oracle             the synthetic shop's true preferences (upper bound)    oracle
+Switching          one model for new users, another for the rest          switching
 =================  =====================================================  ==================
 
 Every model is used the same way::
@@ -30,6 +31,7 @@ from recutils.models.graph import LightGCN
 from recutils.models.hybrid import BertHybrid
 from recutils.models.neighbors import ItemKNN, UserKNN
 from recutils.models.oracle import Oracle
+from recutils.models.switching import Switching
 
 __all__ = [
     "ALS",
@@ -42,6 +44,7 @@ __all__ = [
     "MostPopular",
     "Oracle",
     "Recommender",
+    "Switching",
     "UserKNN",
     "tfidf_item_vectors",
 ]
