@@ -9,7 +9,9 @@ Modules, by pipeline stage:
 * :mod:`recutils.interactions` -- events to user-item pairs, id <-> row/column numbering,
   sparse user-item matrices
 * :mod:`recutils.splitting` -- random, temporal and leave-last-n-out splits
-* :mod:`recutils.metrics` -- full-catalog ranking metrics, coverage, novelty, Gini/Lorenz
+* :mod:`recutils.metrics` -- full-catalog ranking metrics, coverage, novelty, popularity,
+  diversity, Gini/Lorenz
+* :mod:`recutils.uncertainty` -- bootstrap intervals and paired tests of per-user metrics
 * :mod:`recutils.text` -- the bundled all-MiniLM-L6-v2 encoder with an embedding cache
 * :mod:`recutils.cache` -- atomic, checksum-verified on-disk caches of arrays
 * :mod:`recutils.plotting` -- the course's recurring plots

@@ -1,4 +1,4 @@
-"""Full-catalog ranking metrics: top-k selection, accuracy metrics, coverage and novelty.
+"""Full-catalog ranking metrics: top-k selection, accuracy, coverage, novelty, diversity.
 
 The protocol of the whole course: every model scores **every** item of the catalog for every
 user (no sampled negatives), the items a user already had in training are removed, the best
@@ -506,8 +506,10 @@ def _coverage(recommended: np.ndarray, n_items: int) -> float:
     return float(np.count_nonzero(shown) / n_items)
 
 
-def _item_self_information(train: SparseMatrix, n_items: int | None = None) -> np.ndarray:
-    """-log2 p(i) per item, p(i) = users with item i / users with any training item."""
+def _training_users_per_item(
+    train: SparseMatrix, n_items: int | None = None, metric: str = "novelty"
+) -> tuple[np.ndarray, int]:
+    """(users with item i in training, per item i; users with any training item)."""
     train_csr = _as_csr(train, "train")
     if n_items is not None and train_csr.shape[1] != n_items:
         raise ValueError(
@@ -517,10 +519,15 @@ def _item_self_information(train: SparseMatrix, n_items: int | None = None) -> n
     n_train_users = int(np.count_nonzero(np.diff(train_csr.indptr)))
     if n_train_users == 0:
         raise ValueError(
-            "train has no nonzero entries; novelty needs the training interactions "
+            f"train has no nonzero entries; {metric} needs the training interactions "
             "to measure how well known each item is"
         )
-    users_per_item = np.bincount(train_csr.indices, minlength=train_csr.shape[1])
+    return np.bincount(train_csr.indices, minlength=train_csr.shape[1]), n_train_users
+
+
+def _item_self_information(train: SparseMatrix, n_items: int | None = None) -> np.ndarray:
+    """-log2 p(i) per item, p(i) = users with item i / users with any training item."""
+    users_per_item, n_train_users = _training_users_per_item(train, n_items)
     return -np.log2(np.maximum(users_per_item, 1) / n_train_users)
 
 
@@ -560,6 +567,131 @@ def novelty(recommended: Any, train: SparseMatrix) -> float:
     self_information = _item_self_information(train)
     recommended = _check_recommended(recommended, self_information.size)
     return _mean_self_information(recommended, self_information)
+
+
+def average_popularity(recommended: Any, train: SparseMatrix) -> float:
+    """Average recommendation popularity (ARP): how popular the recommended items are.
+
+    ARP = mean over all filled slots (u, j) of pop(i_uj), where
+    pop(i) = (training users who interacted with i) / (training users), a share in [0, 1].
+    "Training users" are the rows of ``train`` with at least one nonzero entry, as in
+    :func:`novelty` (whose -log2 of the same share is the self-information). Recommending only
+    the most popular item gives that item's share (1.0 if every training user had it); a
+    list of items nobody had in training gives 0; ``-1`` slots are ignored.
+
+    Abdollahpouri et al. (2019, "Managing popularity bias in recommender systems with
+    personalized re-ranking") average ``sum_{i in L_u} phi(i) / |L_u|`` over users, with
+    ``phi(i)`` the number of times item i was rated. Here the mean is over slots (equal to
+    their mean over users when every list is full) and ``phi`` is a share of users, so that
+    the value does not grow with the size of the data set and compares across data sets.
+
+    Args:
+        recommended: int (n_users, width) item indices, ``-1`` for empty slots.
+        train: scipy.sparse (n_train_users, n_items); nonzero = interaction. Its rows need not
+            be the rows of ``recommended``; its columns are the catalog.
+
+    Returns:
+        ARP, a float in [0, 1].
+
+    Raises:
+        ValueError: if ``train`` is empty, ``recommended`` has no filled slot or indices
+            outside -1..n_items-1.
+    """
+    users_per_item, n_train_users = _training_users_per_item(train, metric="average_popularity")
+    recommended = _check_recommended(recommended, users_per_item.size)
+    shown = recommended[recommended >= 0]
+    if shown.size == 0:
+        raise ValueError(
+            "recommended has no filled slots (all -1); average_popularity is undefined"
+        )
+    return float(users_per_item[shown].mean() / n_train_users)
+
+
+#: Numbers of a (users x slots x dimensions) block of item vectors in intra_list_diversity.
+_VECTORS_PER_BATCH = 2**22
+
+
+def intra_list_diversity(recommended: Any, item_vectors: Any) -> float:
+    """Mean pairwise cosine distance between the items of a list, averaged over lists.
+
+    For a list with ``m >= 2`` filled slots holding items with unit vectors
+    ``v_1, ..., v_m`` (``v = x / ||x||`` for the item's row ``x`` of ``item_vectors``)
+
+        ILD(list) = 2 / (m (m - 1)) * sum_{j < l} (1 - v_j . v_l)
+
+    (Smyth & McClave 2001; Ziegler et al. 2005, with cosine distance), and the result is the
+    mean of ILD over all lists (rows of ``recommended``) with at least 2 filled slots; rows
+    with fewer are skipped. 0 = every list repeats one direction (near-duplicates), 1 = the
+    items of a list are orthogonal on average; the range is [0, 2]. A pair of slots that
+    holds the same item counts with distance 0.
+
+    Computed without looping over pairs or users: for unit vectors
+    ``sum_{j < l} v_j . v_l = (||s||^2 - m) / 2`` with ``s = sum_j v_j``, so one sum of
+    vectors per list suffices. Lists are processed in batches of about 4M numbers.
+
+    Args:
+        recommended: int (n_users, width) item indices, ``-1`` for empty slots.
+        item_vectors: dense float (n_items, d) array, one row per item of the catalog, e.g.
+            MiniLM text embeddings (:func:`recutils.text.encode_texts`); rows need not be
+            normalised. Every row must be finite and nonzero.
+
+    Returns:
+        Mean intra-list diversity, a float in [0, 2].
+
+    Raises:
+        ValueError: if ``item_vectors`` is not 2-D, not finite or has zero rows (naming how
+            many), ``recommended`` has indices outside -1..n_items-1, or no row has 2 filled
+            slots.
+    """
+    if sparse.issparse(item_vectors):
+        raise TypeError(
+            "item_vectors must be a dense (n_items, d) array, got a sparse matrix; "
+            "use item_vectors.toarray() (e.g. for TF-IDF vectors)"
+        )
+    vectors = np.asarray(item_vectors)
+    if vectors.ndim != 2 or not np.issubdtype(vectors.dtype, np.number):
+        raise ValueError(
+            f"item_vectors must be a 2-D numeric array (n_items, d), got shape "
+            f"{vectors.shape} and dtype {vectors.dtype}"
+        )
+    if vectors.dtype not in (np.float32, np.float64):
+        vectors = vectors.astype(np.float64)
+    if not np.isfinite(vectors).all():
+        rows = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+        raise ValueError(
+            f"item_vectors has {rows.size} row(s) with NaN or infinite values "
+            f"(e.g. item {rows[0]}); every item needs a finite vector"
+        )
+    norms = np.linalg.norm(vectors, axis=1)
+    zero = np.flatnonzero(norms == 0)
+    if zero.size:
+        raise ValueError(
+            f"item_vectors has {zero.size} item(s) with a zero vector (e.g. items "
+            f"{zero[:3].tolist()}); the cosine distance is undefined for them. Give those "
+            "items a vector (e.g. encode their title) or leave them out of the catalog"
+        )
+    unit = vectors / norms[:, None]
+    recommended = _check_recommended(recommended, vectors.shape[0])
+    filled = recommended >= 0
+    n_filled = filled.sum(axis=1)
+    rows = np.flatnonzero(n_filled >= 2)
+    if rows.size == 0:
+        raise ValueError(
+            "no row of recommended has 2 or more filled slots; intra-list diversity needs "
+            "at least one pair of items in a list"
+        )
+    width, dim = recommended.shape[1], unit.shape[1]
+    batch = max(1, _VECTORS_PER_BATCH // max(width * dim, 1))
+    squared_norm_of_sum = np.empty(rows.size, dtype=np.float64)
+    for start in range(0, rows.size, batch):
+        block = rows[start : start + batch]
+        items = np.where(filled[block], recommended[block], 0)
+        vectors_of_slots = unit[items] * filled[block][:, :, None]  # (batch, width, d)
+        sums = vectors_of_slots.sum(axis=1, dtype=np.float64)  # s = sum_j v_j
+        squared_norm_of_sum[start : start + batch] = np.einsum("ud,ud->u", sums, sums)
+    m = n_filled[rows].astype(np.float64)
+    mean_cosine = (squared_norm_of_sum - m) / (m * (m - 1.0))  # = sum_{j<l} cos / (m(m-1)/2)
+    return float(np.clip(1.0 - mean_cosine, 0.0, 2.0).mean())
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from scipy import sparse
 from recutils import metrics
 from recutils.metrics import (
     METRICS,
+    average_popularity,
     catalog_coverage,
+    intra_list_diversity,
     novelty,
     ranking_metrics,
     ranking_metrics_per_user,
@@ -337,6 +339,87 @@ def test_novelty_errors() -> None:
         novelty(np.array([[0]]), csr([[]], n_items=2))
     with pytest.raises(ValueError, match="no filled slots"):
         novelty(np.array([[-1, -1]]), NOVELTY_TRAIN)
+
+
+# --------------------------------------------------------------------------------------------
+# Average popularity (ARP) and intra-list diversity
+# --------------------------------------------------------------------------------------------
+
+
+def test_average_popularity_hand_computed() -> None:
+    # Shares of the 4 training users (NOVELTY_TRAIN): item 0: 4/4, item 1: 2/4, item 2: 1/4,
+    # item 3: 0/4. Filled slots 0, 1, 2, 3, 1 -> (1 + 0.5 + 0.25 + 0 + 0.5) / 5 = 0.45.
+    recommended = np.array([[0, 1], [2, -1], [3, 1]])
+    assert average_popularity(recommended, NOVELTY_TRAIN) == pytest.approx(0.45, abs=1e-12)
+    # Only the most popular item: its share (every training user had it).
+    assert average_popularity(np.array([[0], [0]]), NOVELTY_TRAIN) == 1.0
+    # Only item 1 (had by users 0 and 1 of the 4 training users): 0.5.
+    assert average_popularity(np.array([[1, -1]]), NOVELTY_TRAIN) == 0.5
+    assert average_popularity(np.array([[3]]), NOVELTY_TRAIN) == 0.0
+
+
+def test_average_popularity_errors() -> None:
+    with pytest.raises(ValueError, match="train has no nonzero entries; average_popularity"):
+        average_popularity(np.array([[0]]), csr([[]], n_items=2))
+    with pytest.raises(ValueError, match="no filled slots"):
+        average_popularity(np.array([[-1, -1]]), NOVELTY_TRAIN)
+    with pytest.raises(ValueError, match=r"item indices >= n_items=4 \(e.g. 4 in row 0"):
+        average_popularity(np.array([[4, 0]]), NOVELTY_TRAIN)
+
+
+def reference_intra_list_diversity(recommended: np.ndarray, vectors: np.ndarray) -> float:
+    """Mean over lists with >= 2 items of the mean of 1 - cos over all pairs, pair by pair."""
+    per_list = []
+    for row in recommended:
+        items = [item for item in row if item >= 0]
+        distances = [
+            1 - vectors[i] @ vectors[j] / (np.linalg.norm(vectors[i]) * np.linalg.norm(vectors[j]))
+            for position, i in enumerate(items)
+            for j in items[position + 1 :]
+        ]
+        if distances:
+            per_list.append(np.mean(distances))
+    return float(np.mean(per_list))
+
+
+def test_intra_list_diversity_hand_computed() -> None:
+    # Item vectors e1, e2, -e1, 2*e1 (the length does not matter, only the direction).
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [2.0, 0.0]])
+    # Row 0: pairs (e1, e2) 1, (e1, -e1) 2, (e2, -e1) 1 -> 4/3.
+    # Row 1: (e1, e2) -> 1.  Row 2: (e1, 2 e1) -> 0.  Row 3: one item, skipped.
+    recommended = np.array([[0, 1, 2], [1, -1, 0], [3, 0, -1], [2, -1, -1]])
+    expected = (4 / 3 + 1 + 0) / 3
+    assert intra_list_diversity(recommended, vectors) == pytest.approx(expected, abs=1e-12)
+    assert intra_list_diversity(np.array([[0, 3]]), vectors) == pytest.approx(0.0, abs=1e-12)
+    assert intra_list_diversity(np.array([[0, 2]]), vectors) == pytest.approx(2.0, abs=1e-12)
+
+
+def test_intra_list_diversity_matches_pairwise_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(12)
+    vectors = rng.normal(size=(30, 8)).astype(np.float32)  # like MiniLM: float32, not unit
+    recommended = np.array([rng.permutation(30)[:6] for _ in range(40)])
+    recommended[rng.random(recommended.shape) < 0.3] = -1  # some empty slots
+    expected = reference_intra_list_diversity(recommended, vectors.astype(np.float64))
+    assert intra_list_diversity(recommended, vectors) == pytest.approx(expected, abs=1e-6)
+    # Lists are processed in batches; batches of 2 lists give the same value.
+    monkeypatch.setattr(metrics, "_VECTORS_PER_BATCH", 2 * 6 * 8)
+    assert intra_list_diversity(recommended, vectors) == pytest.approx(expected, abs=1e-6)
+
+
+def test_intra_list_diversity_errors() -> None:
+    vectors = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"2 item\(s\) with a zero vector \(e.g. items \[1, 3\]\)"):
+        intra_list_diversity(np.array([[0, 2]]), vectors)
+    with pytest.raises(ValueError, match="no row of recommended has 2 or more filled slots"):
+        intra_list_diversity(np.array([[0, -1], [-1, 2]]), np.eye(3))
+    with pytest.raises(ValueError, match="item_vectors must be a 2-D numeric array"):
+        intra_list_diversity(np.array([[0, 1]]), np.ones(3))
+    with pytest.raises(ValueError, match=r"1 row\(s\) with NaN or infinite values \(e.g. item 2\)"):
+        intra_list_diversity(np.array([[0, 1]]), np.array([[1.0], [2.0], [np.nan]]))
+    with pytest.raises(ValueError, match="item indices >= n_items=3"):
+        intra_list_diversity(np.array([[0, 3]]), np.eye(3))
+    with pytest.raises(TypeError, match="item_vectors must be a dense"):
+        intra_list_diversity(np.array([[0, 1]]), sparse.csr_array(np.eye(3)))
 
 
 # --------------------------------------------------------------------------------------------
