@@ -163,3 +163,19 @@ def test_mean_percentile_rank_counts_ties_half():
     assert np.isnan(mean_percentile_rank(model, empty, TRAIN))
     constant = MostPopular().fit(sp.csr_matrix(np.ones((4, 5), dtype=np.float32)))
     assert mean_percentile_rank(constant, test, sp.csr_matrix((4, 5), dtype=np.float32)) == 0.5
+
+
+def test_no_model_changes_the_caller_s_training_matrix():
+    # LightGCN once set the caller's weights to 1 in place, so a model fitted after it on
+    # the same matrix silently learned from other data.
+    from recutils.models import ALS, BPR, EASE, ItemKNN, LightGCN, UserKNN
+
+    rng = np.random.default_rng(0)
+    weights = (rng.random((40, 30)) < 0.2) * rng.integers(1, 6, (40, 30))
+    train = sp.csr_matrix(weights, dtype=np.float32)
+    before = train.copy()
+    for model in [MostPopular(), UserKNN(), ItemKNN(), EASE(), ALS(iterations=2), BPR(iterations=2),
+                  LightGCN(epochs=1)]:
+        model.fit(train)
+        assert (train != before).nnz == 0, type(model).__name__
+        np.testing.assert_array_equal(train.data, before.data)

@@ -37,13 +37,17 @@ SparseMatrix = sp.spmatrix | sp.sparray
 
 
 def as_train_matrix(train: Any, name: str = "train") -> sp.csr_matrix:
-    """``train`` as a float32 CSR matrix, checked: 2-D sparse, finite, >= 0, not empty."""
+    """``train`` as a float32 CSR matrix, checked: 2-D sparse, finite, >= 0, not empty.
+
+    Always a copy: models may change the values of their matrix (e.g. to 1 for a graph's
+    edges), and the caller's matrix must come out of ``fit`` as it went in.
+    """
     if not sp.issparse(train):
         raise TypeError(
             f"{name} must be a scipy.sparse (n_users, n_items) matrix, got "
             f"{type(train).__name__}; build it with recutils.interactions.IdIndex.matrix"
         )
-    matrix = sp.csr_matrix(train, dtype=np.float32)
+    matrix = sp.csr_matrix(train, dtype=np.float32, copy=True)
     if matrix.ndim != 2 or 0 in matrix.shape:
         raise ValueError(f"{name} must be a non-empty 2-D matrix, got shape {matrix.shape}")
     matrix.sum_duplicates()
