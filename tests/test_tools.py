@@ -48,3 +48,15 @@ def test_readme_blocks_are_replaced_and_other_text_kept():
     assert rendered.startswith("intro\n<!-- notebooks:start -->\n| notebook |")
     assert "old table" not in rendered and rendered.endswith("<!-- notebooks:end -->\noutro\n")
     assert render(rendered) == rendered
+
+
+def test_leaderboards_are_readme_blocks_and_printed(capsys):
+    import run_course
+
+    text = "<!-- leaderboard-shop:start -->\n<!-- leaderboard-shop:end -->\n"
+    rendered = render(text)
+    shop = (run_course.ROOT / "results" / "leaderboard-shop.md").read_text().strip()
+    assert shop in rendered and shop.startswith("| model | nDCG@10 |")
+    run_course.print_leaderboards()
+    printed = capsys.readouterr().out
+    assert "results/leaderboard-shop.md" in printed and shop in printed

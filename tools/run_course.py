@@ -11,7 +11,8 @@ notebook can run on another dataset or size without editing it. Such runs are wr
 ``--output-dir`` (never over the course's notebooks) and do not update the recorded run times.
 
 Run times of full in-place runs are recorded in ``notebooks/runtimes.json`` and copied into the
-README's notebook table (tools/update_readme.py).
+README's notebook table (tools/update_readme.py). At the end, the leaderboards that notebook 06
+wrote to ``results/`` are printed.
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ def execute(path: Path, parameters: dict[str, str], output: Path) -> float:
         output.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, output)
     return elapsed
+
+
+def print_leaderboards() -> None:
+    """Print the leaderboards notebook 06 wrote (``results/leaderboard-*.md``), if any."""
+    for path in sorted((ROOT / "results").glob("leaderboard-*.md")):
+        print(f"\n{path.relative_to(ROOT)}\n\n{path.read_text().strip()}")
 
 
 def parse_parameters(items: list[str]) -> dict[str, str]:
@@ -139,6 +146,7 @@ def main() -> int:
         from update_readme import update_readme
 
         update_readme()
+    print_leaderboards()
     return 0 if all(status == "ok" for _, status, _ in results) else 1
 
 

@@ -5,7 +5,9 @@ Blocks are delimited by ``<!-- name:start -->`` and ``<!-- name:end -->``:
 * ``notebooks`` -- the notebook table: number, title (the notebook's first heading), its
   summary (notebook metadata ``course.summary``), and the run time that tools/run_course.py
   recorded in notebooks/runtimes.json;
-* ``<file stem>`` for every ``bench/results/*.md`` -- a benchmark table written by a bench script.
+* ``<file stem>`` for every ``bench/results/*.md`` -- a benchmark table written by a bench script;
+* ``<file stem>`` for every ``results/leaderboard-*.md`` -- a leaderboard written by notebook 06
+  (``make course`` for the shop, ``make leaderboard-online-retail`` for Online Retail).
 
 tests/test_packaging.py checks the README is up to date, so every number in it comes from code.
 """
@@ -50,6 +52,8 @@ def notebook_rows() -> str:
 def blocks() -> dict[str, str]:
     generated = {"notebooks": notebook_rows()}
     for path in sorted((ROOT / "bench" / "results").glob("*.md")):
+        generated[path.stem] = path.read_text().strip()
+    for path in sorted((ROOT / "results").glob("leaderboard-*.md")):
         generated[path.stem] = path.read_text().strip()
     return generated
 
