@@ -32,7 +32,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recutils.interactions import IdIndex, pair_split
-from recutils.metrics import METRICS, ranking_metrics, ranking_metrics_per_user
+from recutils.metrics import METRICS, ranking_metrics, ranking_metrics_per_user, top_k_items
 from recutils.models.base import Recommender, SparseMatrix, as_train_matrix
 from recutils.schema import TIMESTAMP, Dataset
 from recutils.splitting import temporal_split
@@ -103,7 +103,7 @@ def _bool_mask(mask: Any, size: int, name: str) -> np.ndarray:
     if values.dtype != bool or values.shape != (size,):
         raise ValueError(
             f"{name} must be a boolean mask of shape ({size},), one entry per "
-            f"{'column' if name == 'items' else 'row'} of the matrix; got dtype {values.dtype} "
+            f"{'row' if name == 'users' else 'column'} of the matrix; got dtype {values.dtype} "
             f"and shape {values.shape}"
         )
     return values
@@ -123,12 +123,18 @@ def ranked_lists(
     test: SparseMatrix,
     k: int = 20,
     fit: bool = True,
+    candidates: np.ndarray | None = None,
 ) -> RankedLists:
     """Fit ``model`` on ``train`` (unless ``fit=False``) and recommend ``k`` items to every
     user with test items, over the whole catalog, training items excluded.
 
     A test item the user already had in training can never be recommended, so it is dropped
     from the relevant set first; users with no relevant item left are not evaluated.
+
+    Args:
+        candidates: optional (n_items,) bool mask: rank only these items (e.g. the products of
+            one domain, or only new products) and count only test items among them as
+            relevant. The model still learns from all of ``train``. Default: every item.
     """
     k = _ks(k)[-1]
     train_matrix = as_train_matrix(train)
@@ -137,12 +143,26 @@ def ranked_lists(
     relevant = test_matrix - test_matrix.multiply(train_matrix > 0)
     relevant.eliminate_zeros()
     relevant = sp.csr_matrix(relevant)
+    allowed = None
+    if candidates is not None:
+        allowed = _bool_mask(candidates, train_matrix.shape[1], "candidates")
+        relevant = sp.csr_matrix(relevant.multiply(allowed[None, :]))
+        relevant.eliminate_zeros()
     if fit:
         model.fit(train_matrix)
     users = np.flatnonzero(np.diff(relevant.indptr) > 0).astype(np.int64)
-    items = (
-        model.recommend(users, k=k) if users.size else np.empty((0, k), dtype=np.int64)
-    )
+    if users.size == 0:
+        items = np.empty((0, k), dtype=np.int64)
+    elif allowed is None:
+        items = model.recommend(users, k=k)
+    else:
+        items = np.empty((users.size, k), dtype=np.int64)
+        step = max(1, 2**22 // train_matrix.shape[1])
+        for start in range(0, users.size, step):
+            batch = users[start : start + step]
+            scores = np.asarray(model.score(batch), dtype=np.float32)
+            scores[:, ~allowed] = -np.inf
+            items[start : start + batch.size] = top_k_items(scores, k, exclude=train_matrix[batch])
     return RankedLists(users, np.asarray(items, dtype=np.int64), relevant[users], train_matrix)
 
 

@@ -132,3 +132,19 @@ def test_markdown_table_and_leaderboard_files(tmp_path):
     assert not [p for p in (tmp_path / "results").iterdir() if p.name.startswith(".")]
     with pytest.raises(ValueError, match="dataset must be a non-empty name"):
         leaderboard_name(" ")
+
+
+def test_ranked_lists_within_candidates():
+    home = np.array([False, False, True, True, True])
+    lists = ranked_lists(ItemNumber(), TRAIN, TEST, k=2, candidates=home)
+    # user 0's relevant items: 2 (0 was in train); user 3's: 2 and 4; user 1's: 3
+    np.testing.assert_array_equal(lists.users, [0, 1, 3])
+    # never items 0 or 1; user 3 is cold: popularity 1, 1, 0 for items 2, 3, 4
+    np.testing.assert_array_equal(lists.items, [[4, 3], [4, 3], [2, 3]])
+    only_item_4 = np.array([False, False, False, False, True])
+    narrow = ranked_lists(ItemNumber(), TRAIN, TEST, k=3, candidates=only_item_4)
+    np.testing.assert_array_equal(narrow.users, [3])
+    np.testing.assert_array_equal(narrow.items, [[4, -1, -1]])  # fewer candidates than k
+    assert narrow.metrics(1).loc[1, "recall"] == 1.0
+    with pytest.raises(ValueError, match="candidates must be a boolean mask"):
+        ranked_lists(ItemNumber(), TRAIN, TEST, candidates=[1, 0])

@@ -189,7 +189,8 @@ def test_bad_arguments_are_clear_errors() -> None:
 
 def test_repr_summarises_the_vectors() -> None:
     assert repr(ContentBased(sp.csr_matrix(VECTORS))) == (
-        "ContentBased(item_vectors=<5 x 2 sparse>, aggregate='profile', center=True)"
+        "ContentBased(item_vectors=<5 x 2 sparse>, aggregate='profile', center=True, "
+        "popularity_weight=0.0)"
     )
 
 
@@ -277,3 +278,19 @@ def test_centering_removes_the_common_direction():
     assert raw[0, 0] > 0.99 and centred[0, 0] == pytest.approx(-1.0)
     with pytest.raises(ValueError, match="center must be True or False"):
         ContentBased(vectors, center="yes")
+
+
+def test_popularity_weight_adds_log_popularity() -> None:
+    train = train_matrix()
+    plain = ContentBased(VECTORS, center=False).fit(train)
+    weighted = ContentBased(VECTORS, center=False, popularity_weight=0.5).fit(train)
+    users = np.arange(train.shape[0])
+    expected = plain.score(users) + 0.5 * np.log1p(plain.popularity_)
+    with_profile = [0, 1]  # user 2's only item has no content, user 3 has no item
+    scores = weighted.score(users)
+    np.testing.assert_allclose(scores[with_profile], expected[with_profile], rtol=1e-6)
+    # without a profile the ranking is by popularity alone
+    np.testing.assert_array_equal(np.argsort(-weighted.score([2])[0], kind="stable"),
+                                  np.argsort(-plain.popularity_, kind="stable"))
+    with pytest.raises(ValueError, match="popularity_weight must be a finite number >= 0"):
+        ContentBased(VECTORS, popularity_weight=-1.0)
