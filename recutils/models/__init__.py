@@ -10,6 +10,7 @@ EASE               closed-form item-item regression (Steck, 2019)         ease
 ALS, BPR           matrix factorisation with the implicit library         factorization
 ContentBased       similarity of item vectors (text embeddings, TF-IDF)   content
 LightGCN           propagation over the user-item graph, BPR              graph
+SASRec             causal Transformer over the item sequence: next item   sequential
 BertHybrid         user + item IDs + pretrained text vector -> MLP        hybrid
 Oracle             the synthetic shop's true preferences (upper bound)    oracle
 Switching          one model for new users, another for the rest          switching
@@ -31,6 +32,7 @@ from recutils.models.graph import LightGCN
 from recutils.models.hybrid import BertHybrid
 from recutils.models.neighbors import ItemKNN, UserKNN
 from recutils.models.oracle import Oracle
+from recutils.models.sequential import SASRec, user_sequences
 from recutils.models.switching import Switching
 
 __all__ = [
@@ -44,7 +46,9 @@ __all__ = [
     "MostPopular",
     "Oracle",
     "Recommender",
+    "SASRec",
     "Switching",
     "UserKNN",
     "tfidf_item_vectors",
+    "user_sequences",
 ]
