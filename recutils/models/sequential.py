@@ -336,6 +336,22 @@ class SASRec(Recommender):
         epochs: passes over all users' sequences.
         batch_size: users (sequences) per Adam step.
         learning_rate: Adam's step size.
+
+    Defaults chosen on the shop's validation items (leave-last-out on user-item pairs: the
+    second-to-last new product of each user; nDCG@10 over the whole catalog, ALS 0.081):
+
+    =============  ======  =======  ==============  ==========  ================
+    learning rate  epochs  dropout  validation nDCG  final loss  fit s (2 cores)
+    =============  ======  =======  ==============  ==========  ================
+    0.003          10      0.2      0.156           5.50        26
+    0.003          20      0.2      0.158           5.26        50
+    0.001          30      0.2      0.158           5.38        74
+    0.003          20      0.5      0.158           5.52        58
+    =============  ======  =======  ==============  ==========  ================
+
+    (With 0.001 and 10 epochs, the first setting tried, the loss was still falling steeply at
+    6.76.) From 0.003 x 10 epochs on the validation score is flat, so the cheapest is the
+    default.
         seed: fixes the initial weights, the order of users and the dropout masks.
         threads: torch threads while fitting and scoring (default: the setting of
             :func:`recutils.setup`); the previous setting is restored afterwards.
@@ -365,9 +381,9 @@ class SASRec(Recommender):
         layers: int = 2,
         heads: int = 2,
         dropout: float = 0.2,
-        epochs: int = 20,
+        epochs: int = 10,
         batch_size: int = 128,
-        learning_rate: float = 1e-3,
+        learning_rate: float = 3e-3,
         seed: int = 42,
         threads: int | None = None,
         progress: bool = False,
