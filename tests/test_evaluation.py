@@ -8,19 +8,7 @@ import scipy.sparse as sp
 from recutils.evaluation import evaluate, ranked_lists, sampled_metrics
 from recutils.models import MostPopular, Recommender, Switching
 from recutils.reporting import leaderboard_name, markdown_table, write_leaderboard
-
-TRAIN = sp.csr_matrix(
-    np.array(
-        [[1, 1, 0, 0, 0], [1, 0, 1, 0, 0], [1, 0, 0, 1, 0], [0, 0, 0, 0, 0]],
-        dtype=np.float32,
-    )
-)
-TEST = sp.csr_matrix(
-    np.array(
-        [[1, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 0], [0, 0, 1, 0, 1]],
-        dtype=np.float32,
-    )
-)
+from tests.test_models_base import TEST, TRAIN  # 4 users x 5 items; user 3 is cold
 
 
 class ItemNumber(Recommender):
