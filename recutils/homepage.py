@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recutils.metrics import top_k_items
+from recutils.metrics import _as_csr, top_k_items
 from recutils.models.base import Recommender, check_positions
 
 SparseMatrix = sp.spmatrix | sp.sparray
@@ -86,17 +86,6 @@ def _check_positive_int(value: Any, name: str, meaning: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be a positive integer ({meaning}), got {value!r}")
     return int(value)
-
-
-def _as_sparse(matrix: Any, name: str, meaning: str) -> sp.csr_array:
-    if not sp.issparse(matrix):
-        raise TypeError(
-            f"{name} must be a scipy.sparse (n_users, n_items) matrix ({meaning}), got "
-            f"{type(matrix).__name__}; wrap a dense 0/1 array with scipy.sparse.csr_array"
-        )
-    if matrix.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (users x items), got shape {matrix.shape}")
-    return sp.csr_array(matrix)
 
 
 def _number_column(frame: pd.DataFrame, column: str, where: str) -> np.ndarray:
@@ -232,7 +221,7 @@ def candidates(
     shape = (model.n_users_, model.n_items_)
     excluded = None
     if exclude is not None:
-        excluded = _as_sparse(exclude, "exclude", "nonzero = never propose, e.g. train")
+        excluded = _as_csr(exclude, "exclude")  # nonzero = never propose, e.g. train
         if excluded.shape != shape:
             raise ValueError(
                 f"exclude has shape {excluded.shape} but must have the model's shape {shape} "
@@ -393,7 +382,7 @@ def _catalog_inputs(
         sizes["available"] = in_stock.size
     blocked_csr = None
     if blocked is not None:
-        blocked_csr = _as_sparse(blocked, "blocked", "nonzero = never show to that user")
+        blocked_csr = _as_csr(blocked, "blocked")  # nonzero = never show to that user
         sizes["blocked columns"] = blocked_csr.shape[1]
 
     if len(set(sizes.values())) > 1:
