@@ -21,7 +21,20 @@ from recutils.datasets.online_retail import load_online_retail
 
 
 @pytest.fixture(scope="module")
+def raw() -> pd.DataFrame:
+    """The raw table that ships with recutils (always present)."""
+    return retail.read_compact_table(retail.BUNDLED_FILE)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory):
+    """load("online-retail") with an empty data directory: the bundled copy."""
+    return load_online_retail(tmp_path_factory.mktemp("empty-data-dir"))
+
+
+@pytest.fixture(scope="module")
 def csv_path(shared_data_dir: Path) -> Path:
+    """The course's earlier CSV copy, if a data directory beside the repository has it."""
     path = shared_data_dir / "online-retail" / retail.CSV_FILE
     if not path.is_file():
         pytest.skip(
@@ -31,26 +44,20 @@ def csv_path(shared_data_dir: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def raw(csv_path: Path) -> pd.DataFrame:
-    return retail.read_csv_source(csv_path)
+def as_official_csv(frame: pd.DataFrame) -> str:
+    """Rows as the course's CSV copy writes them: CustomerID as a float, times to the second."""
+    return frame.assign(CustomerID=frame["CustomerID"].astype("float64")).to_csv(
+        index=False, date_format="%Y-%m-%d %H:%M:%S"
+    )
 
 
 @pytest.fixture(scope="module")
-def dataset(csv_path: Path):
-    return load_online_retail(csv_path.parent.parent)
-
-
-@pytest.fixture(scope="module")
-def sample_csv_text(csv_path: Path) -> str:
-    """The header and first 200 lines of the CSV, plus the first 20 lines without a customer
+def sample_csv_text(raw: pd.DataFrame) -> str:
+    """The header and first 200 lines, plus the first 20 lines without a customer after them
     (so the sample has cancellations, a discount line and missing CustomerIDs)."""
-    with gzip.open(csv_path, "rt", newline="") as handle:
-        lines = handle.read().splitlines()
-    header, body = lines[0], lines[1:]
-    no_customer = [line for line in body[200:5000] if line.split(",")[-2] == ""][:20]
+    no_customer = raw.iloc[200:5000].loc[lambda f: f["CustomerID"].isna()].head(20)
     assert len(no_customer) == 20
-    return "\n".join([header, *body[:200], *no_customer]) + "\n"
+    return as_official_csv(pd.concat([raw.head(200), no_customer]))
 
 
 def _official_cell(text: str) -> int | str:
@@ -139,6 +146,26 @@ def test_fingerprint_ignores_row_order_but_not_content(raw: pd.DataFrame) -> Non
     assert retail.content_fingerprint(changed) != retail.content_fingerprint(sample)
 
 
+def test_bundled_file_is_checked_and_reproducible(raw: pd.DataFrame, tmp_path: Path) -> None:
+    assert retail.sha256_of(retail.BUNDLED_FILE) == retail.PARQUET_SHA256
+    assert retail.BUNDLED_FILE.stat().st_size < 5 * 2**20  # it ships with the repository
+    # tools/bundle_online_retail.py's writer gives the same bytes from the same table
+    again = retail.write_compact_table(raw, tmp_path / retail.PARQUET_FILE)
+    assert retail.sha256_of(again) == retail.PARQUET_SHA256
+
+
+def test_compact_table_round_trip(raw: pd.DataFrame, tmp_path: Path) -> None:
+    sample = raw.iloc[list(range(300)) + list(range(1400, 2000))].reset_index(drop=True)
+    assert sample["CustomerID"].isna().any() and sample["Description"].isna().any()
+    path = retail.write_compact_table(sample, tmp_path / "sample.parquet")
+    pd.testing.assert_frame_equal(retail.read_compact_table(path), sample)
+    assert [p.name for p in tmp_path.iterdir()] == ["sample.parquet"]  # no temporary left
+
+
+def test_csv_copy_holds_the_bundled_table(raw: pd.DataFrame, csv_path: Path) -> None:
+    pd.testing.assert_frame_equal(retail.read_csv_source(csv_path), raw)
+
+
 # ---------------------------------------------------------------------------------------------
 # The cleaned dataset
 
@@ -164,7 +191,9 @@ def test_cleaning_counts(dataset) -> None:
     assert info["duplicate_lines_merged"] == 10_087
     assert len(dataset.interactions) == 396_337 - 10_087
     assert info["licence"] == "CC BY 4.0"
-    assert info["file_sha256"] == retail.CSV_SHA256
+    assert info["file_sha256"] == retail.PARQUET_SHA256
+    assert info["file"] == "online_retail.parquet (ships with recutils)"
+    assert info["verified"] == "sha256 of the file"
     assert "doi:10.1057/dbm.2012.17" in info["citation"]
 
 
@@ -209,8 +238,8 @@ def test_duplicate_lines_are_merged_with_weighted_price(dataset) -> None:
     assert row["session_id"].item() == "539318"
 
 
-def test_keeping_non_products(csv_path: Path) -> None:
-    kept = load_online_retail(csv_path.parent.parent, drop_non_products=False)
+def test_keeping_non_products(tmp_path: Path) -> None:
+    kept = load_online_retail(tmp_path, drop_non_products=False)
     assert kept.info["rows_dropped"]["non-product StockCode"] == 0
     assert kept.info["rows_dropped"]["UnitPrice <= 0"] == 40
     assert {"POST", "M"} <= set(kept.items["item_id"])
@@ -226,22 +255,51 @@ def test_is_non_product() -> None:
 # Missing, damaged and downloaded files
 
 
-def test_absent_file_without_download_says_what_to_do(tmp_path: Path, no_network) -> None:
+def test_without_a_file_of_your_own_the_bundled_copy_is_used_offline(
+    tmp_path: Path, no_network
+) -> None:
+    dataset = load_online_retail(tmp_path, drop_non_products=False)
+    assert dataset.info["file"].startswith(retail.PARQUET_FILE)
+    assert no_network == []  # nothing is downloaded unless asked
+    assert not (tmp_path / "online-retail").exists()  # and nothing is written
+
+
+def test_without_any_copy_the_error_says_what_to_do(tmp_path: Path, monkeypatch, no_network):
+    monkeypatch.setattr(retail, "BUNDLED_FILE", tmp_path / "gone" / retail.PARQUET_FILE)
     with pytest.raises(FileNotFoundError) as error:
         load_online_retail(tmp_path)
     message = str(error.value)
+    assert "reinstall recutils" in message
     for name in retail.ACCEPTED_FILES:
         assert repr(name) in message
     assert str(tmp_path / "online-retail") in message
     assert retail.UCI_ZIP_URL in message
     assert "RECUTILS_DATA_DIR" in message and "data_dir=" in message and "download=True" in message
-    assert no_network == []  # nothing is downloaded unless asked
-
-
-def test_data_dir_from_environment(tmp_path: Path, monkeypatch, no_network) -> None:
     monkeypatch.setenv("RECUTILS_DATA_DIR", str(tmp_path / "elsewhere"))
     with pytest.raises(FileNotFoundError, match="elsewhere"):
         load_online_retail()
+    assert no_network == []
+
+
+def test_damaged_bundled_copy_is_rejected(tmp_path: Path, monkeypatch) -> None:
+    damaged = tmp_path / retail.PARQUET_FILE
+    data = bytearray(retail.BUNDLED_FILE.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    monkeypatch.setattr(retail, "BUNDLED_FILE", damaged)
+    with pytest.raises(ValueError, match=r"ships with recutils is damaged: reinstall") as error:
+        load_online_retail(tmp_path / "data")
+    assert retail.PARQUET_SHA256 in str(error.value)
+
+
+def test_a_file_in_the_data_directory_comes_first(tmp_path: Path, raw: pd.DataFrame) -> None:
+    folder = tmp_path / "online-retail"
+    retail.write_compact_table(raw.head(300), folder / retail.PARQUET_FILE)
+    with pytest.raises(ValueError, match="does not hold the official Online Retail data"):
+        load_online_retail(tmp_path)  # a Parquet file of your own is checked by content
+    mine = load_online_retail(tmp_path, verify=False)
+    assert mine.info["file"] == retail.PARQUET_FILE and mine.info["raw_rows"] == 300
+    assert mine.info["verified"] == "not verified (verify=False)"
 
 
 def test_offline_download_fails_cleanly(tmp_path: Path, no_network) -> None:
