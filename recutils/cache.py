@@ -224,7 +224,22 @@ def read_arrays(path: str | os.PathLike[str], key: str) -> dict[str, np.ndarray]
             file but not its directory.
     """
     _check_key(key)
-    path = Path(path)
+    return _read(Path(path), key)[1]
+
+
+def read_entry(path: str | os.PathLike[str]) -> tuple[str, dict[str, np.ndarray]]:
+    """Read and verify the entry at ``path`` whatever its key; return ``(key, arrays)``.
+
+    For callers that find entries by listing a folder and check the key themselves against
+    the arrays' content (e.g. the shards of :mod:`recutils.text`'s per-text store).
+
+    Raises:
+        FileNotFoundError, CacheEntryError: as :func:`read_arrays` (but never "stale").
+    """
+    return _read(Path(path), None)
+
+
+def _read(path: Path, key: str | None) -> tuple[str, dict[str, np.ndarray]]:
     if not path.is_file():
         raise FileNotFoundError(f"no cache entry {path.name}")
     try:
@@ -239,7 +254,7 @@ def read_arrays(path: str | os.PathLike[str], key: str) -> dict[str, np.ndarray]
                     f"cache entry {path.name} is stale: it has format {metadata.get('format')!r}, "
                     f"expected {CACHE_FORMAT}"
                 )
-            if metadata.get("key") != key:
+            if key is not None and metadata.get("key") != key:
                 raise CacheEntryError(
                     f"cache entry {path.name} is stale: it was written for another key"
                 )
@@ -265,7 +280,9 @@ def read_arrays(path: str | os.PathLike[str], key: str) -> dict[str, np.ndarray]
                         "does not match"
                     )
                 arrays[array_name] = array
-            return arrays
+            if not isinstance(metadata.get("key"), str):
+                raise CacheEntryError(f"cache entry {path.name} is corrupt: it has no key")
+            return metadata["key"], arrays
     except CacheEntryError:
         raise
     except _READ_ERRORS as error:

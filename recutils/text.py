@@ -19,9 +19,10 @@ A text becomes one vector in three steps (the sentence-transformers recipe of th
 3. **L2 normalisation**: ``e = v / ||v||_2``, so ``||e|| = 1`` and the cosine similarity of two
    texts is the dot product ``e_a . e_b`` (in [-1, 1], unitless).
 
-:func:`encode_texts` does this for many texts at once (sorted by length to avoid padding) and
-caches the result on disk, keyed by the model's fingerprint and the exact texts: a notebook
-re-run reads the embeddings back in well under a second without loading the model.
+:func:`encode_texts` does this for many texts at once (texts of equal token length together,
+so no batch needs padding) and caches the vectors on disk text by text, keyed by the model's
+fingerprint and the exact text: every text is encoded once, whichever notebook first asks for
+it, and a re-run reads the embeddings back in well under a second without loading the model.
 :func:`item_texts` builds the text of each product from the course item schema.
 """
 
@@ -32,7 +33,9 @@ import hashlib
 import importlib.resources
 import json
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +43,14 @@ import numpy as np
 import pandas as pd
 
 from recutils import environment
-from recutils.cache import cached_arrays, stable_key
+from recutils.cache import (
+    CacheEntryError,
+    CacheWarning,
+    entry_path,
+    read_entry,
+    stable_key,
+    write_arrays,
+)
 from recutils.schema import BRAND, CATEGORY, DESCRIPTION, TITLE
 
 if TYPE_CHECKING:
@@ -63,9 +73,10 @@ POOLING = "mean"
 POOLINGS: tuple[str, ...] = ("mean", "cls")
 #: Whether text vectors are divided by their L2 norm.
 NORMALIZE = True
-#: Default texts per forward pass. On a 2-core CPU, 16 to 256 were within 7% of each other for
-#: catalog texts (``bench/encoder_bench.py --batch-sizes 16,32,64,128,256``).
-DEFAULT_BATCH_SIZE = 64
+#: Texts per forward pass of :func:`encode_texts` (always exactly this many; see
+#: :func:`_encode_uncached`). Part of the cache key. 8 was as fast as 16-64 on a 2-core CPU and
+#: wastes least on filling (``bench/encoder_bench.py``).
+DEFAULT_BATCH_SIZE = 8
 #: At most this many tokens (texts x padded length) per forward pass, so that long texts go in
 #: smaller batches: 16 texts of 256 tokens need ~130 MB of attention scores instead of ~500 MB
 #: for 64, and are not slower per text on a CPU.
@@ -259,38 +270,6 @@ def _as_text_list(texts: Any) -> list[str]:
     return values
 
 
-def _texts_digest(texts: Sequence[str]) -> str:
-    """SHA-256 over the texts, each preceded by its byte length, so the split is unambiguous."""
-    digest = hashlib.sha256(len(texts).to_bytes(8, "little"))
-    for text in texts:
-        data = text.encode("utf-8", "surrogatepass")
-        digest.update(len(data).to_bytes(8, "little"))
-        digest.update(data)
-    return digest.hexdigest()
-
-
-def embedding_cache_key(texts: Sequence[str], pooling: str = POOLING) -> str:
-    """The cache key of :func:`encode_texts` for ``texts``: model fingerprint, texts, settings.
-
-    The pooling is part of the key, so a cached mean-pooled result is never returned for
-    ``pooling="cls"`` (and vice versa). Batch size, length sorting and thread count are not part
-    of the key: they change results only by float rounding (below 1e-6).
-    """
-    pooling = _check_pooling(pooling)
-    return stable_key(
-        "recutils.text.encode_texts",
-        {
-            "model": model_fingerprint(),
-            "texts": _texts_digest(texts),
-            "n_texts": len(texts),
-            "max_length": MAX_LENGTH,
-            "pooling": pooling,
-            "normalize": NORMALIZE,
-            "dtype": "float32",
-        },
-    )
-
-
 def _check_pooling(pooling: Any) -> str:
     if not isinstance(pooling, str) or pooling not in POOLINGS:
         raise ValueError(
@@ -318,10 +297,28 @@ def _batches(
         yield np.array(batch)
 
 
+def _equal_length_batches(lengths: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """Rows grouped by token length, longest first, at most ``batch_size`` per batch: every
+    batch is a full rectangle of tokens, with no padding."""
+    order = np.argsort(-lengths, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(lengths[order]) != 0])
+    for group in np.split(order, starts[1:]):
+        for first in range(0, len(group), batch_size):
+            yield group[first : first + batch_size]
+
+
 def _encode_uncached(
-    texts: list[str], batch_size: int, sort_by_length: bool, threads: int, pooling: str = POOLING
+    texts: list[str], batch_size: int, threads: int, pooling: str = POOLING
 ) -> np.ndarray:
-    """Run the model on ``texts``; shape ``(len(texts), 384)`` float32, unit rows."""
+    """Run the model on ``texts``; shape ``(len(texts), 384)`` float32, unit rows.
+
+    Every forward pass has exactly ``batch_size`` texts of one token length: no padding, and a
+    short last batch is filled up with copies of its last text (their results are dropped).
+    Then the matrix products have the same shapes whichever texts share a batch, and a text's
+    vector is the same bits alone, in any list and in any order (with padding or varying
+    batch shapes, the last bits vary, about 1e-7). That is what lets :func:`encode_texts`
+    cache vectors text by text. It costs about 8% against padded batches sorted by length.
+    """
     import torch
 
     tokenizer, model = load_encoder()
@@ -336,25 +333,18 @@ def _encode_uncached(
         return_token_type_ids=False,
     )["input_ids"]
     lengths = np.fromiter((len(ids) for ids in token_ids), dtype=np.int64, count=len(token_ids))
-    # Longest first: similar lengths share a batch, so little padding is computed.
-    order = np.argsort(-lengths, kind="stable") if sort_by_length else np.arange(len(unique))
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     embeddings = np.empty((len(unique), EMBEDDING_DIM), dtype=np.float32)
 
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         with torch.inference_mode():
-            for rows in _batches(order, lengths, batch_size, MAX_BATCH_TOKENS):
-                width = int(lengths[rows].max())
-                input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
-                attention_mask = np.zeros((len(rows), width), dtype=np.int64)
-                for j, row in enumerate(rows):
-                    input_ids[j, : lengths[row]] = token_ids[row]
-                    attention_mask[j, : lengths[row]] = 1
-                mask = torch.from_numpy(attention_mask)
+            for rows in _equal_length_batches(lengths, batch_size):
+                filled = [*rows, *[rows[-1]] * (batch_size - len(rows))]
+                input_ids = torch.tensor([token_ids[row] for row in filled], dtype=torch.int64)
+                mask = torch.ones_like(input_ids)
                 output = model(
-                    input_ids=torch.from_numpy(input_ids),
+                    input_ids=input_ids,
                     attention_mask=mask,
                     token_type_ids=torch.zeros_like(mask),
                 )
@@ -364,10 +354,144 @@ def _encode_uncached(
                     pooled = mean_pooling(output.last_hidden_state, mask)
                 if NORMALIZE:
                     pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
-                embeddings[rows] = pooled.float().numpy()
+                embeddings[rows] = pooled.float().numpy()[: len(rows)]
     finally:
         torch.set_num_threads(previous_threads)
     return embeddings[[row_of[text] for text in texts]]
+
+
+# --------------------------------------------------------------------------------------------
+# The per-text store: each text is encoded once, whichever notebook or list it first comes in.
+
+#: When a cache folder holds more shards than this for one model and pooling, they are merged.
+MAX_SHARDS = 16
+#: The dtype of a text's key in a shard: the 32 bytes of the SHA-256 of its UTF-8 encoding.
+TEXT_KEY_DTYPE = "S32"
+# path -> (size, mtime_ns, keys, vectors): shards already read and verified in this process.
+_shard_memo: dict[Path, tuple[int, int, np.ndarray, np.ndarray]] = {}
+
+
+def text_keys(texts: Sequence[str]) -> np.ndarray:
+    """The key of each text in the embedding store: SHA-256 of its UTF-8 bytes.
+
+    Returns:
+        Array of shape ``(len(texts),)`` and dtype ``S32`` (raw digests).
+    """
+    keys = np.empty(len(texts), dtype=TEXT_KEY_DTYPE)
+    for row, value in enumerate(texts):
+        keys[row] = hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+    return keys
+
+
+def shard_key(
+    keys: np.ndarray, pooling: str = POOLING, batch_size: int = DEFAULT_BATCH_SIZE
+) -> str:
+    """The key recorded in a shard holding the texts with ``keys``: model fingerprint, the
+    settings and the text keys in the shard's order. A shard whose recorded key differs from
+    the one recomputed from its own ``text_sha256`` array is not used."""
+    pooling = _check_pooling(pooling)
+    return stable_key(
+        "recutils.text embedding shard",
+        {
+            "model": model_fingerprint(),
+            "texts": hashlib.sha256(np.ascontiguousarray(keys, dtype=TEXT_KEY_DTYPE)).hexdigest(),
+            "n_texts": len(keys),
+            "max_length": MAX_LENGTH,
+            "pooling": pooling,
+            "normalize": NORMALIZE,
+            "dtype": "float32",
+            "batch_size": int(batch_size),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class EmbeddingStore:
+    """The vectors of every text encoded so far with one model, pooling and batch size.
+
+    On disk: ``.npz`` shards in ``directory``, written atomically by
+    :func:`recutils.cache.write_arrays`, each holding ``text_sha256`` (``(n,)`` ``S32``, see
+    :func:`text_keys`) and ``embeddings`` (``(n, 384)`` float32). A shard is verified when read
+    (array checksums, and its recorded key against :func:`shard_key` of its own texts); a
+    corrupt or stale one is reported with a :class:`~recutils.cache.CacheWarning` and removed.
+    Every call that encodes new texts adds one shard; past :data:`MAX_SHARDS` they are merged
+    into one. Two processes may share the folder: at worst both encode the same new texts.
+    """
+
+    directory: Path
+    pooling: str = POOLING
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+    @property
+    def prefix(self) -> str:
+        """File-name prefix of the shards: model name, first 12 hex digits of its fingerprint,
+        pooling and batch size."""
+        fingerprint = model_fingerprint().split(":")[1][:12]
+        return f"{MODEL_NAME}-{fingerprint}-{self.pooling}-b{self.batch_size}"
+
+    def shards(self) -> list[Path]:
+        return sorted(self.directory.glob(f"{self.prefix}-*.npz"))
+
+    def read_shard(self, path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+        """A shard's (keys, vectors), verified; ``None`` if it is gone (merged by another
+        process) or was corrupt or stale (then reported and removed)."""
+        try:
+            status = path.stat()
+            memo = _shard_memo.get(path)
+            if memo is not None and memo[:2] == (status.st_size, status.st_mtime_ns):
+                return memo[2], memo[3]
+            recorded, arrays = read_entry(path)
+            keys, vectors = arrays.get("text_sha256"), arrays.get("embeddings")
+            if keys is None or vectors is None:
+                raise CacheEntryError(f"cache entry {path.name} is not an embedding shard")
+            expected = shard_key(keys, self.pooling, self.batch_size)
+            if recorded != expected or vectors.shape != (len(keys), EMBEDDING_DIM):
+                raise CacheEntryError(f"cache entry {path.name} is stale: its key does not match")
+        except FileNotFoundError:
+            return None
+        except CacheEntryError as error:
+            warnings.warn(f"{error}; removing it", CacheWarning, stacklevel=4)
+            path.unlink(missing_ok=True)
+            return None
+        _shard_memo[path] = (status.st_size, status.st_mtime_ns, keys, vectors)
+        return keys, vectors
+
+    def write_shard(self, keys: np.ndarray, vectors: np.ndarray) -> Path:
+        key = shard_key(keys, self.pooling, self.batch_size)
+        path = entry_path(self.directory, key, name=self.prefix)
+        return write_arrays(path, key, {"text_sha256": keys, "embeddings": vectors})
+
+    def lookup(self, wanted: np.ndarray) -> dict[bytes, np.ndarray]:
+        """The stored vectors of the texts whose keys are in ``wanted`` (key -> vector)."""
+        wanted_set = set(wanted.tolist())
+        found: dict[bytes, np.ndarray] = {}
+        for path in self.shards():
+            shard = self.read_shard(path)
+            if shard is None:
+                continue
+            keys, vectors = shard
+            for row, key in enumerate(keys.tolist()):
+                if key in wanted_set and key not in found:
+                    found[key] = vectors[row]
+        return found
+
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Store new vectors as one shard; merge the shards if there are too many."""
+        self.write_shard(keys, vectors)
+        shards = self.shards()
+        if len(shards) <= MAX_SHARDS:
+            return
+        read = [(path, self.read_shard(path)) for path in shards]
+        read = [(path, shard) for path, shard in read if shard is not None]
+        all_keys = np.concatenate([shard[0] for _, shard in read])
+        _, first = np.unique(all_keys, return_index=True)
+        first.sort()
+        all_vectors = np.concatenate([shard[1] for _, shard in read])
+        merged = self.write_shard(all_keys[first], all_vectors[first])
+        for path, _ in read:
+            if path != merged:
+                path.unlink(missing_ok=True)
+                _shard_memo.pop(path, None)
 
 
 def encode_texts(
@@ -375,7 +499,6 @@ def encode_texts(
     batch_size: int = DEFAULT_BATCH_SIZE,
     cache: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
-    sort_by_length: bool = True,
     threads: int | None = None,
     pooling: str = POOLING,
 ) -> np.ndarray:
@@ -387,19 +510,21 @@ def encode_texts(
     ``v_i = h_0``, the last hidden state of the ``[CLS]`` token (what the post's code takes);
     it is L2-normalised the same way.
 
+    The cache stores vectors text by text: a text is encoded once, the first time any call
+    (any notebook, any list, any order) asks for it, and read back after that, verified. A
+    call that asks for 4,000 texts of which 3,900 are stored encodes 100.
+
     Args:
         texts: one str per item (list, tuple, 1-D numpy array or pandas Series; a Series'
             index is ignored, rows come back in its order). Empty strings are allowed; None/NaN
             are not (replace them with ``""`` or drop those items).
         batch_size: at most this many texts per forward pass (and at most
-            :data:`MAX_BATCH_TOKENS` padded tokens); larger uses more memory, not more accuracy.
-        cache: read/write the embeddings on disk. A cached result is used only if the model
-            fingerprint, the texts (exactly, in order) and the pooling settings all match, and
-            reading it does not load the model.
+            :data:`MAX_BATCH_TOKENS` tokens); texts of equal token length share a batch, so
+            there is no padding. Larger uses more memory, not more accuracy.
+        cache: read/write the embeddings on disk. A stored vector is used only if it was made
+            by the same model (fingerprint), pooling and settings from exactly the same text;
+            when every text is stored the model is not loaded.
         cache_dir: folder for cache files; default ``recutils.cache_dir() / "embeddings"``.
-        sort_by_length: encode texts in order of token length so each batch has little
-            padding (several times faster on mixed lengths); the output order is always the
-            input order.
         threads: torch threads while encoding; default the torch setting of
             :func:`recutils.setup` (2). The previous torch setting is restored afterwards.
         pooling: ``"mean"`` (default: the model's sentence-transformers recipe, which it was
@@ -416,6 +541,11 @@ def encode_texts(
         ValueError: some entries are None/NaN or not str (the message gives how many and where),
             ``batch_size``/``threads`` is not a positive integer, or ``pooling`` is not one of
             :data:`POOLINGS`.
+
+    Example:
+        >>> vectors = encode_texts(["red running shoes", "crimson jogging sneakers"])
+        >>> vectors.shape, round(float(vectors[0] @ vectors[1]), 1)  # doctest: +SKIP
+        ((2, 384), 0.7)
     """
     pooling = _check_pooling(pooling)
     values = _as_text_list(texts)
@@ -427,25 +557,33 @@ def encode_texts(
     if not values:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     n_threads = int(threads) if threads is not None else environment.configured_threads()[1]
-
-    def compute() -> dict[str, np.ndarray]:
-        return {
-            "embeddings": _encode_uncached(
-                values, int(batch_size), sort_by_length, n_threads, pooling
-            )
-        }
-
     if not cache:
-        return compute()["embeddings"]
+        return _encode_uncached(values, int(batch_size), n_threads, pooling)
+
     directory = (
         Path(cache_dir).expanduser()
         if cache_dir is not None
         else environment.cache_dir() / "embeddings"
     )
-    arrays = cached_arrays(
-        embedding_cache_key(values, pooling), compute, directory, name=MODEL_NAME
-    )
-    return arrays["embeddings"]
+    store = EmbeddingStore(directory, pooling, int(batch_size))
+    keys = text_keys(values)
+    found = store.lookup(keys)
+    missing = [value for value, key in zip(values, keys.tolist(), strict=True) if key not in found]
+    if missing:
+        missing = list(dict.fromkeys(missing))
+        vectors = _encode_uncached(missing, int(batch_size), n_threads, pooling)
+        new_keys = text_keys(missing)
+        found.update(zip(new_keys.tolist(), vectors, strict=True))
+        try:
+            store.add(new_keys, vectors)
+        except OSError as error:
+            warnings.warn(
+                f"could not write the embedding cache ({type(error).__name__}: "
+                f"{error.strerror or error}); the vectors were computed but not stored",
+                CacheWarning,
+                stacklevel=2,
+            )
+    return np.stack([found[key] for key in keys.tolist()]).astype(np.float32, copy=False)
 
 
 def _clean_field(value: Any) -> str:

@@ -17,14 +17,15 @@ import pandas as pd
 import pytest
 
 from recutils import text
-from recutils.cache import CacheWarning, entry_path, write_arrays
+from recutils.cache import CacheWarning, write_arrays
 from recutils.text import (
     EMBEDDING_DIM,
     MAX_LENGTH,
-    embedding_cache_key,
     encode_texts,
     item_texts,
     model_fingerprint,
+    shard_key,
+    text_keys,
 )
 
 LONG_SENTENCE = "Stainless steel kettle with automatic shut-off and a 1.7 litre capacity. "
@@ -96,11 +97,24 @@ def test_output_shape_dtype_and_unit_norm(ours):
     np.testing.assert_array_equal(ours[0], ours[-1])  # duplicates get the same vector
 
 
-def test_order_is_restored_after_length_sorting(ours):
+def test_a_texts_vector_does_not_depend_on_its_batch(ours):
+    """Equal-length batches have no padding, so every text gets the same bits alone, in another
+    order or with another batch size: what makes caching text by text exact."""
     one_by_one = np.vstack([encode_texts([t], cache=False) for t in TEXTS])
-    assert np.abs(ours - one_by_one).max() <= 1e-5
-    unsorted = encode_texts(TEXTS, cache=False, sort_by_length=False, batch_size=7)
-    assert np.abs(ours - unsorted).max() <= 1e-5
+    np.testing.assert_array_equal(ours, one_by_one)
+    reversed_small_batches = encode_texts(TEXTS[::-1], cache=False, batch_size=3)[::-1]
+    np.testing.assert_array_equal(ours, reversed_small_batches)
+
+
+def test_equal_length_batches_have_no_padding():
+    lengths = np.array([5, 7, 5, 256, 7, 5, 256, 3] + [50] * 20)
+    batches = list(text._equal_length_batches(lengths, batch_size=8))
+    for batch in batches:
+        assert len(set(lengths[batch].tolist())) == 1  # one length: no padding
+        assert len(batch) <= 8
+    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(len(lengths)))
+    assert [len(b) for b in batches if lengths[b[0]] == 50] == [8, 8, 4]
+    assert [int(lengths[b[0]]) for b in batches][:2] == [256, 50]  # longest first
 
 
 def test_batches_respect_size_and_token_budget():
@@ -185,8 +199,9 @@ def test_cls_pooling_is_the_normalised_cls_state_and_differs_from_mean(ours):
 
 def test_pooling_is_part_of_the_cache_key(tmp_path, monkeypatch):
     texts = TEXTS[:3]
-    assert embedding_cache_key(texts) == embedding_cache_key(texts, "mean")
-    assert embedding_cache_key(texts, "cls") != embedding_cache_key(texts, "mean")
+    keys = text_keys(texts)
+    assert shard_key(keys) == shard_key(keys, "mean")
+    assert shard_key(keys, "cls") != shard_key(keys, "mean")
     mean = encode_texts(texts, cache_dir=tmp_path)
     cls = encode_texts(texts, cache_dir=tmp_path, pooling="cls")  # not the cached mean entry
     assert np.abs(cls - mean).max() > 0.1
@@ -202,7 +217,7 @@ def test_unknown_pooling_is_rejected_with_the_valid_values(pooling, monkeypatch)
     with pytest.raises(ValueError, match=r"pooling must be one of \['mean', 'cls'\]"):
         encode_texts(["a"], cache=False, pooling=pooling)
     with pytest.raises(ValueError, match="pooling must be one of"):
-        embedding_cache_key(["a"], pooling)
+        shard_key(text_keys(["a"]), pooling)
 
 
 # -- input checks ----------------------------------------------------------------------------
@@ -271,34 +286,77 @@ def test_fingerprint_identifies_the_model():
     assert model_fingerprint() == fingerprint
 
 
-def test_cache_key_depends_on_texts_order_and_model(monkeypatch):
-    key = embedding_cache_key(["a", "b"])
-    assert key == embedding_cache_key(["a", "b"])
-    assert key != embedding_cache_key(["a", "b "])
-    assert key != embedding_cache_key(["b", "a"])
-    assert key != embedding_cache_key(["ab"])
-    assert key != embedding_cache_key(["a", "b", ""])
-    assert embedding_cache_key(["a\x00", "b"]) != embedding_cache_key(["a", "\x00b"])
+def test_text_keys_are_sha256_of_each_text():
+    import hashlib
+
+    keys = text_keys(["a", "b", "a", "", "a\x00"])
+    assert keys.dtype == np.dtype("S32") and keys.shape == (5,)
+    assert keys[0] == hashlib.sha256(b"a").digest() and keys[0] == keys[2]
+    assert len(set(keys.tolist())) == 4
+
+
+def test_shard_key_depends_on_texts_order_and_model(monkeypatch):
+    key = shard_key(text_keys(["a", "b"]))
+    assert key == shard_key(text_keys(["a", "b"]))
+    assert key != shard_key(text_keys(["a", "b "]))
+    assert key != shard_key(text_keys(["b", "a"]))
+    assert key != shard_key(text_keys(["a", "b", ""]))
     monkeypatch.setattr(text, "model_fingerprint", lambda: "all-MiniLM-L6-v2:other-weights")
-    assert key != embedding_cache_key(["a", "b"])
+    assert key != shard_key(text_keys(["a", "b"]))
+
+
+def shards(folder) -> list:
+    return sorted(folder.glob("all-MiniLM-L6-v2-*.npz"))
 
 
 def test_warm_cache_skips_the_model(tmp_path, monkeypatch):
     first = encode_texts(TEXTS, cache_dir=tmp_path)
-    files = list(tmp_path.glob("*.npz"))
-    assert [f.name for f in files] == [f"all-MiniLM-L6-v2-{embedding_cache_key(TEXTS)[:24]}.npz"]
+    prefix = f"all-MiniLM-L6-v2-{model_fingerprint().split(':')[1][:12]}-mean-b8-"
+    assert len(shards(tmp_path)) == 1 and shards(tmp_path)[0].name.startswith(prefix)
     monkeypatch.setattr(text, "load_encoder", fail_if_called)
     second = encode_texts(TEXTS, cache_dir=tmp_path)
     np.testing.assert_array_equal(first, second)
     assert second.dtype == np.float32
-    with pytest.raises(AssertionError, match="model was loaded"):  # changed text: a new entry
+    # any subset, in any order, comes from the same stored vectors
+    subset = [TEXTS[4], TEXTS[0], TEXTS[2]]
+    np.testing.assert_array_equal(encode_texts(subset, cache_dir=tmp_path), first[[4, 0, 2]])
+    with pytest.raises(AssertionError, match="model was loaded"):  # a new text needs the model
         encode_texts([*TEXTS[:-1], "hello world!"], cache_dir=tmp_path)
+
+
+def test_only_new_texts_are_encoded(tmp_path, monkeypatch):
+    first = encode_texts(TEXTS[:10], cache_dir=tmp_path)
+    encoded: list[list[str]] = []
+    real = text._encode_uncached
+
+    def recording(texts, *args, **kwargs):
+        encoded.append(list(texts))
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(text, "_encode_uncached", recording)
+    both = encode_texts(["brand new text", *TEXTS[:10], "brand new text"], cache_dir=tmp_path)
+    assert encoded == [["brand new text"]]  # once, although it appears twice
+    np.testing.assert_array_equal(both[1:11], first)
+    np.testing.assert_array_equal(both[0], both[11])
+    np.testing.assert_array_equal(both[0], encode_texts(["brand new text"], cache=False)[0])
+    assert len(shards(tmp_path)) == 2
+
+
+def test_many_shards_are_merged(tmp_path, monkeypatch):
+    monkeypatch.setattr(text, "MAX_SHARDS", 3)
+    expected = encode_texts(TEXTS[:8], cache=False)
+    for position in range(8):  # one new text per call: one new shard per call
+        encode_texts([TEXTS[position]], cache_dir=tmp_path)
+        assert len(shards(tmp_path)) <= 3
+    monkeypatch.setattr(text, "load_encoder", fail_if_called)
+    text._shard_memo.clear()
+    np.testing.assert_array_equal(encode_texts(TEXTS[:8], cache_dir=tmp_path), expected)
 
 
 def test_default_cache_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path))
     encode_texts(["default folder"])
-    assert len(list((tmp_path / "embeddings").glob("all-MiniLM-L6-v2-*.npz"))) == 1
+    assert len(shards(tmp_path / "embeddings")) == 1
 
 
 def test_cache_disabled_writes_nothing(tmp_path):
@@ -306,33 +364,37 @@ def test_cache_disabled_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_corrupt_cache_entry_is_rebuilt(tmp_path):
+def test_corrupt_shard_is_removed_and_rebuilt(tmp_path):
     texts = TEXTS[:6]
     first = encode_texts(texts, cache_dir=tmp_path)
-    path = entry_path(tmp_path, embedding_cache_key(texts), text.MODEL_NAME)
+    (path,) = shards(tmp_path)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF  # flip one byte in the middle of the embeddings
     path.write_bytes(bytes(data))
-    with pytest.warns(CacheWarning, match="corrupt.*rebuilding") as record:
+    with pytest.warns(CacheWarning, match="corrupt.*removing") as record:
         rebuilt = encode_texts(texts, cache_dir=tmp_path)
     assert str(tmp_path) not in str(record[0].message)
-    np.testing.assert_allclose(rebuilt, first, atol=1e-6)
+    np.testing.assert_array_equal(rebuilt, first)
 
+    (path,) = shards(tmp_path)
     path.write_bytes(path.read_bytes()[:1000])  # truncated
     with pytest.warns(CacheWarning, match="corrupt"):
         encode_texts(texts, cache_dir=tmp_path)
-    np.testing.assert_allclose(encode_texts(texts, cache_dir=tmp_path), first, atol=1e-6)
+    np.testing.assert_array_equal(encode_texts(texts, cache_dir=tmp_path), first)
 
 
-def test_stale_cache_entry_is_rebuilt(tmp_path):
+def test_stale_shard_is_not_used(tmp_path):
     texts = TEXTS[:4]
-    path = entry_path(tmp_path, embedding_cache_key(texts), text.MODEL_NAME)
+    keys = text_keys(texts)
+    name = text.EmbeddingStore(tmp_path).prefix + "-0123.npz"
     wrong = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
-    write_arrays(path, "written for other texts or another model", {"embeddings": wrong})
+    write_arrays(
+        tmp_path / name, "written by another model", {"text_sha256": keys, "embeddings": wrong}
+    )
     with pytest.warns(CacheWarning, match="stale"):
         result = encode_texts(texts, cache_dir=tmp_path)
-    np.testing.assert_allclose(np.linalg.norm(result, axis=1), 1.0, atol=1e-6)
-    np.testing.assert_allclose(result, encode_texts(texts, cache=False), atol=1e-6)
+    np.testing.assert_array_equal(result, encode_texts(texts, cache=False))
+    assert not (tmp_path / name).exists()
 
 
 def test_fresh_process_warm_path_and_silent_loading(tmp_path):
