@@ -1,62 +1,146 @@
-"""The notebook runner's parameter injection and the README updater."""
+"""The notebook runner (failures never damage the course; parameters) and the README updater.
 
+The runner tests execute tiny notebooks in a real kernel (about two seconds each).
+"""
+
+import os
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-from run_course import inject_parameters, parse_parameters
+import run_course
+from run_course import parse_parameters, strip_run_metadata
 from update_readme import render
 
 
-def notebook_with_parameters():
-    cells = [
-        nbformat.v4.new_code_cell("import recutils"),
-        nbformat.v4.new_code_cell("DATASET = 'shop'", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("print(DATASET)"),
+def write_notebook(path: Path, *sources: str, parameters: str | None = "X = 1") -> Path:
+    cells = []
+    if parameters is not None:
+        cells.append(nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}))
+    cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
+    nbformat.write(notebook, path)
+    return path
+
+
+def outputs(path: Path) -> list[str]:
+    notebook = nbformat.read(path, as_version=4)
+    return [
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
     ]
-    return nbformat.v4.new_notebook(cells=cells)
 
 
-def test_parameters_are_injected_right_after_the_tagged_cell():
-    notebook = notebook_with_parameters()
-    inject_parameters(notebook, parse_parameters(["DATASET='online-retail'", "K=20"]))
-    assert [c.source.splitlines()[-1] for c in notebook.cells] == [
-        "import recutils",
-        "DATASET = 'shop'",
-        "K = 20",
-        "print(DATASET)",
-    ]
-    assert "DATASET = 'online-retail'" in notebook.cells[2].source
+def test_a_failing_notebook_is_not_written_over_and_the_others_still_run(tmp_path, capsys):
+    broken = write_notebook(
+        tmp_path / "01_broken.ipynb", "print('before')", "raise ValueError('broken on purpose')"
+    )
+    stored = broken.read_bytes()
+    working = write_notebook(tmp_path / "02_working.ipynb", "print(X * 2)")
+    runs = tmp_path / "runs"
+
+    status = run_course.main([str(broken), str(working), "--runs-dir", str(runs)])
+
+    assert status == 1
+    assert broken.read_bytes() == stored  # the stored notebook is untouched
+    failed = runs / "failed" / "01_broken.ipynb"
+    assert "before\n" in outputs(failed)  # the failed run, with its outputs, kept aside
+    assert outputs(working) == ["2\n"]  # the notebook after the failure ran and was written
+    printed = capsys.readouterr()
+    table = printed.out
+    assert "01_broken.ipynb" in table and "FAILED" in table
+    assert "ValueError: broken on purpose" in table  # the first line of the error
+    assert "02_working.ipynb" in table and " ok " in table
+    assert "runs/failed/01_broken.ipynb" in table.replace(os.sep, "/")
+    assert "the stored notebook is unchanged" in table
+    assert "This run wrote no leaderboard" in table
+    assert "1 of 2 notebooks failed" in printed.err
 
 
-def test_bad_parameters_are_refused():
+def test_run_metadata_is_not_stored(tmp_path):
+    notebook = write_notebook(tmp_path / "01_ok.ipynb", "print('hello')")
+    assert run_course.main([str(notebook), "--runs-dir", str(tmp_path / "runs")]) == 0
+    executed = nbformat.read(notebook, as_version=4)
+    assert "papermill" not in executed.metadata
+    for cell in executed.cells:
+        assert set(cell.metadata) <= {"tags"}, cell.metadata  # no timings, no papermill notes
+
+
+def test_parameters_are_injected_after_the_tagged_cell_into_a_copy(tmp_path):
+    notebook = write_notebook(
+        tmp_path / "01_p.ipynb", "print(X, DATA)", parameters="X = 1\nDATA = {}"
+    )
+    stored = notebook.read_bytes()
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    parameters = ["-p", "X=5", "-p", 'DATA={"a": [1, 2]}']
+    status = run_course.main(
+        [str(notebook), *parameters, "--output-dir", str(out), "--runs-dir", str(runs)]
+    )
+    assert status == 0
+    assert notebook.read_bytes() == stored  # parameterised runs never overwrite the course
+    executed = nbformat.read(out / "01_p.ipynb", as_version=4)
+    assert "injected-parameters" in executed.cells[1].metadata["tags"]
+    assert outputs(out / "01_p.ipynb") == ["5 {'a': [1, 2]}\n"]
+
+
+def test_bad_parameters_are_refused(tmp_path):
     with pytest.raises(SystemExit, match="NAME=VALUE"):
         parse_parameters(["DATASET"])
     with pytest.raises(SystemExit, match="not a Python literal"):
         parse_parameters(["DATASET=online-retail"])
-    untagged = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
-    with pytest.raises(SystemExit, match="no cell tagged 'parameters'"):
-        inject_parameters(untagged, {"x": "2"})
+    assert parse_parameters(["DATASET='online-retail'", "K=20"]) == {
+        "DATASET": "online-retail",
+        "K": 20,
+    }
+    untagged = write_notebook(tmp_path / "01_u.ipynb", "x = 1", parameters=None)
+    with pytest.raises(SystemExit):
+        run_course.main([str(untagged), "-p", "x=2", "--output-dir", str(tmp_path / "out")])
+    with pytest.raises(SystemExit):  # -p without --output-dir
+        run_course.main([str(untagged), "-p", "x=2"])
+
+
+def test_strip_run_metadata_keeps_real_tags():
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("a", metadata={"tags": [], "papermill": {}}),
+            nbformat.v4.new_code_cell("b", metadata={"tags": ["parameters"], "execution": {}}),
+        ]
+    )
+    notebook.metadata["papermill"] = {"duration": 1.0}
+    strip_run_metadata(notebook)
+    assert [cell.metadata for cell in notebook.cells] == [{}, {"tags": ["parameters"]}]
+    assert "papermill" not in notebook.metadata
 
 
 def test_readme_blocks_are_replaced_and_other_text_kept():
     text = "intro\n<!-- notebooks:start -->\nold table\n<!-- notebooks:end -->\noutro\n"
     rendered = render(text)
     assert rendered.startswith("intro\n<!-- notebooks:start -->\n| notebook |")
+    assert "| first run | re-run |" in rendered and "the whole course" in rendered
     assert "old table" not in rendered and rendered.endswith("<!-- notebooks:end -->\noutro\n")
     assert render(rendered) == rendered
 
 
-def test_leaderboards_are_readme_blocks_and_printed(capsys):
-    import run_course
-
+def test_leaderboards_are_readme_blocks_and_printed_only_when_this_run_wrote_them(capsys):
     text = "<!-- leaderboard-shop:start -->\n<!-- leaderboard-shop:end -->\n"
     rendered = render(text)
-    shop = (run_course.ROOT / "results" / "leaderboard-shop.md").read_text().strip()
+    path = run_course.ROOT / "results" / "leaderboard-shop.md"
+    shop = path.read_text().strip()
     assert shop in rendered and shop.startswith("| model | nDCG@10 |")
-    run_course.print_leaderboards()
+    run_course.print_leaderboards(since=time.time() + 60)  # written before this "run"
     printed = capsys.readouterr().out
-    assert "results/leaderboard-shop.md" in printed and shop in printed
+    assert shop not in printed and "from an earlier run" in printed
+    run_course.print_leaderboards(since=path.stat().st_mtime)
+    printed = capsys.readouterr().out
+    assert "results/leaderboard-shop.md (written by this run)" in printed and shop in printed

@@ -1,18 +1,30 @@
-"""Execute the course notebooks in order, in place, and report what ran and how long it took.
+"""Execute the course notebooks in order and report what ran, how long it took, and what failed.
 
     python tools/run_course.py                       # every notebook, in place (make course)
     python tools/run_course.py notebooks/01_*.ipynb  # some of them
     python tools/run_course.py notebooks/01_data_exploration.ipynb \\
         -p 'DATASETS={"online-retail": {}}' --output-dir runs/
 
-``--parameter NAME=VALUE`` (VALUE a Python literal: a number, a quoted string, a list, a dict)
-injects a cell after the notebook's cell tagged ``parameters``, as papermill does, so a
-notebook can run on another dataset or size without editing it. Such runs are written to
-``--output-dir`` (never over the course's notebooks) and do not update the recorded run times.
+Notebooks are executed with papermill, which starts a Jupyter kernel, runs every cell in order
+and, with ``--parameter NAME=VALUE`` (VALUE a Python literal: a number, a quoted string, a list,
+a dict), adds a cell tagged ``injected-parameters`` right after the cell tagged ``parameters``,
+so a notebook can run on another dataset or size without editing it. Parameterised runs are
+written to ``--output-dir``, never over the course's notebooks.
 
-Run times of full in-place runs are recorded in ``notebooks/runtimes.json`` and copied into the
-README's notebook table (tools/update_readme.py). At the end, the leaderboards that notebook 06
-wrote to ``results/`` are printed.
+The course is never damaged by a failed run:
+
+* every notebook runs, even after one has failed;
+* a notebook is written over the stored one only if it ran to the end; a failed run goes to
+  ``runs/failed/`` (``--runs-dir``), with papermill's note at the top saying which cell
+  raised, and the table at the end says where;
+* the exit status is 1 if anything failed, and the leaderboards in ``results/`` are printed
+  only if this run wrote them.
+
+Run times of full in-place runs are recorded in ``notebooks/runtimes.json``, as the *first run*
+when the cache folder (``recutils.cache_dir()``: embeddings, trained models) was empty at the
+start (a fresh clone) and as a *re-run* otherwise, and copied into the README's notebook table
+(tools/update_readme.py) and the course map's. The kernel's own stderr (start-up notices,
+library warnings) goes to ``runs/logs/<notebook>.kernel.log``.
 """
 
 from __future__ import annotations
@@ -20,84 +32,190 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import subprocess
+import os
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+import papermill
+from jupyter_client.manager import AsyncKernelManager
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 RUNTIMES = NOTEBOOKS / "runtimes.json"
+RUNS = ROOT / "runs"
+#: Keys of runtimes.json: the first run of a fresh clone, and runs with the caches filled.
+FIRST_RUN, RERUN = "first_run", "rerun"
 
 
-def inject_parameters(notebook: nbformat.NotebookNode, parameters: dict[str, str]) -> None:
-    """Insert a cell assigning ``parameters`` right after the cell tagged ``parameters``."""
-    tagged = [
-        position
-        for position, cell in enumerate(notebook.cells)
-        if "parameters" in cell.get("metadata", {}).get("tags", [])
-    ]
-    if not tagged:
-        raise SystemExit("the notebook has no cell tagged 'parameters'; cannot inject values")
-    position = tagged[0]
-    source = "# Injected by tools/run_course.py --parameter\n" + "\n".join(
-        f"{name} = {value}" for name, value in parameters.items()
-    )
-    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
-    notebook.cells.insert(position + 1, cell)
+class QuietKernelManager(AsyncKernelManager):
+    """A kernel manager that sends the kernel's stderr to a log file instead of the terminal.
+
+    The kernel's stderr carries no cell output (that arrives through the kernel protocol),
+    only ipykernel's start-up notice about its local TCP transport and native libraries'
+    warnings, which would otherwise be mixed into the progress report.
+    """
+
+    log_path: Path | None = None
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        if self.log_path is None:
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "w") as log:  # the kernel process keeps its own copy open
+            await super()._async_launch_kernel(kernel_cmd, **{**kw, "stderr": log})
 
 
-def execute(path: Path, parameters: dict[str, str], output: Path) -> float:
-    notebook = nbformat.read(path, as_version=4)
-    if parameters:
-        inject_parameters(notebook, parameters)
-    client = NotebookClient(
-        notebook,
-        timeout=1800,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-        record_timing=False,
-    )
-    start = time.perf_counter()
+@dataclass
+class Result:
+    """What happened to one notebook."""
+
+    name: str
+    status: str  # "ok" or "FAILED"
+    seconds: float
+    error: str = ""  # first line of the error, e.g. "FileNotFoundError: ..."
+    written_to: Path | None = None
+
+
+def has_parameters_cell(notebook: nbformat.NotebookNode) -> bool:
+    return any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in notebook.cells)
+
+
+def strip_run_metadata(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Remove what papermill and nbclient record about one run (times, paths, durations), so a
+    re-run changes a stored notebook only where its outputs change."""
+    notebook.metadata.pop("papermill", None)
+    for cell in notebook.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.metadata.get("tags") == []:  # papermill gives every cell a tag list
+            del cell.metadata["tags"]
+    return notebook
+
+
+def write_atomically(notebook: nbformat.NotebookNode, path: Path) -> None:
+    """Write a notebook under a temporary name beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        # The kernel's own stderr only carries ipykernel's start-up notice about its local TCP
-        # transport; cell output, errors included, arrives through the kernel protocol.
-        client.execute(stderr=subprocess.DEVNULL)
+        nbformat.write(notebook, temporary)
+        os.replace(temporary, path)
     finally:
-        elapsed = time.perf_counter() - start
-        output.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, output)
-    return elapsed
+        temporary.unlink(missing_ok=True)
 
 
-def print_leaderboards() -> None:
-    """Print the leaderboards notebook 06 wrote (``results/leaderboard-*.md``), if any."""
-    for path in sorted((ROOT / "results").glob("leaderboard-*.md")):
-        print(f"\n{path.relative_to(ROOT)}\n\n{path.read_text().strip()}")
+def first_error_line(error: BaseException) -> str:
+    """``"Name: message"`` of a papermill cell error (first line only), else the exception's."""
+    name = getattr(error, "ename", None) or type(error).__name__
+    value = getattr(error, "evalue", None)
+    value = str(error) if value is None else value
+    lines = [line.strip() for line in str(value).splitlines() if line.strip()]
+    return f"{name}: {lines[0]}" if lines else name
 
 
-def parse_parameters(items: list[str]) -> dict[str, str]:
-    parameters = {}
+def execute(
+    path: Path, parameters: dict[str, Any], output: Path, failed_dir: Path, logs_dir: Path
+) -> Result:
+    """Run one notebook; write it to ``output`` if it ran to the end, else to ``failed_dir``."""
+    log = logs_dir / f"{path.stem}.kernel.log"
+    manager = type("KernelManager", (QuietKernelManager,), {"log_path": log})
+    with tempfile.TemporaryDirectory(prefix="run_course-") as folder:
+        executed = Path(folder) / path.name
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                path,
+                executed,
+                parameters=parameters or None,
+                kernel_name="python3",
+                cwd=path.parent,
+                progress_bar=False,
+                request_save_on_cell_execute=False,
+                execution_timeout=1800,
+                kernel_manager_class=manager,
+            )
+        except Exception as error:  # a cell raised, the kernel died, a timeout, ...
+            seconds = time.perf_counter() - start
+            failed = failed_dir / path.name
+            if executed.exists():
+                failed.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(executed, failed)
+            return Result(path.name, "FAILED", seconds, first_error_line(error), failed)
+        seconds = time.perf_counter() - start
+        notebook = strip_run_metadata(nbformat.read(executed, as_version=4))
+        write_atomically(notebook, output)
+    return Result(path.name, "ok", seconds, written_to=output)
+
+
+def print_table(results: list[Result]) -> None:
+    print(f"\n{'notebook':<34}{'status':<8}{'time':>9}  error")
+    for result in results:
+        print(f"{result.name:<34}{result.status:<8}{result.seconds:7.1f} s  {result.error}")
+    total = sum(result.seconds for result in results)
+    print(f"{'total':<34}{'':<8}{total:7.1f} s")
+    for result in results:
+        if result.status != "ok" and result.written_to is not None:
+            where = result.written_to
+            shown = where.relative_to(ROOT) if where.is_relative_to(ROOT) else where
+            print(f"{result.name} failed: the run is in {shown}; the stored notebook is unchanged")
+
+
+def print_leaderboards(since: float) -> None:
+    """Print the leaderboards this run wrote (``results/leaderboard-*.md`` changed since it
+    started); the stored ones are not this run's results, so they are only mentioned."""
+    written = [
+        path
+        for path in sorted((ROOT / "results").glob("leaderboard-*.md"))
+        if path.stat().st_mtime >= since
+    ]
+    for path in written:
+        print(f"\n{path.relative_to(ROOT)} (written by this run)\n\n{path.read_text().strip()}")
+    if not written:
+        print("\nThis run wrote no leaderboard; the ones in results/ are from an earlier run.")
+
+
+def parse_parameters(items: list[str]) -> dict[str, Any]:
+    parameters: dict[str, Any] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.isidentifier():
             raise SystemExit(f"--parameter must look like NAME=VALUE, got {item!r}")
         try:
-            ast.literal_eval(value)
+            parameters[name] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             raise SystemExit(
                 f"--parameter {name}: {value!r} is not a Python literal (a number, a quoted "
                 f"string, a list or a dict); quote strings: -p {name}='\"text\"'"
             ) from None
-        parameters[name] = value
     return parameters
 
 
-def main() -> int:
+def cache_is_empty() -> bool:
+    """True when nothing is cached yet (``recutils.cache_dir()`` missing or empty)."""
+    from recutils.environment import cache_dir
+
+    folder = cache_dir()
+    return not folder.is_dir() or not any(p.is_file() for p in folder.rglob("*"))
+
+
+def record_runtimes(results: list[Result], kind: str) -> None:
+    runtimes: dict[str, dict[str, float]] = (
+        json.loads(RUNTIMES.read_text()) if RUNTIMES.exists() else {}
+    )
+    if runtimes and not all(isinstance(v, dict) for v in runtimes.values()):
+        runtimes = {RERUN: runtimes}  # the file's earlier layout: re-run times only
+    for result in results:
+        runtimes.setdefault(kind, {})[result.name] = round(result.seconds, 1)
+    runtimes = {key: dict(sorted(values.items())) for key, values in sorted(runtimes.items())}
+    RUNTIMES.write_text(json.dumps(runtimes, indent=1) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -108,46 +226,54 @@ def main() -> int:
     parser.add_argument(
         "--output-dir", type=Path, help="write executed copies here (required with -p)"
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=RUNS,
+        help="failed runs go to RUNS_DIR/failed/, kernel logs to RUNS_DIR/logs/ (default runs/)",
+    )
+    args = parser.parse_args(argv)
     parameters = parse_parameters(args.parameter)
     if parameters and args.output_dir is None:
         parser.error(
             "--parameter needs --output-dir: parameterised runs never overwrite the course"
         )
-    paths = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    paths = [path.resolve() for path in args.notebooks] or sorted(
+        NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")
+    )
     if not paths:
         parser.error(f"no notebooks found in {NOTEBOOKS}")
+    for path in paths:
+        if not path.is_file():
+            parser.error(f"no notebook {path}")
+        if parameters and not has_parameters_cell(nbformat.read(path, as_version=4)):
+            parser.error(f"{path.name} has no cell tagged 'parameters'; cannot inject values")
     in_place = args.output_dir is None
-    runtimes: dict[str, float] = json.loads(RUNTIMES.read_text()) if RUNTIMES.exists() else {}
-    results: list[tuple[str, str, float]] = []
+    failed_dir, logs_dir = args.runs_dir / "failed", args.runs_dir / "logs"
+    every_notebook = paths == sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    course_run = in_place and all(path.parent == NOTEBOOKS for path in paths)
+    kind = FIRST_RUN if cache_is_empty() else RERUN
+    started = time.time()
+    results: list[Result] = []
     for path in paths:
         output = path if in_place else args.output_dir / path.name
         print(f"running {path.name} ...", flush=True)
-        try:
-            seconds = execute(path, parameters, output)
-        except CellExecutionError as error:
-            results.append((path.name, "FAILED", float("nan")))
-            print(str(error)[-3000:], file=sys.stderr)
-            break
-        results.append((path.name, "ok", seconds))
-        if in_place:
-            runtimes[path.name] = round(seconds, 1)
-    print("\nnotebook                                  status     time")
-    for name, status, seconds in results:
-        shown = "-" if seconds != seconds else f"{seconds:6.1f} s"
-        print(f"{name:<42}{status:<9}{shown}")
-    total = sum(s for _, status, s in results if status == "ok")
-    print(f"{'total':<42}{'':<9}{total:6.1f} s")
-    if in_place and all(status == "ok" for _, status, _ in results):
-        RUNTIMES.write_text(json.dumps(dict(sorted(runtimes.items())), indent=1) + "\n")
-        course_map = [p for p in paths if p.name.startswith("00_")]
+        results.append(execute(path, parameters, output, failed_dir, logs_dir))
+    print_table(results)
+    all_ok = all(result.status == "ok" for result in results)
+    if course_run and all_ok and (every_notebook or kind == RERUN):
+        record_runtimes(results, kind)
+        course_map = [path for path in paths if path.name.startswith("00_")]
         if course_map:  # its table of run times reads runtimes.json: show this run's times
-            execute(course_map[0], {}, course_map[0])
+            execute(course_map[0], {}, course_map[0], failed_dir, logs_dir)
         from update_readme import update_readme
 
         update_readme()
-    print_leaderboards()
-    return 0 if all(status == "ok" for _, status, _ in results) else 1
+    print_leaderboards(since=started)
+    if not all_ok:
+        failed = sum(result.status != "ok" for result in results)
+        print(f"\n{failed} of {len(results)} notebooks failed.", file=sys.stderr)
+    return 0 if all_ok else 1
 
 
 if __name__ == "__main__":

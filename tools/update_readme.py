@@ -3,8 +3,9 @@
 Blocks are delimited by ``<!-- name:start -->`` and ``<!-- name:end -->``:
 
 * ``notebooks`` -- the notebook table: number, title (the notebook's first heading), its
-  summary (notebook metadata ``course.summary``), and the run time that tools/run_course.py
-  recorded in notebooks/runtimes.json;
+  summary (notebook metadata ``course.summary``), and the run times that tools/run_course.py
+  recorded in notebooks/runtimes.json: the first run of a fresh clone (empty cache) and a
+  re-run (cache filled);
 * ``<file stem>`` for every ``bench/results/*.md`` -- a benchmark table written by a bench script;
 * ``<file stem>`` for every ``results/leaderboard-*.md`` -- a leaderboard written by notebook 06
   (``make course`` for the shop, ``make leaderboard-online-retail`` for Online Retail).
@@ -24,28 +25,34 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
 
+def _shown(seconds: float | None) -> str:
+    if seconds is None:
+        return "not yet run"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
 def notebook_rows() -> str:
-    runtimes = (
-        json.loads((ROOT / "notebooks" / "runtimes.json").read_text())
-        if (ROOT / "notebooks" / "runtimes.json").exists()
-        else {}
-    )
-    lines = ["| notebook | what you will do | run time (2-core CPU) |", "| --- | --- | --- |"]
+    path = ROOT / "notebooks" / "runtimes.json"
+    runtimes = json.loads(path.read_text()) if path.exists() else {}
+    first, rerun = runtimes.get("first_run", {}), runtimes.get("rerun", {})
+    lines = [
+        "| notebook | what you will do | first run | re-run |",
+        "| --- | --- | ---: | ---: |",
+    ]
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
-        first = "".join(notebook.cells[0].source) if notebook.cells else ""
+        first_cell = "".join(notebook.cells[0].source) if notebook.cells else ""
         title = next(
-            (line.lstrip("# ").strip() for line in first.splitlines() if line.startswith("#")),
+            (line.lstrip("# ").strip() for line in first_cell.splitlines() if line.startswith("#")),
             path.stem,
         )
         learn = notebook.metadata.get("course", {}).get("summary", "")
-        seconds = runtimes.get(path.name)
-        shown = (
-            "not yet run"
-            if seconds is None
-            else (f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min")
+        lines.append(
+            f"| [{title}](notebooks/{path.name}) | {learn} | "
+            f"{_shown(first.get(path.name))} | {_shown(rerun.get(path.name))} |"
         )
-        lines.append(f"| [{title}](notebooks/{path.name}) | {learn} | {shown} |")
+    totals = [sum(times.values()) if times else None for times in (first, rerun)]
+    lines.append(f"| **the whole course** | | {_shown(totals[0])} | {_shown(totals[1])} |")
     return "\n".join(lines)
 
 
