@@ -5,15 +5,18 @@
 # make leaderboard-online-retail (notebook 06 on the real shop -> results/), make clean.
 
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+# The first of these that runs and is Python 3.11 or newer (tools/check_python.py then says
+# whether it can work, and why not); override with make course PYTHON=/path/to/python3.12.
+PYTHON ?= $(or $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && \
+	{ command -v $$p; break; }; done),python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Datasets: $RECUTILS_DATA_DIR if set, else ../shared/datasets when it exists beside the
-# repository (the project's own test runs), else the repository's data/ folder.
-SHARED_DATA := $(abspath $(CURDIR)/../shared/datasets)
-RECUTILS_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/online-retail),$(SHARED_DATA),$(CURDIR)/data)
-export RECUTILS_DATA_DIR
+# Datasets need no setting: the shop is generated and Online Retail ships inside recutils.
+# MovieLens and your own files are read from $RECUTILS_DATA_DIR, else data/ (data/README.md).
+# JupyterLab refuses to start as root (containers, cloud notebooks) unless told it may.
+LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # Linux laptops without a GPU: make course TORCH_INDEX=https://download.pytorch.org/whl/cpu
 # (PyPI's Linux torch wheel pulls several GB of CUDA libraries; macOS/Windows need nothing).
 TORCH_INDEX ?=
@@ -40,15 +43,15 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PIP_INSTALL) --no-deps -e .
 	@touch $(STAMP)
 
-# Notebook 06 on Online Retail (needs the file in the data directory, see data/README.md):
-# writes results/leaderboard-online-retail.* and the executed copy to runs/online-retail/.
+# Notebook 06 on Online Retail (it ships with the course): writes
+# results/leaderboard-online-retail.* and the executed copy to runs/online-retail/.
 leaderboard-online-retail: $(STAMP)
 	$(BIN)/python tools/run_course.py notebooks/06_evaluation.ipynb -p 'DATASET="online-retail"' --output-dir runs/online-retail
 	$(BIN)/python tools/update_readme.py
 
 lab: $(STAMP)
 	$(PIP_INSTALL) -r requirements-lab.txt -c constraints.txt
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab $(LAB_ROOT) notebooks
 
 bench: $(STAMP)
 	$(BIN)/python bench/metrics_bench.py --output bench/results/metrics_bench.md
