@@ -51,7 +51,7 @@ leaderboard-online-retail: $(STAMP)
 
 lab: $(STAMP)
 	$(PIP_INSTALL) -r requirements-lab.txt -c constraints.txt
-	$(BIN)/jupyter lab $(LAB_ROOT) notebooks
+	$(BIN)/jupyter lab $(LAB_ROOT) --config=tools/jupyter_server_config.py notebooks
 
 bench: $(STAMP)
 	$(BIN)/python bench/metrics_bench.py --output bench/results/metrics_bench.md

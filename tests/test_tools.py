@@ -144,3 +144,36 @@ def test_leaderboards_are_readme_blocks_and_printed_only_when_this_run_wrote_the
     run_course.print_leaderboards(since=path.stat().st_mtime)
     printed = capsys.readouterr().out
     assert "results/leaderboard-shop.md (written by this run)" in printed and shop in printed
+
+
+def test_lab_keeps_a_notebook_byte_identical_when_only_its_metadata_would_change(tmp_path):
+    """make lab's pre-save hook: opening a notebook with another Python must not change it."""
+    import logging
+
+    from jupyter_server_config import keep_stored_metadata_if_cells_unchanged
+
+    path = write_notebook(tmp_path / "01_read.ipynb", "print('hello')")
+    stored = nbformat.read(path, as_version=4)
+    stored.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
+    nbformat.write(stored, path)
+
+    class Contents:
+        log = logging.getLogger("test")
+
+        def _get_os_path(self, name):
+            return str(tmp_path / name)
+
+    def opened_with_python_313():
+        notebook = nbformat.reads(nbformat.writes(stored), as_version=4)
+        notebook.metadata["language_info"] = {"name": "python", "version": "3.13.0"}
+        return notebook
+
+    model = {"type": "notebook", "content": opened_with_python_313()}
+    keep_stored_metadata_if_cells_unchanged(model, "01_read.ipynb", Contents())
+    assert model["content"]["metadata"]["language_info"]["version"] == "3.11.7"
+
+    edited = opened_with_python_313()
+    edited.cells.append(nbformat.v4.new_code_cell("x = 1"))
+    model = {"type": "notebook", "content": edited}
+    keep_stored_metadata_if_cells_unchanged(model, "01_read.ipynb", Contents())
+    assert model["content"]["metadata"]["language_info"]["version"] == "3.13.0"  # yours now
