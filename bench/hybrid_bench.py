@@ -10,12 +10,12 @@ Run from the repository root::
 The post's model runs BERT forward *and backward* on the item texts of every batch. This bench
 measures what that costs against the alternatives of ``recutils.models.hybrid`` on the shop's
 catalog (about 4,000 product texts of ~51 tokens), with
-:func:`recutils.models.hybrid.training_step_seconds`:
+:func:`recutils.models.hybrid_cost.training_step_seconds`:
 
 * (a) the post's way: tokenise the batch items' texts, run the whole MiniLM (6 layers) forward
   and backward, update it with Adam (the reference);
 * (b) fine-tune only the top layer, on the lower-layer hidden states cached once
-  (:func:`recutils.models.hybrid.top_layer_inputs`);
+  (:func:`recutils.text.top_layer_inputs`);
 * (c) frozen text features, cached once (:func:`recutils.text.encode_texts`): only the
   recommender network trains.
 
@@ -49,8 +49,8 @@ from contention import Contention
 
 import recutils
 from recutils.datasets import load
-from recutils.models.hybrid import top_layer_inputs, training_step_seconds
-from recutils.text import encode_texts, item_texts, load_encoder
+from recutils.models.hybrid_cost import training_step_seconds
+from recutils.text import encode_texts, item_texts, load_encoder, top_layer_inputs
 
 #: Labelled pairs of one epoch on the shop with the defaults (validation split of the
 #: notebooks: ~96,000 training pairs x (1 + 4 negatives)).

@@ -38,7 +38,8 @@ import scipy
 from scipy import sparse
 from threadpoolctl import threadpool_limits
 
-from recutils.metrics import METRICS, ranking_metrics, ranking_metrics_per_user, top_k_items
+from recutils.metrics import METRICS, ranking_metrics, ranking_metrics_per_user
+from recutils.ranking import top_k_items
 
 N_USERS = 10_000
 N_ITEMS = 20_000

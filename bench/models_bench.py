@@ -37,7 +37,7 @@ import numpy as np
 import recutils
 from recutils.datasets import load
 from recutils.evaluation import evaluate
-from recutils.interactions import IdIndex, pair_split
+from recutils.interactions import IdIndex
 from recutils.models import (
     ALS,
     BPR,
@@ -46,8 +46,9 @@ from recutils.models import (
     ItemKNN,
     MostPopular,
     UserKNN,
+    fit_model,
 )
-from recutils.splitting import temporal_split
+from recutils.splitting import pair_split, temporal_split
 from recutils.text import encode_texts, item_texts
 
 SCALES = {1: (3_000, 4_000), 10: (30_000, 10_000)}
@@ -67,14 +68,14 @@ def run_scale(scale: int) -> list[tuple[str, str, float, float, float]]:
         "EASE": EASE(),
         "ALS": ALS(),
         "BPR": BPR(),
-        "ContentBased (MiniLM)": ContentBased(embeddings),
+        "ContentBased (MiniLM)": ContentBased(),
     }
     label = f"{scale}x ({n_users:,} users, {len(shop.items):,} items, {train.nnz:,} train pairs)"
     rows = []
     for name, model in models.items():
         start = time.perf_counter()
         try:
-            model.fit(train)
+            fit_model(model, train, side_data={"item_vectors": embeddings})
         except (MemoryError, ValueError) as error:  # e.g. EASE refusing a too-large catalog
             rows.append((label, name, float("nan"), float("nan"), float("nan")))
             print(f"{label} {name}: not run ({error})", file=sys.stderr)

@@ -40,7 +40,7 @@ from threadpoolctl import threadpool_limits
 import recutils
 from recutils.datasets import load
 from recutils.interactions import IdIndex, user_item_pairs
-from recutils.metrics import top_k_items
+from recutils.ranking import top_k_items
 from recutils.text import encode_texts, item_texts, load_encoder
 
 

@@ -1,36 +1,43 @@
 """recutils: the shared code of the course "Large pretrained models in e-commerce recommendation".
 
-Modules, by pipeline stage:
+Modules, by pipeline stage (``recutils/README.md`` is the map, with the files to touch to add
+a model or a dataset):
 
 * :mod:`recutils.environment` -- ``setup()``: seeds, threads, quiet logging, data/cache folders
 * :mod:`recutils.schema` -- the interactions/items schema, validation, :class:`Dataset`
 * :mod:`recutils.datasets` -- ``load("shop")``, ``load("online-retail")``, ``from_frames``
-  (your data)
+  (your data), a registry of loaders
 * :mod:`recutils.interactions` -- events to user-item pairs, id <-> row/column numbering,
   sparse user-item matrices
-* :mod:`recutils.splitting` -- random, temporal and leave-last-n-out splits
+* :mod:`recutils.splitting` -- every split: random, temporal, leave-last-n-out, pairs per
+  part, the notebooks' protocol, cold-start splits
+* :mod:`recutils.models` -- every recommender, behind one contract (``fit``, ``score``,
+  ``recommend``, ``similar_items``)
+* :mod:`recutils.evaluation` -- one protocol for every model, comparisons, grid search
+* :mod:`recutils.ranking` -- top-k selection (one tie rule everywhere)
 * :mod:`recutils.metrics` -- full-catalog ranking metrics, coverage, novelty, popularity,
   diversity, Gini/Lorenz
 * :mod:`recutils.uncertainty` -- bootstrap intervals and paired tests of per-user metrics
-* :mod:`recutils.text` -- the bundled all-MiniLM-L6-v2 encoder with an embedding cache
-* :mod:`recutils.cache` -- atomic, checksum-verified on-disk caches of arrays
-* :mod:`recutils.plotting` -- the course's recurring plots
+* :mod:`recutils.text` -- the bundled all-MiniLM-L6-v2 encoder with a per-text embedding cache
+* :mod:`recutils.homepage` -- candidates, merging and business rules of a home page
+* :mod:`recutils.checks`, :mod:`recutils.files`, :mod:`recutils.cache` -- argument checks,
+  atomic files, verified caches
+* :mod:`recutils.plotting`, :mod:`recutils.reporting` -- the recurring plots and result tables
 
-A typical pipeline::
+A typical pipeline (events are split first, then each part is paired on its own, so no
+future interaction leaks into training)::
 
     import recutils
     from recutils.datasets import load
-    from recutils.interactions import IdIndex, user_item_pairs
-    from recutils.splitting import temporal_split
-    from recutils.metrics import top_k_items, ranking_metrics
+    from recutils.evaluation import evaluate
+    from recutils.models import ALS
+    from recutils.splitting import temporal_protocol
 
     recutils.setup(seed=42)
-    shop = load("shop")
-    index = IdIndex.from_dataset(shop)
-    split = temporal_split(user_item_pairs(shop.interactions), test_start="2024-12-01")
-    train, test = index.matrix(split.train), index.matrix(split.test)
-    scores = ...  # (users x items) from any model
-    ranking_metrics(top_k_items(scores, k=20, exclude=train), test, k=[10, 20], train=train)
+    protocol = temporal_protocol(load("shop"), test_days=30, valid_days=30)
+    model = ALS().fit(protocol.train_and_valid)
+    model.recommend([0, 1, 2], k=10)                              # item numbers and scores
+    evaluate(model, protocol.train_and_valid, protocol.test, k=[10, 20], fit=False)
 """
 
 from recutils.environment import cache_dir, data_dir, setup

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import warnings
 import zipfile
 import zlib
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from recutils.files import atomic_path
 
 #: Version of the file layout; a file written with another version is treated as stale.
 CACHE_FORMAT = 1
@@ -157,8 +158,8 @@ def write_arrays(path: str | os.PathLike[str], key: str, arrays: Mapping[str, np
     """Atomically write ``arrays`` with their metadata (key, shapes, dtypes, checksums) to ``path``.
 
     The data goes to a temporary file next to ``path`` (same file system, so the final rename
-    is atomic), is flushed and ``fsync``-ed, then replaces ``path`` with :func:`os.replace`. If
-    anything fails, the temporary file is removed and ``path`` is untouched.
+    is atomic), is ``fsync``-ed, then replaces ``path`` (:func:`recutils.files.atomic_path`,
+    durable). If anything fails, the temporary file is removed and ``path`` is untouched.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -182,36 +183,9 @@ def write_arrays(path: str | os.PathLike[str], key: str, arrays: Mapping[str, np
     metadata_bytes = np.frombuffer(
         json.dumps(metadata, sort_keys=True).encode("utf-8"), dtype=np.uint8
     )
-    # A unique hidden name next to the target. Created with mode 0o666 minus the umask, like
-    # any other file (tempfile would make it 0o600, and os.replace keeps the mode).
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
-    try:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)  # Windows
-        descriptor = os.open(temporary, flags, 0o666)
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, **{METADATA_NAME: metadata_bytes}, **checked)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
+    with atomic_path(path, durable=True) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, **{METADATA_NAME: metadata_bytes}, **checked)
     return path
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def read_arrays(path: str | os.PathLike[str], key: str) -> dict[str, np.ndarray]:

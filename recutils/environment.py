@@ -23,15 +23,21 @@ from __future__ import annotations
 import os
 import random
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from recutils import checks
+
 #: Threads of the BLAS library behind NumPy, SciPy and implicit (see module docstring).
 DEFAULT_BLAS_THREADS = 1
 #: Threads of torch's intra-op pool (text encoder, neural models).
 DEFAULT_TORCH_THREADS = 2
+#: The seed every model and every random split uses unless told otherwise.
+DEFAULT_SEED = 42
 
 _ENV_DATA_DIR = "RECUTILS_DATA_DIR"
 _ENV_CACHE_DIR = "RECUTILS_CACHE_DIR"
@@ -73,8 +79,7 @@ def _quiet_environment_variables() -> None:
 
 def seed_everything(seed: int) -> None:
     """Seed ``random``, NumPy's global generator and torch (CPU) with ``seed``."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = checks.seed(seed)
     random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
     import torch
@@ -82,16 +87,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(int(seed))
 
 
-def _check_thread_count(value: object, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def set_threads(blas_threads: int, torch_threads: int) -> None:
     """Use ``blas_threads`` for BLAS (via threadpoolctl) and ``torch_threads`` for torch."""
-    blas_threads = _check_thread_count(blas_threads, "blas_threads")
-    torch_threads = _check_thread_count(torch_threads, "torch_threads")
+    blas_threads = checks.positive_int(blas_threads, "blas_threads")
+    torch_threads = checks.positive_int(torch_threads, "torch_threads")
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -105,8 +104,29 @@ def configured_threads() -> tuple[int, int]:
     return _state["blas_threads"], _state["torch_threads"]
 
 
+@contextmanager
+def torch_threads(threads: int | None = None) -> Iterator[int]:
+    """Run a block with ``threads`` torch threads (default: the :func:`setup` setting, 2),
+    then restore the previous setting, even if the block raises.
+
+    Example::
+
+        with torch_threads(1):
+            model(batch)  # on one thread
+    """
+    import torch
+
+    wanted = configured_threads()[1] if threads is None else checks.positive_int(threads, "threads")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(wanted)
+    try:
+        yield wanted
+    finally:
+        torch.set_num_threads(previous)
+
+
 def setup(
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     blas_threads: int = DEFAULT_BLAS_THREADS,
     torch_threads: int = DEFAULT_TORCH_THREADS,
 ) -> SetupInfo:
@@ -123,8 +143,8 @@ def setup(
     Returns:
         A :class:`SetupInfo`; display it as the notebook's first output.
     """
-    blas_threads = _check_thread_count(blas_threads, "blas_threads")
-    torch_threads = _check_thread_count(torch_threads, "torch_threads")
+    blas_threads = checks.positive_int(blas_threads, "blas_threads")
+    torch_threads = checks.positive_int(torch_threads, "torch_threads")
     _quiet_environment_variables()
     # OpenBLAS reads this when it is loaded; threadpoolctl below covers libraries already loaded.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(blas_threads))

@@ -12,8 +12,6 @@
 * :func:`grid_search` -- try hyper-parameters on a *validation* split (never on test).
 * :func:`mean_percentile_rank` -- where the test items land in the whole ranked catalog, for
   segments (new or rare products) that seldom reach a top-k list.
-* :func:`temporal_protocol` -- the course's split of a dataset into train / validation / test
-  periods, as user-item matrices (:class:`Protocol`), shared by the model notebooks.
 
 Timings are wall-clock seconds on the current machine; they belong in tables that notebooks do
 not check (they differ between machines), quality numbers in tables that they do.
@@ -31,16 +29,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recutils.interactions import IdIndex, pair_split
-from recutils.metrics import METRICS, ranking_metrics, ranking_metrics_per_user, top_k_items
-from recutils.models.base import Recommender, SparseMatrix, as_train_matrix
-from recutils.schema import TIMESTAMP, Dataset
-from recutils.splitting import temporal_split
+from recutils import checks
+from recutils.metrics import METRICS, ranking_metrics, ranking_metrics_per_user
+from recutils.models.base import Recommender, SparseMatrix, as_train_matrix, fit_model
 
 
 def _ks(k: int | Sequence[int]) -> list[int]:
-    values = [k] if isinstance(k, (int, np.integer)) else list(k)
-    if not values or any(not isinstance(v, (int, np.integer)) or v <= 0 for v in values):
+    values = [k] if checks.is_integer(k) else list(k)
+    if not values or any(not checks.is_integer(v) or v <= 0 for v in values):
         raise ValueError(f"k must be a positive integer or a list of them, got {k!r}")
     return sorted({int(v) for v in values})
 
@@ -124,6 +120,9 @@ def ranked_lists(
     k: int = 20,
     fit: bool = True,
     candidates: np.ndarray | None = None,
+    *,
+    valid: SparseMatrix | None = None,
+    **side_data: Any,
 ) -> RankedLists:
     """Fit ``model`` on ``train`` (unless ``fit=False``) and recommend ``k`` items to every
     user with test items, over the whole catalog, training items excluded.
@@ -135,6 +134,8 @@ def ranked_lists(
         candidates: optional (n_items,) bool mask: rank only these items (e.g. the products of
             one domain, or only new products) and count only test items among them as
             relevant. The model still learns from all of ``train``. Default: every item.
+        valid, **side_data: passed to the model's ``fit`` as far as it uses them
+            (:func:`recutils.models.fit_model`), e.g. ``item_vectors=...``.
     """
     k = _ks(k)[-1]
     train_matrix = as_train_matrix(train)
@@ -143,26 +144,17 @@ def ranked_lists(
     relevant = test_matrix - test_matrix.multiply(train_matrix > 0)
     relevant.eliminate_zeros()
     relevant = sp.csr_matrix(relevant)
-    allowed = None
     if candidates is not None:
         allowed = _bool_mask(candidates, train_matrix.shape[1], "candidates")
         relevant = sp.csr_matrix(relevant.multiply(allowed[None, :]))
         relevant.eliminate_zeros()
     if fit:
-        model.fit(train_matrix)
+        fit_model(model, train_matrix, valid=valid, side_data=side_data)
     users = np.flatnonzero(np.diff(relevant.indptr) > 0).astype(np.int64)
     if users.size == 0:
         items = np.empty((0, k), dtype=np.int64)
-    elif allowed is None:
-        items = model.recommend(users, k=k)
     else:
-        items = np.empty((users.size, k), dtype=np.int64)
-        step = max(1, 2**22 // train_matrix.shape[1])
-        for start in range(0, users.size, step):
-            batch = users[start : start + step]
-            scores = np.asarray(model.score(batch), dtype=np.float32)
-            scores[:, ~allowed] = -np.inf
-            items[start : start + batch.size] = top_k_items(scores, k, exclude=train_matrix[batch])
+        items = model.recommend(users, k=k, items=candidates).items
     return RankedLists(users, np.asarray(items, dtype=np.int64), relevant[users], train_matrix)
 
 
@@ -172,6 +164,9 @@ def evaluate(
     test: SparseMatrix,
     k: int | Sequence[int] = (10, 20),
     fit: bool = True,
+    *,
+    valid: SparseMatrix | None = None,
+    **side_data: Any,
 ) -> pd.DataFrame:
     """Fit ``model`` on ``train`` (unless ``fit=False``) and measure it on ``test``.
 
@@ -180,12 +175,20 @@ def evaluate(
     user already had in training can never be recommended, so they are dropped from the
     relevant set first. :func:`ranked_lists` keeps the lists for per-user analyses.
 
+    Args:
+        valid, **side_data: passed to the model's ``fit`` as far as it uses them.
+
     Returns:
         :func:`recutils.metrics.ranking_metrics` (one row per k: precision, recall, ndcg, map,
         hit_rate, mrr, coverage, novelty, users).
+
+    Example::
+
+        evaluate(ContentBased(), protocol.train, protocol.valid, k=10, item_vectors=vectors)
     """
     ks = _ks(k)
-    return ranked_lists(model, train, test, k=ks[-1], fit=fit).metrics(ks)
+    lists = ranked_lists(model, train, test, k=ks[-1], fit=fit, valid=valid, **side_data)
+    return lists.metrics(ks)
 
 
 def compare(
@@ -194,8 +197,17 @@ def compare(
     test: SparseMatrix,
     k: int | Sequence[int] = (10, 20),
     metrics: Sequence[str] = ("precision", "recall", "ndcg", "map", "coverage"),
+    *,
+    valid: SparseMatrix | None = None,
+    model_side_data: Mapping[str, Mapping[str, Any]] | None = None,
+    **side_data: Any,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit and evaluate each model on the same split.
+
+    Each model gets ``valid`` and the side data it uses (:func:`recutils.models.fit_model`):
+    one pool (``item_vectors=...``, ``sequences=...``) serves every model of the table.
+    ``model_side_data`` gives some models their own, by name (it wins over the pool), e.g.
+    ``{"content: TF-IDF": {"item_vectors": tfidf}}`` beside ``item_vectors=embeddings``.
 
     Returns:
         ``(quality, cost)``: ``quality`` has one row per model and columns ``"<metric>@<k>"``;
@@ -207,11 +219,18 @@ def compare(
         raise ValueError(
             f"unknown metric(s) {unknown}; choose from {[*METRICS, 'coverage', 'novelty']}"
         )
+    own = dict(model_side_data or {})
+    unknown_names = sorted(set(own) - set(models))
+    if unknown_names:
+        raise ValueError(
+            f"model_side_data names {unknown_names}, which are not in models {list(models)}"
+        )
     train_matrix = as_train_matrix(train)
     quality_rows, cost_rows = {}, {}
     for name, model in models.items():
         start = time.perf_counter()
-        model.fit(train_matrix)
+        pool = {**side_data, **own.get(name, {})}
+        fit_model(model, train_matrix, valid=valid, side_data=pool)
         fitted = time.perf_counter()
         result = evaluate(model, train_matrix, test, k=ks, fit=False)
         done = time.perf_counter()
@@ -225,17 +244,33 @@ def compare(
 
 
 def grid_search(
-    make_model: Callable[..., Recommender],
+    model: Recommender | Callable[..., Recommender],
     grid: Mapping[str, Sequence[Any]],
     train: SparseMatrix,
     valid: SparseMatrix,
     metric: str = "ndcg@10",
+    **side_data: Any,
 ) -> pd.DataFrame:
-    """Evaluate ``make_model(**params)`` for every combination of ``grid`` on ``valid``.
+    """Evaluate every combination of ``grid`` on ``valid``, each with a fresh model.
 
     Fit on ``train`` (the training part *without* the validation part), measure on ``valid``;
-    the test split is never touched. Returns one row per combination, best first, with the
-    parameters, ``metric`` and the seconds it took (fit and evaluation).
+    the test split is never touched.
+
+    Args:
+        model: a model whose settings are the starting point (``ALS(seed=1)``): each
+            combination is ``model.with_params(**combination)``, unfitted; or a function
+            ``make(**combination) -> model``.
+        grid: setting name -> values to try.
+        metric: e.g. ``"ndcg@10"``.
+        **side_data: passed to every ``fit`` as far as the model uses it.
+
+    Returns:
+        One row per combination, best first (ties in the grid's order), with the settings,
+        ``metric`` and the seconds it took (fit and evaluation).
+
+    Example::
+
+        grid_search(ALS(seed=42), {"factors": [32, 64]}, protocol.train, protocol.valid)
     """
     name, _, cut = metric.partition("@")
     if name not in (*METRICS, "coverage", "novelty") or not cut.isdigit():
@@ -244,13 +279,16 @@ def grid_search(
         )
     if not grid:
         raise ValueError("grid must name at least one parameter, e.g. {'factors': [32, 64]}")
+    make = model.with_params if isinstance(model, Recommender) else model
+    if not callable(make):
+        raise TypeError(f"model must be a Recommender or a function, got {type(model).__name__}")
     keys = list(grid)
     rows = []
     for values in itertools.product(*(grid[key] for key in keys)):
         params = dict(zip(keys, values, strict=True))
-        model = make_model(**params)
+        candidate = make(**params)
         start = time.perf_counter()
-        result = evaluate(model, train, valid, k=int(cut))
+        result = evaluate(candidate, train, valid, k=int(cut), **side_data)
         rows.append(
             {
                 **params,
@@ -346,9 +384,8 @@ def sampled_metrics(
     Returns:
         Series with ``hit_rate@k``, ``ndcg@k`` and ``users``.
     """
-    for name, value in (("n_negatives", n_negatives), ("k", k)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    n_negatives = checks.positive_int(n_negatives, "n_negatives", "sampled items per test pair")
+    k = checks.positive_int(k, "k", "cut-off within the ranked items")
     train_matrix = as_train_matrix(train)
     test_matrix = as_train_matrix(test, name="test")
     _check_same_shape(train_matrix, test_matrix)
@@ -372,9 +409,7 @@ def sampled_metrics(
                     f"user row {user} has only {pool.size} items to sample negatives from; "
                     f"use n_negatives <= {pool.size}"
                 )
-            negatives = np.stack(
-                [rng.choice(pool, size=n_negatives, replace=False) for _ in items]
-            )
+            negatives = np.stack([rng.choice(pool, size=n_negatives, replace=False) for _ in items])
             negative_scores = row[negatives]
             positive = row[items][:, None]
             rank = (negative_scores > positive).sum(axis=1) + (negative_scores == positive).sum(
@@ -389,90 +424,4 @@ def sampled_metrics(
             f"ndcg@{k}": float(np.mean(gains)) if gains else float("nan"),
             "users": int(users.size),
         }
-    )
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """One dataset cut into periods, as (n_users, n_items) matrices of weighted pairs.
-
-    ``train`` < ``valid_start`` <= ``valid`` < ``test_start`` <= ``test``, in time. Choose
-    settings with models fitted on ``train`` and measured on ``valid``; then fit the chosen
-    models on ``train_and_valid`` (all events before ``test_start``) and measure once on
-    ``test``. Every part was paired on its own (:func:`recutils.interactions.pair_split`), and
-    all four matrices share ``index`` (rows = ``index.users``, columns = ``index.items``).
-    """
-
-    dataset: Dataset
-    index: IdIndex
-    train: sp.csr_matrix
-    valid: sp.csr_matrix
-    train_and_valid: sp.csr_matrix
-    test: sp.csr_matrix
-    valid_start: pd.Timestamp
-    test_start: pd.Timestamp
-
-    def sizes(self) -> pd.Series:
-        """Users, items, period starts and pairs per part, for a notebook's overview table."""
-        return pd.Series(
-            {
-                "users": self.train.shape[0],
-                "items": self.train.shape[1],
-                "validation from": str(self.valid_start.date()),
-                "test from": str(self.test_start.date()),
-                "train pairs": self.train.nnz,
-                "validation pairs": self.valid.nnz,
-                "train + validation pairs": self.train_and_valid.nnz,
-                "test pairs": self.test.nnz,
-            },
-            dtype=object,
-        )
-
-
-def temporal_protocol(
-    dataset: Dataset,
-    test_days: int = 30,
-    valid_days: int = 30,
-    **pair_options: Any,
-) -> Protocol:
-    """Cut ``dataset`` into train, validation (``valid_days``) and test (``test_days``) periods.
-
-    The test period is the last ``test_days`` calendar days of the log (from midnight of the
-    day ``test_days - 1`` before the last event's day), the validation period the
-    ``valid_days`` days before it. Each part's events are collapsed into weighted user-item
-    pairs on their own (``pair_options`` go to :func:`recutils.interactions.user_item_pairs`,
-    e.g. ``event_weights``).
-
-    Raises:
-        ValueError: ``test_days``/``valid_days`` are not positive integers, or a period would
-            hold no events (the log is shorter than the periods).
-    """
-    for name, value in (("test_days", test_days), ("valid_days", valid_days)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive whole number of days, got {value!r}")
-    interactions = dataset.interactions
-    last_day = interactions[TIMESTAMP].max().normalize()
-    test_start = last_day - pd.Timedelta(days=int(test_days) - 1)
-    valid_start = test_start - pd.Timedelta(days=int(valid_days))
-    if interactions[TIMESTAMP].min() >= valid_start:
-        raise ValueError(
-            f"the log starts on {interactions[TIMESTAMP].min().date()}, not before the "
-            f"validation period ({valid_start.date()}): with test_days={test_days} and "
-            f"valid_days={valid_days} nothing is left for training; use shorter periods"
-        )
-    index = IdIndex.from_dataset(dataset)
-    split = pair_split(
-        temporal_split(interactions, test_start=test_start, valid_start=valid_start),
-        **pair_options,
-    )
-    before_test = pair_split(temporal_split(interactions, test_start=test_start), **pair_options)
-    return Protocol(
-        dataset=dataset,
-        index=index,
-        train=index.matrix(split.train),
-        valid=index.matrix(split.valid),
-        train_and_valid=index.matrix(before_test.train),
-        test=index.matrix(before_test.test),
-        valid_start=valid_start,
-        test_start=test_start,
     )

@@ -64,8 +64,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recutils.metrics import _as_csr, top_k_items
-from recutils.models.base import Recommender, check_positions
+from recutils import checks
+from recutils.checks import sparse_matrix
+from recutils.models.base import Recommender
 
 SparseMatrix = sp.spmatrix | sp.sparray
 
@@ -78,14 +79,6 @@ DROP_REASONS: tuple[str, ...] = ("blocked", "unavailable", "category cap", "beyo
 # --------------------------------------------------------------------------------------------
 # Input checks
 # --------------------------------------------------------------------------------------------
-
-
-def _check_positive_int(value: Any, name: str, meaning: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a positive integer ({meaning}), got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer ({meaning}), got {value!r}")
-    return int(value)
 
 
 def _number_column(frame: pd.DataFrame, column: str, where: str) -> np.ndarray:
@@ -199,12 +192,12 @@ def candidates(
         DataFrame with one row per (user, candidate): ``user`` (int64, the user number),
         ``item`` (int64, the item number), ``score`` (float32, ``s(u, i)``) and ``rank``
         (int64, 1 = best). Rows come in the order of ``users``, then by rank. Equal scores are
-        ranked by item number, lower first (as in :func:`recutils.metrics.top_k_items`). A user
+        ranked by item number, lower first (as in :func:`recutils.ranking.top_k_items`). A user
         with fewer than ``n`` allowed items (everything else excluded or scored ``-inf``) gets
         fewer rows; there are no ``-1`` slots.
 
-    Cost: one ``model.score`` call per batch, then ``top_k_items`` (linear in n_items per
-    user); the frame has at most ``len(users) * n`` rows.
+    Cost: :meth:`~recutils.models.Recommender.recommend` (one ``score`` call per batch, then
+    top-k selection, linear in n_items per user); the frame has at most ``len(users) * n`` rows.
 
     Raises:
         RuntimeError: if the model is not fitted.
@@ -215,31 +208,12 @@ def candidates(
         raise RuntimeError(
             f"{type(model).__name__} is not fitted yet: call fit(train) before candidates"
         )
-    n = _check_positive_int(n, "n", "candidates per user")
-    batch_size = _check_positive_int(batch_size, "batch_size", "users scored at once")
-    rows = check_positions(users, model.n_users_, "user")
-    shape = (model.n_users_, model.n_items_)
-    excluded = None
-    if exclude is not None:
-        excluded = _as_csr(exclude, "exclude")  # nonzero = never propose, e.g. train
-        if excluded.shape != shape:
-            raise ValueError(
-                f"exclude has shape {excluded.shape} but must have the model's shape {shape} "
-                "(one row per user number, one column per item); pass e.g. the training matrix"
-            )
-
+    n = checks.positive_int(n, "n", "candidates per user")
+    rows = checks.positions(users, model.n_users_, "user")
     width = min(n, model.n_items_)
-    top = np.full((rows.size, width), -1, dtype=np.int64)
-    top_scores = np.zeros((rows.size, width), dtype=np.float32)
-    for start in range(0, rows.size, batch_size):
-        batch = rows[start : start + batch_size]
-        scores = model.score(batch)
-        best = top_k_items(scores, width, exclude=None if excluded is None else excluded[batch])
-        top[start : start + batch.size] = best
-        top_scores[start : start + batch.size] = np.take_along_axis(
-            scores, np.maximum(best, 0), axis=1
-        )
-
+    top, top_scores = model.recommend(
+        rows, width, exclude_seen=False, exclude=exclude, batch_size=batch_size
+    )
     filled = top >= 0  # -1 slots (fewer allowed items than n) always come last in a row
     return pd.DataFrame(
         {
@@ -382,7 +356,7 @@ def _catalog_inputs(
         sizes["available"] = in_stock.size
     blocked_csr = None
     if blocked is not None:
-        blocked_csr = _as_csr(blocked, "blocked")  # nonzero = never show to that user
+        blocked_csr = sparse_matrix(blocked, "blocked")  # nonzero = never show to that user
         sizes["blocked columns"] = blocked_csr.shape[1]
 
     if len(set(sizes.values())) > 1:
@@ -504,9 +478,9 @@ def apply_business_rules(
             inputs that do not cover the item numbers used or disagree on the catalog size, or
             a ``blocked`` matrix without a row for every user.
     """
-    k = _check_positive_int(k, "k", "items per page")
+    k = checks.positive_int(k, "k", "items per page")
     if max_per_category is not None:
-        max_per_category = _check_positive_int(
+        max_per_category = checks.positive_int(
             max_per_category, "max_per_category", "items of one category per page, or None"
         )
         if item_category is None:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from recutils.schema import EVENT, EVENTS, ITEM, TIMESTAMP, USER, WEIGHT, Dataset
-from recutils.splitting import Split
 
 #: Default importance of each event type when several are merged into one pair weight.
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {"view": 1.0, "cart": 3.0, "purchase": 5.0}
@@ -194,31 +192,3 @@ def recency_weighted(
     weighted = pairs.copy()
     weighted[column] = pairs[column].to_numpy(dtype=float) * 0.5 ** (age_days / half_life_days)
     return weighted
-
-
-def pair_split(split: Split, **pair_options: Any) -> Split:
-    """Turn a split of *events* into a split of *pairs*, pairing each part on its own.
-
-    Pairing first and splitting afterwards would let the future leak into training: a pair first
-    seen in November and bought in December would enter train with December's purchase in its
-    weight. Here train pairs are built from train events only, test pairs from test events only
-    (a test pair may repeat a train pair; :func:`recutils.evaluation.evaluate` drops those from
-    the relevant items, since training items are never recommended).
-
-    Args:
-        split: a split of events (e.g. :func:`recutils.splitting.temporal_split`).
-        **pair_options: passed to :func:`user_item_pairs` (``event_weights``, ``events``).
-    """
-
-    def pairs_of(part: pd.DataFrame) -> pd.DataFrame:
-        if len(part) == 0:
-            return user_item_pairs(split.train, **pair_options).iloc[:0]
-        return user_item_pairs(part, **pair_options)
-
-    return Split(
-        train=pairs_of(split.train),
-        valid=pairs_of(split.valid),
-        test=pairs_of(split.test),
-        method=f"{split.method}, then paired",
-        params={**split.params, **{f"pairs: {key}": value for key, value in pair_options.items()}},
-    )

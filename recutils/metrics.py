@@ -1,4 +1,4 @@
-"""Full-catalog ranking metrics: top-k selection, accuracy, coverage, novelty, diversity.
+"""Full-catalog ranking metrics: accuracy, coverage, novelty, diversity.
 
 The protocol of the whole course: every model scores **every** item of the catalog for every
 user (no sampled negatives), the items a user already had in training are removed, the best
@@ -18,7 +18,7 @@ Data layout (users and items are row and column *positions* 0..n-1, as in a user
     ``train``         sparse (n_users, n_items)   nonzero = a training interaction
     ================  ==========================  ============================================
 
-Typical use::
+Typical use (the lists come from :func:`recutils.ranking.top_k_items`, or a model)::
 
     recommended = top_k_items(scores, k=20, exclude=train)
     ranking_metrics(recommended, test, k=[5, 10, 20], train=train)   # one row per k
@@ -38,14 +38,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from recutils import checks
+
 #: Accuracy metrics computed by :func:`ranking_metrics`, in column order.
 METRICS: tuple[str, ...] = ("precision", "recall", "ndcg", "map", "hit_rate", "mrr")
 
 SparseMatrix = sparse.sparray | sparse.spmatrix
 
-#: Scores per batch of users in :func:`top_k_items` when ``batch_size`` is not given
-#: (about 32 MB of float64 scores plus the same again for argpartition's indices).
-_SCORES_PER_BATCH = 2**22
 #: Cells of the dense bitmap that looks up hits in :func:`ranking_metrics` (4 MB of bool).
 _BITMAP_CELLS = 2**22
 
@@ -53,38 +52,6 @@ _BITMAP_CELLS = 2**22
 # --------------------------------------------------------------------------------------------
 # Input checks shared by the public functions
 # --------------------------------------------------------------------------------------------
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _check_positive_int(value: Any, name: str) -> int:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _as_csr(matrix: Any, name: str, shape: tuple[int, int] | None = None) -> sparse.csr_array:
-    """A canonical CSR copy of ``matrix`` (sorted indices, no duplicates, no stored zeros)."""
-    if not sparse.issparse(matrix):
-        raise TypeError(
-            f"{name} must be a scipy.sparse matrix, got {type(matrix).__name__}; "
-            f"wrap a dense 0/1 array with scipy.sparse.csr_array({name})"
-        )
-    if matrix.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (users x items), got shape {matrix.shape}")
-    if shape is not None and tuple(matrix.shape) != tuple(shape):
-        raise ValueError(
-            f"{name} has shape {tuple(matrix.shape)} but must have shape {tuple(shape)} "
-            "(one row per user, one column per item of the catalog)"
-        )
-    csr = sparse.csr_array(matrix)  # shares the caller's arrays when it is already CSR
-    if not csr.has_canonical_format or not csr.data.all():
-        csr = csr.copy()  # never modify the caller's matrix
-        csr.sum_duplicates()  # also sorts the column indices of every row
-        csr.eliminate_zeros()
-    return csr
 
 
 def _row_of_each_entry(csr: sparse.csr_array) -> np.ndarray:
@@ -149,145 +116,16 @@ def _check_no_repeats(recommended: np.ndarray) -> None:
 
 def _check_ks(k: int | Sequence[int], width: int) -> list[int]:
     """``k`` as a sorted list of distinct cut-offs, each in 1..width."""
-    ks = [k] if _is_int(k) or isinstance(k, bool) else k
+    ks = [k] if checks.is_integer(k) or isinstance(k, bool) else k
     if isinstance(ks, (str, bytes)) or not isinstance(ks, Sequence | np.ndarray) or len(ks) == 0:
         raise ValueError(f"k must be a positive integer or a non-empty sequence of them, got {k!r}")
-    result = sorted({_check_positive_int(value, "k") for value in ks})
+    result = sorted({checks.positive_int(value, "k") for value in ks})
     if result[-1] > width:
         raise ValueError(
             f"k={result[-1]} is larger than the {width} columns of recommended; "
             f"ask top_k_items for at least {result[-1]} items or use k <= {width}"
         )
     return result
-
-
-# --------------------------------------------------------------------------------------------
-# Top-k selection
-# --------------------------------------------------------------------------------------------
-
-
-def _scores_to_numpy(scores: Any) -> np.ndarray:
-    """``scores`` as a 2-D floating numpy array (no copy when it already is one)."""
-    if type(scores).__module__.split(".")[0] == "torch":
-        import torch
-
-        tensor = scores.detach().cpu()
-        if tensor.dtype not in (torch.float32, torch.float64):
-            tensor = tensor.to(torch.float32 if tensor.is_floating_point() else torch.float64)
-        array = tensor.numpy()
-    else:
-        if sparse.issparse(scores):
-            raise TypeError("scores must be a dense array (users x items), got a sparse matrix")
-        array = np.asarray(scores)
-        if array.dtype not in (np.float32, np.float64):
-            if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-                raise ValueError(f"scores must be numeric, got dtype {array.dtype}")
-            array = array.astype(np.float32 if array.dtype == np.float16 else np.float64)
-    if array.ndim != 2:
-        raise ValueError(f"scores must be 2-D (users x items), got shape {array.shape}")
-    return array
-
-
-def _raise_for_nan(scores: np.ndarray, batch_size: int) -> None:
-    total, first = 0, None
-    for start in range(0, scores.shape[0], batch_size):
-        nan = np.isnan(scores[start : start + batch_size])
-        count = int(nan.sum())
-        if count and first is None:
-            row, col = np.argwhere(nan)[0]
-            first = (start + int(row), int(col))
-        total += count
-    raise ValueError(
-        f"scores has {total} NaN value(s) (e.g. user {first[0]}, item {first[1]}); NaN has no "
-        "rank. Fix the model, or mark items that must never be recommended with -inf, "
-        "e.g. np.nan_to_num(scores, nan=-np.inf)"
-    )
-
-
-def top_k_items(
-    scores: Any,
-    k: int,
-    exclude: SparseMatrix | None = None,
-    batch_size: int | None = None,
-) -> np.ndarray:
-    """The ``k`` best-scored items of every user, best first.
-
-    For user ``u`` the candidates are the items ``i`` with ``exclude[u, i] == 0`` and a score
-    above ``-inf``; they are ranked by score, highest first. Equal scores are ranked by item
-    index, **lower index first**, so the result never depends on the sorting algorithm.
-
-    Args:
-        scores: (n_users, n_items) scores, higher = better; a numpy array or a torch tensor
-            (moved to CPU; integer and half-precision types are converted to float). ``+inf``
-            ranks first, ``-inf`` means "never recommend" (like an excluded item). NaN raises
-            ``ValueError``, naming how many there are: a NaN has no place in a ranking.
-        k: length of each list, a positive integer. May exceed the number of items.
-        exclude: optional scipy.sparse (n_users, n_items) matrix; its nonzero entries (e.g. the
-            training interactions) are never recommended. Stored zeros are ignored.
-        batch_size: users scored per batch, bounding the working memory to about
-            ``3 * batch_size * n_items`` numbers. Default: as many users as fit in 4M scores.
-
-    Returns:
-        int64 array (n_users, k) of item indices, best first. A slot that cannot be filled,
-        because the user has fewer than ``k`` candidates (``k`` > n_items, many excluded items
-        or ``-inf`` scores), holds ``-1``; these slots always come last.
-
-    Cost: ``np.argpartition`` (linear in n_items) per row, then a sort of the ``k`` selected
-    items. Rows where ties straddle the k-th place fall back to a stable sort of the whole
-    row, which keeps the lower-index rule exact at the price of speed only for those rows.
-    """
-    array = _scores_to_numpy(scores)
-    k = _check_positive_int(k, "k")
-    n_users, n_items = array.shape
-    if batch_size is None:
-        batch_size = max(1, _SCORES_PER_BATCH // max(n_items, 1))
-    batch_size = _check_positive_int(batch_size, "batch_size")
-    excluded = None if exclude is None else _as_csr(exclude, "exclude", shape=array.shape)
-
-    result = np.full((n_users, k), -1, dtype=np.int64)
-    k_kept = min(k, n_items)
-    if n_users == 0 or n_items == 0:
-        return result
-    for start in range(0, n_users, batch_size):
-        stop = min(start + batch_size, n_users)
-        # Work on the negated scores: smaller = better, and "never recommend" becomes +inf.
-        cost = np.negative(array[start:stop])  # a fresh copy, safe to modify
-        if np.isnan(cost.max(axis=1)).any():  # max propagates NaN, and is cheaper than isnan
-            _raise_for_nan(array, batch_size)
-        if excluded is not None:
-            lo, hi = excluded.indptr[start], excluded.indptr[stop]
-            rows = np.repeat(np.arange(stop - start), np.diff(excluded.indptr[start : stop + 1]))
-            cost[rows, excluded.indices[lo:hi]] = np.inf
-        result[start:stop, :k_kept] = _smallest_k(cost, k_kept)
-    return result
-
-
-def _smallest_k(cost: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the ``k`` smallest costs per row, ordered by (cost, index); +inf -> -1.
-
-    ``cost`` has no NaN and ``1 <= k <= cost.shape[1]``.
-    """
-    if k == cost.shape[1]:
-        top = np.argsort(cost, axis=1, kind="stable")
-    else:
-        # Partition around place k (0-based): places 0..k-1 then hold k smallest costs, in
-        # some order, and place k the (k+1)-th smallest. The chosen set is the only possible
-        # one unless that (k+1)-th cost ties with the k-th; such rows (rare with real-valued
-        # scores) are re-done with a stable sort of the whole row, which puts the lower index
-        # first among equal costs.
-        top = np.argpartition(cost, k, axis=1)[:, : k + 1]
-        selected = np.take_along_axis(cost, top, axis=1)
-        kth = selected[:, :k].max(axis=1)
-        ambiguous = np.flatnonzero((selected[:, k] == kth) & (kth < np.inf))
-        top = top[:, :k]
-        top.sort(axis=1)  # lower index first among equal costs in the stable sort below
-        order = np.argsort(np.take_along_axis(cost, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        if ambiguous.size:
-            top[ambiguous] = np.argsort(cost[ambiguous], axis=1, kind="stable")[:, :k]
-    top = top.astype(np.int64, copy=False)
-    top[np.isposinf(np.take_along_axis(cost, top, axis=1))] = -1
-    return top
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,7 +201,7 @@ def _evaluate(
     recommended: Any, relevant: SparseMatrix, k: int | Sequence[int]
 ) -> tuple[np.ndarray, sparse.csr_array, list[int], np.ndarray, np.ndarray, dict]:
     """Shared core of :func:`ranking_metrics` and :func:`ranking_metrics_per_user`."""
-    relevant_csr = _as_csr(relevant, "relevant")
+    relevant_csr = checks.sparse_matrix(relevant, "relevant")
     n_users, n_items = relevant_csr.shape
     recommended = _check_recommended(recommended, n_items, n_users=n_users)
     ks = _check_ks(k, recommended.shape[1])
@@ -496,7 +334,7 @@ def catalog_coverage(recommended: Any, n_items: int) -> float:
     Returns:
         A float in [0, 1]; 0.0 when every slot is empty.
     """
-    n_items = _check_positive_int(n_items, "n_items")
+    n_items = checks.positive_int(n_items, "n_items")
     return _coverage(_check_recommended(recommended, n_items), n_items)
 
 
@@ -510,7 +348,7 @@ def _training_users_per_item(
     train: SparseMatrix, n_items: int | None = None, metric: str = "novelty"
 ) -> tuple[np.ndarray, int]:
     """(users with item i in training, per item i; users with any training item)."""
-    train_csr = _as_csr(train, "train")
+    train_csr = checks.sparse_matrix(train, "train")
     if n_items is not None and train_csr.shape[1] != n_items:
         raise ValueError(
             f"train has {train_csr.shape[1]} columns but the catalog has {n_items} items; "
@@ -699,26 +537,6 @@ def intra_list_diversity(recommended: Any, item_vectors: Any) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_counts(counts: Any, name: str = "counts") -> np.ndarray:
-    if sparse.issparse(counts):
-        raise TypeError(
-            f"{name} must be a 1-D array of counts, got a sparse matrix; use e.g. "
-            "np.asarray(matrix.sum(axis=0)).ravel() for counts per item"
-        )
-    values = np.asarray(counts, dtype=np.float64)
-    if values.ndim != 1:
-        raise ValueError(
-            f"{name} must be 1-D (one count per item or user), got shape {values.shape}"
-        )
-    if values.size == 0:
-        raise ValueError(f"{name} is empty; pass one count per item (or user), zeros included")
-    if not np.isfinite(values).all() or (values < 0).any():
-        raise ValueError(f"{name} must be finite and >= 0 (e.g. interactions per item)")
-    if values.sum() == 0:
-        raise ValueError(f"{name} sums to 0; a share of nothing is undefined")
-    return values
-
-
 def lorenz_curve(counts: Any) -> tuple[np.ndarray, np.ndarray]:
     """Points of the Lorenz curve of ``counts`` (e.g. interactions per item).
 
@@ -730,7 +548,7 @@ def lorenz_curve(counts: Any) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         ``(population_share, volume_share)``, two float64 arrays of length ``n + 1``.
     """
-    values = np.sort(_check_counts(counts))
+    values = np.sort(checks.counts(counts))
     population = np.arange(values.size + 1, dtype=np.float64) / values.size
     volume = np.concatenate([[0.0], np.cumsum(values)]) / values.sum()
     return population, volume
@@ -745,7 +563,7 @@ def gini_index(counts: Any) -> float:
     Items with zero interactions must be included (pass the whole catalog), otherwise the tail
     is hidden.
     """
-    values = np.sort(_check_counts(counts))
+    values = np.sort(checks.counts(counts))
     n = values.size
     ranks = np.arange(1, n + 1, dtype=np.float64)
     return float(2.0 * (ranks @ values) / (n * values.sum()) - (n + 1.0) / n)

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 
-from recutils.metrics import _check_counts, gini_index, lorenz_curve
+from recutils import checks
+from recutils.metrics import gini_index, lorenz_curve
 
 
 def plot_lorenz(ax: Axes, counts: Any, label: str, unit: str = "items", **style: Any) -> Axes:
@@ -29,7 +30,7 @@ def plot_lorenz(ax: Axes, counts: Any, label: str, unit: str = "items", **style:
 def plot_rank_frequency(ax: Axes, counts: Any, label: str, **style: Any) -> Axes:
     """Counts sorted from largest to smallest against their rank, both axes logarithmic: a long
     tail is a line that falls steadily over several decades. Zero counts are not drawn."""
-    values = np.sort(_check_counts(counts))[::-1]
+    values = np.sort(checks.counts(counts))[::-1]
     values = values[values > 0]
     ax.loglog(np.arange(1, values.size + 1), values, label=label, **style)
     ax.set_xlabel("rank (1 = most popular)")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from recutils.files import write_text_atomic
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3, index_label: str | None = None) -> str:
@@ -43,21 +44,6 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3, index_label: str | None
         for name, values in zip(frame.index, frame.itertuples(index=False), strict=True)
     ]
     return "\n".join([header, rule, *rows])
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` (UTF-8) via a temporary file and a rename."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
 
 
 def leaderboard_name(dataset: str) -> str:

@@ -12,6 +12,17 @@ Three ways to hold data out, each answering a different question:
 * :func:`leave_last_n_out` -- per user, the last ``n`` units in time go to test.
   "What will this user do next?" The protocol of sequential recommenders.
 
+Built on them:
+
+* :func:`pair_split` -- a split of events turned into a split of user-item pairs, each part
+  paired on its own (pairing before splitting would leak the future into training);
+* :func:`temporal_protocol` -- the model notebooks' periods (train, validation, test) as
+  user-item matrices in one call (:class:`Protocol`);
+* :func:`item_cold_start`, :func:`user_cold_start` -- new products, and held-out users whose
+  first ``n`` interactions are revealed (notebook 07);
+* :func:`holdout_split` -- a random share of each user's pairs of a matrix held out (for
+  choosing a setting on training data alone, as EASE's ``l2="auto"`` does).
+
 Guarantees (tested in ``tests/test_splitting.py``): the parts are disjoint and together are the
 input; no (user, item, timestamp) event is in two parts (rows sharing that key always travel
 together); for temporal splits, no train event is later than a test event (globally for
@@ -23,11 +34,15 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from recutils.schema import ITEM, TIMESTAMP, USER
+from recutils import checks
+from recutils.interactions import IdIndex, user_item_pairs
+from recutils.schema import ITEM, TIMESTAMP, USER, WEIGHT, Dataset
 
 
 @dataclass
@@ -62,11 +77,6 @@ class Split:
             f"Split({self.method}: train {len(self.train):,} rows, valid {len(self.valid):,}, "
             f"test {len(self.test):,})"
         )
-
-
-def _check_fraction(value: float, name: str) -> None:
-    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
 
 
 def _check_frame(frame: pd.DataFrame, columns: list[str], name: str = "interactions") -> None:
@@ -140,10 +150,9 @@ def random_split(
         seed: seed of the shuffle; the split does not depend on the input's row order.
     """
     _check_frame(interactions, [USER, ITEM])
-    _check_fraction(test_fraction, "test_fraction")
-    _check_fraction(valid_fraction, "valid_fraction")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an integer (a split must be reproducible), got {seed!r}")
+    test_fraction = checks.fraction(test_fraction, "test_fraction", "share of each user's pairs")
+    valid_fraction = checks.fraction(valid_fraction, "valid_fraction", "share of each user's pairs")
+    seed = checks.seed(seed)
     if test_fraction + valid_fraction >= 1.0:
         raise ValueError(
             f"test_fraction + valid_fraction must be < 1, got {test_fraction} + {valid_fraction}"
@@ -246,11 +255,8 @@ def leave_last_n_out(interactions: pd.DataFrame, n_test: int = 1, n_valid: int =
     (one row per pair, timed at first contact): test then holds the last items each user found.
     """
     _check_frame(interactions, [USER, ITEM, TIMESTAMP])
-    for value, name in ((n_test, "n_test"), (n_valid, "n_valid")):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    if n_test < 1:
-        raise ValueError(f"n_test must be at least 1, got {n_test}")
+    n_test = checks.positive_int(n_test, "n_test", "units per user held out for test")
+    n_valid = checks.non_negative_int(n_valid, "n_valid", "units per user for validation")
     # Same-time units are ordered by a hash of the item id (fixed key: the same on every machine).
     tie_break = pd.util.hash_array(interactions[ITEM].to_numpy(dtype=object, copy=False))
     unit_codes, unit_user = _units(
@@ -268,3 +274,309 @@ def leave_last_n_out(interactions: pd.DataFrame, n_test: int = 1, n_valid: int =
     ).astype(np.int8)
     params = {"n_test": n_test, "n_valid": n_valid}
     return _parts(interactions, unit_label[unit_codes], "leave last n out (per user)", params)
+
+
+def pair_split(split: Split, **pair_options: Any) -> Split:
+    """Turn a split of *events* into a split of *pairs*, pairing each part on its own.
+
+    Pairing first and splitting afterwards would let the future leak into training: a pair first
+    seen in November and bought in December would enter train with December's purchase in its
+    weight. Here train pairs are built from train events only, test pairs from test events only
+    (a test pair may repeat a train pair; :func:`recutils.evaluation.evaluate` drops those from
+    the relevant items, since training items are never recommended).
+
+    Args:
+        split: a split of events (e.g. :func:`recutils.splitting.temporal_split`).
+        **pair_options: passed to :func:`user_item_pairs` (``event_weights``, ``events``).
+    """
+
+    def pairs_of(part: pd.DataFrame) -> pd.DataFrame:
+        if len(part) == 0:
+            return user_item_pairs(split.train, **pair_options).iloc[:0]
+        return user_item_pairs(part, **pair_options)
+
+    return Split(
+        train=pairs_of(split.train),
+        valid=pairs_of(split.valid),
+        test=pairs_of(split.test),
+        method=f"{split.method}, then paired",
+        params={**split.params, **{f"pairs: {key}": value for key, value in pair_options.items()}},
+    )
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One dataset cut into periods, as (n_users, n_items) matrices of weighted pairs.
+
+    ``train`` < ``valid_start`` <= ``valid`` < ``test_start`` <= ``test``, in time. Choose
+    settings with models fitted on ``train`` and measured on ``valid``; then fit the chosen
+    models on ``train_and_valid`` (all events before ``test_start``) and measure once on
+    ``test``. Every part was paired on its own (:func:`pair_split`), and
+    all four matrices share ``index`` (rows = ``index.users``, columns = ``index.items``).
+    """
+
+    dataset: Dataset
+    index: IdIndex
+    train: sp.csr_matrix
+    valid: sp.csr_matrix
+    train_and_valid: sp.csr_matrix
+    test: sp.csr_matrix
+    valid_start: pd.Timestamp
+    test_start: pd.Timestamp
+
+    def sizes(self) -> pd.Series:
+        """Users, items, period starts and pairs per part, for a notebook's overview table."""
+        return pd.Series(
+            {
+                "users": self.train.shape[0],
+                "items": self.train.shape[1],
+                "validation from": str(self.valid_start.date()),
+                "test from": str(self.test_start.date()),
+                "train pairs": self.train.nnz,
+                "validation pairs": self.valid.nnz,
+                "train + validation pairs": self.train_and_valid.nnz,
+                "test pairs": self.test.nnz,
+            },
+            dtype=object,
+        )
+
+
+def temporal_protocol(
+    dataset: Dataset,
+    test_days: int = 30,
+    valid_days: int = 30,
+    **pair_options: Any,
+) -> Protocol:
+    """Cut ``dataset`` into train, validation (``valid_days``) and test (``test_days``) periods.
+
+    The test period is the last ``test_days`` calendar days of the log (from midnight of the
+    day ``test_days - 1`` before the last event's day), the validation period the
+    ``valid_days`` days before it. Each part's events are collapsed into weighted user-item
+    pairs on their own (``pair_options`` go to :func:`recutils.interactions.user_item_pairs`,
+    e.g. ``event_weights``).
+
+    Raises:
+        ValueError: ``test_days``/``valid_days`` are not positive integers, or a period would
+            hold no events (the log is shorter than the periods).
+    """
+    test_days = checks.positive_int(test_days, "test_days", "days of the test period")
+    valid_days = checks.positive_int(valid_days, "valid_days", "days of the validation period")
+    interactions = dataset.interactions
+    last_day = interactions[TIMESTAMP].max().normalize()
+    test_start = last_day - pd.Timedelta(days=int(test_days) - 1)
+    valid_start = test_start - pd.Timedelta(days=int(valid_days))
+    if interactions[TIMESTAMP].min() >= valid_start:
+        raise ValueError(
+            f"the log starts on {interactions[TIMESTAMP].min().date()}, not before the "
+            f"validation period ({valid_start.date()}): with test_days={test_days} and "
+            f"valid_days={valid_days} nothing is left for training; use shorter periods"
+        )
+    index = IdIndex.from_dataset(dataset)
+    split = pair_split(
+        temporal_split(interactions, test_start=test_start, valid_start=valid_start),
+        **pair_options,
+    )
+    before_test = pair_split(temporal_split(interactions, test_start=test_start), **pair_options)
+    return Protocol(
+        dataset=dataset,
+        index=index,
+        train=index.matrix(split.train),
+        valid=index.matrix(split.valid),
+        train_and_valid=index.matrix(before_test.train),
+        test=index.matrix(before_test.test),
+        valid_start=valid_start,
+        test_start=test_start,
+    )
+
+
+def holdout_split(
+    matrix: sp.csr_matrix, fraction: float, seed: int
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Split each user's interactions into (kept, held out) at random.
+
+    A user with ``n`` interactions has ``min(round(fraction * n), n - 1)`` of them held out
+    (at least one is kept). Returns two CSR matrices of the input's shape that sum to it.
+    """
+    coo = sp.coo_matrix(matrix)
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.random(coo.nnz), coo.row))  # by user, random within a user
+    counts = np.bincount(coo.row, minlength=matrix.shape[0])
+    user = coo.row[order]
+    rank = np.arange(coo.nnz) - (np.cumsum(counts) - counts)[user]
+    n_held = np.minimum(np.round(fraction * counts), counts - 1)[user]
+    held = np.zeros(coo.nnz, dtype=bool)
+    held[order] = rank < n_held
+
+    def part(mask: np.ndarray) -> sp.csr_matrix:
+        return sp.csr_matrix((coo.data[mask], (coo.row[mask], coo.col[mask])), shape=matrix.shape)
+
+    return part(~held), part(held)
+
+
+# --------------------------------------------------------------------------------------------
+# Cold start
+# --------------------------------------------------------------------------------------------
+
+
+def _only_columns(matrix: sp.csr_matrix, columns: np.ndarray) -> sp.csr_matrix:
+    kept = sp.csr_matrix(matrix.multiply(columns[None, :]))
+    kept.eliminate_zeros()
+    return kept
+
+
+@dataclass(frozen=True)
+class ItemColdStart:
+    """The test pairs of a temporal split, divided by whether the product is new.
+
+    Attributes:
+        new: (n_items,) bool, True for products with no interaction in ``train``.
+        test_new: the test pairs on new products (other columns zero), (n_users, n_items).
+        test_known: the test pairs on products seen in training.
+    """
+
+    new: np.ndarray
+    test_new: sp.csr_matrix
+    test_known: sp.csr_matrix
+
+    def sizes(self) -> pd.Series:
+        """New products, how many of them are bought or viewed in the test, and the pairs."""
+        return pd.Series(
+            {
+                "products without training interactions": int(self.new.sum()),
+                "of them with test interactions": int(
+                    np.count_nonzero(np.diff(self.test_new.tocsc().indptr))
+                ),
+                "test pairs on new products": self.test_new.nnz,
+                "test pairs on known products": self.test_known.nnz,
+            }
+        )
+
+
+def item_cold_start(train: sp.spmatrix, test: sp.spmatrix) -> ItemColdStart:
+    """Split ``test`` into pairs on products absent from ``train`` and pairs on known ones.
+
+    Args:
+        train: (n_users, n_items) training matrix (e.g. ``protocol.train_and_valid``).
+        test: (n_users, n_items) test matrix of the same :class:`IdIndex`.
+
+    Raises:
+        ValueError: the shapes differ.
+    """
+    train_matrix, test_matrix = sp.csr_matrix(train), sp.csr_matrix(test)
+    if train_matrix.shape != test_matrix.shape:
+        raise ValueError(
+            f"train has shape {train_matrix.shape} but test has {test_matrix.shape}; build both "
+            "with the same IdIndex"
+        )
+    new = np.diff(train_matrix.tocsc().indptr) == 0
+    return ItemColdStart(
+        new=new,
+        test_new=_only_columns(test_matrix, new),
+        test_known=_only_columns(test_matrix, ~new),
+    )
+
+
+@dataclass(frozen=True)
+class ColdUsers:
+    """Held-out users and the matrices to train and test with ``n`` revealed interactions.
+
+    Attributes:
+        users: (m,) int64 rows of the held-out users (sorted).
+        max_revealed: the most interactions :meth:`train` can reveal.
+        test: (n_users, n_items) the held-out users' pairs after their first ``max_revealed``
+            (rows of other users are empty). The same for every ``n``, so results for
+            different ``n`` compare the same users on the same items.
+    """
+
+    users: np.ndarray
+    max_revealed: int
+    test: sp.csr_matrix
+    _warm: sp.csr_matrix
+    _revealed: tuple[sp.csr_matrix, ...]
+
+    def train(self, n: int) -> sp.csr_matrix:
+        """(n_users, n_items) training matrix: every other user's pairs, and the first ``n``
+        pairs (in time) of each held-out user."""
+        n = checks.integer(
+            n,
+            "n",
+            "revealed interactions, at most max_revealed",
+            minimum=0,
+            maximum=self.max_revealed,
+        )
+        return sp.csr_matrix(self._warm + self._revealed[int(n)])
+
+    def revealed(self, n: int) -> sp.csr_matrix:
+        """Only the held-out users' first ``n`` pairs (other rows empty)."""
+        return sp.csr_matrix(self.train(n) - self._warm)
+
+
+def user_cold_start(
+    pairs: pd.DataFrame,
+    index: IdIndex,
+    n_users: int,
+    max_revealed: int = 10,
+    min_test: int = 5,
+    seed: int = 0,
+) -> ColdUsers:
+    """Hold ``n_users`` users out of training, to reveal their history a few pairs at a time.
+
+    Eligible users have at least ``max_revealed + min_test`` pairs; ``n_users`` of them are
+    drawn at random (``seed``). A held-out user's pairs are ordered by their first event (ties
+    by item id); the first ``max_revealed`` can be revealed to the models
+    (:meth:`ColdUsers.train`), the rest are the test. The other users keep all their pairs.
+
+    Args:
+        pairs: one row per (user, item) pair with ``user_id``, ``item_id``, ``timestamp`` (the
+            pair's first event) and ``weight``, as :func:`recutils.interactions.user_item_pairs`
+            returns.
+        index: numbering of users and items (rows and columns of the matrices).
+        n_users: how many users to hold out.
+        max_revealed: the largest number of interactions that will be revealed.
+        min_test: test pairs each held-out user must have at least.
+        seed: which users are drawn.
+
+    Raises:
+        ValueError: missing columns, or fewer eligible users than ``n_users`` (the message
+            says how many there are).
+    """
+    missing = [c for c in (USER, ITEM, TIMESTAMP, WEIGHT) if c not in pairs.columns]
+    if missing:
+        raise ValueError(
+            f"pairs is missing column(s) {missing}; pass user_item_pairs(interactions)"
+        )
+    n_users = checks.positive_int(n_users, "n_users", "users held out of training")
+    max_revealed = checks.non_negative_int(max_revealed, "max_revealed", "most pairs revealed")
+    min_test = checks.positive_int(min_test, "min_test", "test pairs each held-out user keeps")
+    if pairs.duplicated([USER, ITEM]).any():
+        raise ValueError(
+            "pairs has repeated (user_id, item_id) rows; collapse events into pairs first with "
+            "recutils.interactions.user_item_pairs"
+        )
+    ordered = pairs.sort_values([USER, TIMESTAMP, ITEM], kind="stable")
+    position = ordered.groupby(USER, sort=False, observed=True).cumcount().to_numpy()
+    sizes = ordered.groupby(USER, sort=True, observed=True).size()
+    eligible = np.sort(index.user_positions(sizes.index[sizes >= max_revealed + min_test]))
+    if eligible.size < n_users:
+        raise ValueError(
+            f"only {eligible.size} users have at least max_revealed + min_test = "
+            f"{max_revealed + min_test} pairs; ask for n_users <= {eligible.size} or lower "
+            "max_revealed / min_test"
+        )
+    rng = np.random.default_rng(seed)
+    held_out = np.sort(rng.choice(eligible, size=n_users, replace=False)).astype(np.int64)
+    is_held_out = np.zeros(index.n_users, dtype=bool)
+    is_held_out[held_out] = True
+    row_held_out = is_held_out[index.user_positions(ordered[USER])]
+    warm = index.matrix(ordered[~row_held_out])
+    cold = ordered[row_held_out]
+    cold_position = position[row_held_out]
+    revealed = tuple(index.matrix(cold[cold_position < n]) for n in range(max_revealed + 1))
+    test = index.matrix(cold[cold_position >= max_revealed])
+    return ColdUsers(
+        users=held_out,
+        max_revealed=int(max_revealed),
+        test=test,
+        _warm=warm,
+        _revealed=revealed,
+    )

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from recutils import environment
+from recutils import checks, environment
 from recutils.cache import (
     CacheEntryError,
     CacheWarning,
@@ -55,6 +55,7 @@ from recutils.schema import BRAND, CATEGORY, DESCRIPTION, TITLE
 
 if TYPE_CHECKING:
     import torch
+    from torch import nn
 
 #: Name of the bundled model (used in fingerprints and cache file names).
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -77,10 +78,6 @@ NORMALIZE = True
 #: :func:`_encode_uncached`). Part of the cache key. 8 was as fast as 16-64 on a 2-core CPU and
 #: wastes least on filling (``bench/encoder_bench.py``).
 DEFAULT_BATCH_SIZE = 8
-#: At most this many tokens (texts x padded length) per forward pass, so that long texts go in
-#: smaller batches: 16 texts of 256 tokens need ~130 MB of attention scores instead of ~500 MB
-#: for 64, and are not slower per text on a CPU.
-MAX_BATCH_TOKENS = 4096
 
 #: Item fields used by :func:`item_texts`, in template order: the short, structured fields come
 #: before the free-text description so that truncation at 256 tokens only ever cuts the
@@ -279,24 +276,6 @@ def _check_pooling(pooling: Any) -> str:
     return pooling
 
 
-def _batches(
-    order: np.ndarray, lengths: np.ndarray, batch_size: int, max_tokens: int
-) -> Iterator[np.ndarray]:
-    """Consecutive runs of ``order`` with at most ``batch_size`` texts and at most
-    ``max_tokens`` padded tokens (texts x longest length); a single text always fits."""
-    batch: list[int] = []
-    width = 0
-    for row in order.tolist():
-        new_width = max(width, int(lengths[row]))
-        if batch and (len(batch) >= batch_size or (len(batch) + 1) * new_width > max_tokens):
-            yield np.array(batch)
-            batch, new_width = [], int(lengths[row])
-        batch.append(row)
-        width = new_width
-    if batch:
-        yield np.array(batch)
-
-
 def _equal_length_batches(lengths: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
     """Rows grouped by token length, longest first, at most ``batch_size`` per batch: every
     batch is a full rectangle of tokens, with no padding."""
@@ -307,25 +286,25 @@ def _equal_length_batches(lengths: np.ndarray, batch_size: int) -> Iterator[np.n
             yield group[first : first + batch_size]
 
 
-def _encode_uncached(
-    texts: list[str], batch_size: int, threads: int, pooling: str = POOLING
-) -> np.ndarray:
-    """Run the model on ``texts``; shape ``(len(texts), 384)`` float32, unit rows.
+def _run_encoder(
+    texts: list[str], batch_size: int, threads: int | None, hidden_states: bool = False
+) -> Iterator[tuple[np.ndarray, Any, Any]]:
+    """Run the bundled encoder over ``texts``; yield ``(rows, output, mask)`` per batch.
 
     Every forward pass has exactly ``batch_size`` texts of one token length: no padding, and a
-    short last batch is filled up with copies of its last text (their results are dropped).
-    Then the matrix products have the same shapes whichever texts share a batch, and a text's
-    vector is the same bits alone, in any list and in any order (with padding or varying
-    batch shapes, the last bits vary, about 1e-7). That is what lets :func:`encode_texts`
-    cache vectors text by text. It costs about 8% against padded batches sorted by length.
+    short last batch is filled up with copies of its last text (the caller keeps the first
+    ``len(rows)`` results). Then the matrix products have the same shapes whichever texts
+    share a batch, and a text's vector is the same bits alone, in any list and in any order
+    (with padding or varying batch shapes, the last bits vary, about 1e-7): what lets
+    :func:`encode_texts` cache vectors text by text. It costs about 8% against padded batches
+    sorted by length (``bench/encoder_bench.py``). ``hidden_states=True`` also returns every
+    layer's output (``output.hidden_states``).
     """
     import torch
 
     tokenizer, model = load_encoder()
-    unique = list(dict.fromkeys(texts))  # duplicates are encoded once
-    row_of = {text: row for row, text in enumerate(unique)}
     token_ids = tokenizer(
-        unique,
+        texts,
         truncation=True,
         max_length=MAX_LENGTH,
         padding=False,
@@ -333,31 +312,168 @@ def _encode_uncached(
         return_token_type_ids=False,
     )["input_ids"]
     lengths = np.fromiter((len(ids) for ids in token_ids), dtype=np.int64, count=len(token_ids))
-    embeddings = np.empty((len(unique), EMBEDDING_DIM), dtype=np.float32)
+    with environment.torch_threads(threads), torch.inference_mode():
+        for rows in _equal_length_batches(lengths, batch_size):
+            filled = [*rows, *[rows[-1]] * (batch_size - len(rows))]
+            input_ids = torch.tensor([token_ids[row] for row in filled], dtype=torch.int64)
+            mask = torch.ones_like(input_ids)
+            output = model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                token_type_ids=torch.zeros_like(mask),
+                output_hidden_states=hidden_states,
+            )
+            yield rows, output, mask
 
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.inference_mode():
-            for rows in _equal_length_batches(lengths, batch_size):
-                filled = [*rows, *[rows[-1]] * (batch_size - len(rows))]
-                input_ids = torch.tensor([token_ids[row] for row in filled], dtype=torch.int64)
-                mask = torch.ones_like(input_ids)
-                output = model(
-                    input_ids=input_ids,
-                    attention_mask=mask,
-                    token_type_ids=torch.zeros_like(mask),
-                )
-                if pooling == "cls":
-                    pooled = output.last_hidden_state[:, 0]
-                else:
-                    pooled = mean_pooling(output.last_hidden_state, mask)
-                if NORMALIZE:
-                    pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
-                embeddings[rows] = pooled.float().numpy()[: len(rows)]
-    finally:
-        torch.set_num_threads(previous_threads)
+
+def _pooled(output: Any, mask: Any, pooling: str) -> Any:
+    """The text vectors of a batch: mean (or [CLS]) pooling, then L2 normalisation."""
+    import torch
+
+    if pooling == "cls":
+        pooled = output.last_hidden_state[:, 0]
+    else:
+        pooled = mean_pooling(output.last_hidden_state, mask)
+    if NORMALIZE:
+        pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+    return pooled
+
+
+def _encode_uncached(
+    texts: list[str], batch_size: int, threads: int | None, pooling: str = POOLING
+) -> np.ndarray:
+    """Run the model on ``texts``; shape ``(len(texts), 384)`` float32, unit rows."""
+    unique = list(dict.fromkeys(texts))  # duplicates are encoded once
+    row_of = {text: row for row, text in enumerate(unique)}
+    embeddings = np.empty((len(unique), EMBEDDING_DIM), dtype=np.float32)
+    for rows, output, mask in _run_encoder(unique, batch_size, threads):
+        embeddings[rows] = _pooled(output, mask, pooling).float().numpy()[: len(rows)]
     return embeddings[[row_of[text] for text in texts]]
+
+
+# --------------------------------------------------------------------------------------------
+# The encoder's top layer on cached lower-layer states (fine-tuning it cheaply)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopLayerInputs:
+    """What the encoder's lower layers make of each text, kept so that only the top layer reruns.
+
+    Attributes:
+        states: float32 tensor (total tokens, 384): the hidden states entering the top layer,
+            the texts' tokens end to end (no padding).
+        offsets: int64 (n_texts + 1,): text ``r`` is ``states[offsets[r]:offsets[r + 1]]``.
+        vectors: float32 (n_texts, 384): the frozen encoder's text vectors, the same as
+            :func:`encode_texts` gives (mean pooling, L2 normalisation).
+    """
+
+    states: torch.Tensor
+    offsets: np.ndarray
+    vectors: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        """Memory of ``states`` in bytes (4 x tokens x 384)."""
+        return int(self.states.numel() * self.states.element_size())
+
+    def padded(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """States of texts ``rows``, zero-padded, ``(len(rows), T, 384)``, and their mask
+        ``(len(rows), T)`` (1 = token), ``T`` the longest of them."""
+        import torch
+
+        lengths = self.offsets[rows + 1] - self.offsets[rows]
+        width = int(lengths.max())
+        hidden = torch.zeros((len(rows), width, self.states.shape[1]), dtype=self.states.dtype)
+        mask = torch.zeros((len(rows), width), dtype=torch.int64)
+        for j, (row, length) in enumerate(zip(rows.tolist(), lengths.tolist(), strict=True)):
+            hidden[j, :length] = self.states[self.offsets[row] : self.offsets[row] + length]
+            mask[j, :length] = 1
+        return hidden, mask
+
+
+def top_layer_inputs(
+    texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None
+) -> TopLayerInputs:
+    """Run the bundled encoder once over ``texts``; keep the hidden states entering its top layer.
+
+    The tokens of each text (at most 256, as in :func:`encode_texts`) go through the frozen
+    encoder in the same batches as :func:`encode_texts`; the output of layer 5 of 6 is stored
+    per token, and the last layer's output is pooled into the frozen text vectors. Cost: one
+    encoder pass over the texts and ``4 x 384`` bytes of memory per token.
+
+    Returns:
+        :class:`TopLayerInputs`.
+
+    Example::
+
+        inputs = top_layer_inputs(item_texts(shop.items).tolist())
+        inputs.vectors  # == encode_texts(...) of the same texts
+    """
+    import torch
+
+    values = _as_text_list(texts)
+    if not values:
+        raise ValueError("texts is empty; give one text per item")
+    batch_size = checks.positive_int(batch_size, "batch_size", "texts per forward pass")
+    _, encoder = load_encoder()
+    layers = len(encoder.encoder.layer)
+    lengths = count_tokens(values).clip(max=MAX_LENGTH)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    states = torch.empty((int(offsets[-1]), encoder.config.hidden_size), dtype=torch.float32)
+    vectors = np.empty((len(values), encoder.config.hidden_size), dtype=np.float32)
+    for rows, output, mask in _run_encoder(values, batch_size, threads, hidden_states=True):
+        below_top = output.hidden_states[layers - 1]  # the input of the top layer
+        for j, row in enumerate(rows.tolist()):
+            states[offsets[row] : offsets[row + 1]] = below_top[j]
+        vectors[rows] = _pooled(output, mask, POOLING).numpy()[: len(rows)]
+    return TopLayerInputs(states=states, offsets=offsets, vectors=vectors)
+
+
+def top_layer_copy() -> nn.Module:
+    """A trainable deep copy of the bundled encoder's top ``BertLayer`` (the shared model is
+    left untouched), without dropout."""
+    import copy
+
+    _, encoder = load_encoder()
+    layer = copy.deepcopy(encoder.encoder.layer[-1])
+    layer.eval()  # no dropout: a few hundred small steps, and results stay reproducible
+    for parameter in layer.parameters():
+        parameter.requires_grad_(True)
+    return layer
+
+
+def run_top_layer(layer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``normalize(mean_pooling(layer(hidden)))``: (batch, 384) unit text vectors.
+
+    ``hidden``: (batch, T, 384) states entering the layer; ``mask``: (batch, T), 1 = token.
+    The padding is masked with an additive ``-inf``-like mask of shape (batch, 1, 1, T), the
+    form every attention implementation of transformers accepts.
+    """
+    import torch
+
+    additive = (1.0 - mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+    output = layer(hidden, attention_mask=additive)
+    output = output[0] if isinstance(output, tuple) else output  # transformers 4.x: a tuple
+    return torch.nn.functional.normalize(mean_pooling(output, mask), dim=1)
+
+
+def top_layer_vectors(
+    layer: nn.Module, inputs: TopLayerInputs, batch_texts: int = 64
+) -> np.ndarray:
+    """Every text's vector through ``layer`` (no gradient), in length-sorted batches:
+    float32 (n_texts, 384)."""
+    import torch
+
+    lengths = np.diff(inputs.offsets)
+    order = np.argsort(-lengths, kind="stable")
+    vectors = np.empty((lengths.size, inputs.states.shape[1]), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, order.size, batch_texts):
+            rows = order[start : start + batch_texts]
+            hidden, mask = inputs.padded(rows)
+            vectors[rows] = run_top_layer(layer, hidden, mask).numpy()
+    return vectors
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,9 +634,9 @@ def encode_texts(
         texts: one str per item (list, tuple, 1-D numpy array or pandas Series; a Series'
             index is ignored, rows come back in its order). Empty strings are allowed; None/NaN
             are not (replace them with ``""`` or drop those items).
-        batch_size: at most this many texts per forward pass (and at most
-            :data:`MAX_BATCH_TOKENS` tokens); texts of equal token length share a batch, so
-            there is no padding. Larger uses more memory, not more accuracy.
+        batch_size: texts per forward pass, all of one token length (no padding; a short
+            batch is filled up). Part of the cache key: a text's vector is the same bits in
+            any batch of this size, and may differ in the last bits with another size.
         cache: read/write the embeddings on disk. A stored vector is used only if it was made
             by the same model (fingerprint), pooling and settings from exactly the same text;
             when every text is stored the model is not loaded.
@@ -549,11 +665,8 @@ def encode_texts(
     """
     pooling = _check_pooling(pooling)
     values = _as_text_list(texts)
-    for name, value in (("batch_size", batch_size), ("threads", threads)):
-        if value is not None and (
-            not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1
-        ):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    batch_size = checks.positive_int(batch_size, "batch_size", "texts per forward pass")
+    threads = checks.optional_positive_int(threads, "threads", "torch threads while encoding")
     if not values:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     n_threads = int(threads) if threads is not None else environment.configured_threads()[1]

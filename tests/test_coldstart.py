@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recutils.coldstart import item_cold_start, user_cold_start
 from recutils.datasets import from_frames
 from recutils.interactions import IdIndex, user_item_pairs
+from recutils.splitting import item_cold_start, user_cold_start
 
 
 def _pairs(n_users=30, n_items=40, seed=0):
@@ -41,7 +41,7 @@ def test_item_cold_start_new_items_have_no_training_entry():
 
 def test_item_cold_start_on_the_shop_protocol():
     from recutils.datasets import load
-    from recutils.evaluation import temporal_protocol
+    from recutils.splitting import temporal_protocol
 
     protocol = temporal_protocol(load("shop", n_users=400, n_items=600, seed=3), 30, 30)
     split = item_cold_start(protocol.train_and_valid, protocol.test)

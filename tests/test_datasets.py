@@ -49,3 +49,15 @@ def test_bad_input_is_not_skipped(tmp_path: Path):
         load_available({"shopp": {}})
     with pytest.raises(ValueError, match="non-empty dict"):
         load_available({})
+
+
+def test_a_dataset_is_one_registration_away(monkeypatch):
+    from recutils import datasets
+
+    monkeypatch.setattr(datasets, "_REGISTRY", dict(datasets._REGISTRY))
+    datasets.register("tiny-shop", "recutils.datasets.shop:generate_shop", "a small shop")
+    assert datasets.DATASETS["tiny-shop"] == "a small shop"
+    tiny = load_available({"tiny-shop": {"n_users": 40, "n_items": 100}})
+    assert list(tiny) == ["shop"] and len(tiny["shop"].users) == 40
+    with pytest.raises(ValueError, match=r"package\.module:function"):
+        datasets.register("broken", "no colon here", "?")

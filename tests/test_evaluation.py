@@ -95,7 +95,7 @@ def test_switching_routes_users_by_history_size():
     one_item = sp.csr_matrix(np.array([[0, 0, 0, 0, 1], [1, 1, 0, 0, 0]], dtype=np.float32))
     scores = Switching(MostPopular(), ItemNumber(), min_interactions=2).fit(one_item).score([0])
     np.testing.assert_array_equal(scores[0], [1, 1, 0, 0, 1])  # 1 item < 2: the cold model
-    with pytest.raises(ValueError, match="min_interactions must be a whole number >= 1"):
+    with pytest.raises(ValueError, match="min_interactions must be a positive integer"):
         Switching(MostPopular(), ItemNumber(), min_interactions=0)
     with pytest.raises(TypeError, match="cold must be a recutils model"):
         Switching("popular", ItemNumber())

@@ -105,8 +105,7 @@ def test_recency_weighting_halves_per_half_life():
 
 
 def test_pair_split_pairs_each_part_separately():
-    from recutils.interactions import pair_split
-    from recutils.splitting import temporal_split
+    from recutils.splitting import pair_split, temporal_split
 
     # u1 viewed "a" on the 1st and bought it on the 2nd; cut on the 2nd: the purchase is test
     split = pair_split(temporal_split(events(), test_start="2024-01-02"))

@@ -18,8 +18,8 @@ from recutils.metrics import (
     novelty,
     ranking_metrics,
     ranking_metrics_per_user,
-    top_k_items,
 )
+from recutils.ranking import top_k_items
 
 
 def csr(rows: list[list[int]], n_items: int) -> sparse.csr_array:

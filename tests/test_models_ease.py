@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from recutils.models import EASE
-from recutils.models.ease import AUTO_L2_FACTORS, holdout_split, inverse_spd
+from recutils.models.ease import AUTO_L2_FACTORS, inverse_spd
+from recutils.splitting import holdout_split
 
 
 def random_train(seed: int = 0, n_users: int = 60, n_items: int = 25) -> sp.csr_matrix:
@@ -96,10 +97,10 @@ def test_refuses_a_catalog_too_large_for_dense_matrices() -> None:
 def test_recommend_excludes_training_items_and_pads() -> None:
     matrix = random_train()
     model = EASE(l2=5.0).fit(matrix)
-    recommended = model.recommend(np.arange(60), k=10)
+    recommended = model.recommend(np.arange(60), k=10).items
     for user in range(60):
         assert not set(matrix[user].indices) & set(recommended[user][recommended[user] >= 0])
-    padded = model.recommend([0], k=40)
+    padded = model.recommend([0], k=40).items
     n_candidates = 25 - matrix[0].nnz
     assert (padded[0, :n_candidates] >= 0).all() and (padded[0, n_candidates:] == -1).all()
 
@@ -114,8 +115,8 @@ def test_similar_items_are_rows_of_b_without_the_item() -> None:
 
 
 def test_reproducible() -> None:
-    first = EASE(l2=5.0).fit(random_train()).recommend(np.arange(60), k=10)
-    second = EASE(l2=5.0).fit(random_train()).recommend(np.arange(60), k=10)
+    first = EASE(l2=5.0).fit(random_train()).recommend(np.arange(60), k=10).items
+    second = EASE(l2=5.0).fit(random_train()).recommend(np.arange(60), k=10).items
     np.testing.assert_array_equal(first, second)
 
 
@@ -137,9 +138,9 @@ def test_invalid_input() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"l2": 0.0}, "l2 must be 'auto'"),
-        ({"l2": "best"}, "l2 must be 'auto'"),
-        ({"l2": float("nan")}, "l2 must be 'auto'"),
+        ({"l2": 0.0}, "l2 must be a finite number > 0 \\(or 'auto'"),
+        ({"l2": "best"}, "l2 must be a finite number > 0 \\(or 'auto'"),
+        ({"l2": float("nan")}, "l2 must be a finite number > 0 \\(or 'auto'"),
         ({"binary": 1}, "binary must be True or False"),
         ({"max_memory_gb": -1}, "max_memory_gb must be a number > 0"),
     ],

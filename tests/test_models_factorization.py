@@ -64,7 +64,7 @@ def test_registered_in_models_package() -> None:
 @pytest.mark.parametrize("name", MODELS)
 def test_recommend_excludes_training_items_and_pads(name: str, tiny: sp.csr_matrix) -> None:
     model = FAST[name]().fit(tiny)
-    recommended = model.recommend(np.arange(5), k=6)
+    recommended = model.recommend(np.arange(5), k=6).items
     assert recommended.shape == (5, 6) and recommended.dtype == np.int64
     for user in range(5):
         seen = set(tiny[user].indices)
@@ -249,7 +249,7 @@ def test_bm25_changes_the_result_and_keeps_the_interface() -> None:
     plain = FAST["ALS"]().fit(train)
     bm25 = FAST["ALS"](weighting="bm25").fit(train)
     assert not np.allclose(plain.score(np.arange(20)), bm25.score(np.arange(20)))
-    recommended = bm25.recommend(np.arange(20), k=20)
+    recommended = bm25.recommend(np.arange(20), k=20).items
     for user in range(20):
         row = recommended[user]
         assert not set(train[user].indices) & set(row[row >= 0])

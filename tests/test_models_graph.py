@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 
 from recutils.evaluation import evaluate
-from recutils.models import MostPopular
+from recutils.models import MostPopular, Recommendations
 from recutils.models.graph import (
     LightGCN,
     bipartite_adjacency,
@@ -167,10 +167,21 @@ def test_lightgcn_learns_groups_and_is_reproducible() -> None:
     assert quality.loc[5, "ndcg"] > baseline.loc[5, "ndcg"] + 0.2
     # The top items of a user come from the user's own half.
     top = model.recommend(np.arange(40), k=5)
-    assert ((top // 15) == (np.arange(40) % 2)[:, None]).mean() > 0.9
-    again = LightGCN(factors=8, layers=2, epochs=30, batch_size=64, seed=1).fit(train)
+    assert isinstance(top, Recommendations)
+    assert top.items.shape == (40, 5) and top.items.dtype == np.int64
+    assert top.scores.shape == (40, 5) and top.scores.dtype == np.float32
+    assert ((top.items // 15) == (np.arange(40) % 2)[:, None]).mean() > 0.9
+    np.testing.assert_array_equal(
+        top.scores, np.take_along_axis(model.score(np.arange(40)), top.items, axis=1)
+    )
+    again = model.with_params().fit(train)  # a fresh copy, same settings and seed
     np.testing.assert_array_equal(model.item_vectors_, again.item_vectors_)
+    np.testing.assert_array_equal(model.score(np.arange(40)), again.score(np.arange(40)))
     assert len(model.history_) == 30 and model.best_epoch_ == 30
+    assert [h["epoch"] for h in model.history_] == list(range(1, 31))
+    assert all(set(h) == {"epoch", "loss", "seconds"} for h in model.history_)
+    assert all(np.isfinite(h["loss"]) and h["seconds"] > 0 for h in model.history_)
+    assert isinstance(model.fit_seconds_, float) and model.fit_seconds_ > 0
 
 
 def test_symmetric_and_pyg_propagation_agree() -> None:
@@ -179,8 +190,9 @@ def test_symmetric_and_pyg_propagation_agree() -> None:
     pyg = LightGCN(factors=8, layers=3, epochs=3, batch_size=64, seed=2, propagation="pyg")
     pyg.fit(train)
     np.testing.assert_allclose(fast.item_vectors_, pyg.item_vectors_, atol=1e-5)
-    edges = LightGCN(factors=8, layers=3, epochs=3, batch_size=64, seed=2,
-                     propagation="pyg-edge-index").fit(train)
+    edges = LightGCN(
+        factors=8, layers=3, epochs=3, batch_size=64, seed=2, propagation="pyg-edge-index"
+    ).fit(train)
     np.testing.assert_allclose(fast.item_vectors_, edges.item_vectors_, atol=1e-5)
     # and torch_geometric's own get_embedding gives the same final vectors
     with torch.no_grad():
@@ -199,6 +211,11 @@ def test_lightgcn_early_stopping_keeps_the_best_epoch() -> None:
     assert evaluate(model, train, test, k=20, fit=False).loc[20, "ndcg"] == pytest.approx(
         best["valid_ndcg"], abs=1e-6
     )
+    # it stopped early, and the vectors kept are those after the best epoch: the same as a fit
+    # of best_epoch_ epochs without validation (the validation draws no random numbers)
+    assert model.best_epoch_ < model.history_[-1]["epoch"] < 40
+    shorter = model.with_params(epochs=model.best_epoch_).fit(train)
+    np.testing.assert_array_equal(shorter.score(np.arange(40)), model.score(np.arange(40)))
 
 
 def test_lightgcn_text_vectors_give_cold_items_a_vector() -> None:
@@ -212,26 +229,33 @@ def test_lightgcn_text_vectors_give_cold_items_a_vector() -> None:
     texts[:15, 0] = 1.0
     texts[15:, 1] = 1.0
     for mode in ("add", "init"):
-        model = LightGCN(factors=8, layers=1, epochs=20, batch_size=64, item_text_vectors=texts,
-                         text_mode=mode).fit(train)
+        model = LightGCN(factors=8, layers=1, epochs=20, batch_size=64, text_mode=mode)
+        model.fit(train, item_vectors=texts)
         assert np.abs(model.item_vectors_[29]).sum() > 0
+        np.testing.assert_array_equal(model.item_text_vectors_, texts)
     plain = LightGCN(factors=8, layers=1, epochs=2, batch_size=64).fit(train)
+    assert plain.item_text_vectors_ is None
     assert repr(plain).startswith("LightGCN(factors=8")
-    assert "<30 x 4 array>" in repr(model)
+    # side data is not a setting: the repr stays short and shows no array
+    assert "text_mode='init'" in repr(model) and "array" not in repr(model)
+    assert "item_vectors" not in model.get_params()
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"factors": 0}, "factors must be a positive integer"),
-        ({"layers": -1}, "layers must be an integer >= 0"),
-        ({"epochs": 0}, "epochs"),
-        ({"learning_rate": 0}, "learning_rate"),
-        ({"l2": -1.0}, "l2"),
-        ({"text_mode": "concat"}, "text_mode must be one of"),
+        ({"layers": -1}, "layers must be a non-negative integer"),
+        ({"epochs": 0}, r"epochs must be a positive integer \(.*\), got 0"),
+        ({"learning_rate": 0}, r"learning_rate must be a finite number > 0 \(.*\), got 0"),
+        ({"l2": -1.0}, "l2 must be a finite number >= 0"),
+        ({"text_mode": "concat"}, r"text_mode must be one of \['add', 'init'\], got 'concat'"),
         ({"propagation": "edge_index"}, "propagation must be one of"),
-        ({"item_text_vectors": np.full((30, 2), np.nan)}, "NaN"),
-        ({"item_text_vectors": np.ones(30)}, r"\(n_items, d\)"),
+        ({"eval_every": 0}, "eval_every must be a positive integer"),
+        ({"patience": 0}, "patience must be a positive integer"),
+        ({"valid_k": 0}, "valid_k must be a positive integer"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"progress": 1}, "progress must be True or False"),
     ],
 )
 def test_lightgcn_bad_arguments(kwargs: dict, message: str) -> None:
@@ -239,10 +263,27 @@ def test_lightgcn_bad_arguments(kwargs: dict, message: str) -> None:
         LightGCN(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("vectors", "message"),
+    [
+        (np.full((30, 2), np.nan), "NaN"),
+        (np.ones(30), r"\(n_items, d\)"),
+    ],
+)
+def test_lightgcn_bad_item_vectors(vectors: np.ndarray, message: str) -> None:
+    train, _ = two_groups()
+    with pytest.raises(ValueError, match=message):
+        LightGCN(epochs=1).fit(train, item_vectors=vectors)
+
+
 def test_lightgcn_bad_input() -> None:
     train, test = two_groups()
-    with pytest.raises(ValueError, match="rows but train has 30 items"):
-        LightGCN(item_text_vectors=np.ones((29, 3)), epochs=1).fit(train)
+    with pytest.raises(ValueError, match="item_vectors has 29 rows but the training matrix has 30"):
+        LightGCN(epochs=1).fit(train, item_vectors=np.ones((29, 3)))
+    with pytest.raises(TypeError, match=r"side data it does not use: \['sequences'\]"):
+        LightGCN(epochs=1).fit(train, sequences=[])
+    with pytest.raises(TypeError, match="side data it does not use"):
+        LightGCN(epochs=1).fit(train, item_text_vectors=np.ones((30, 3)))  # the old name
     with pytest.raises(ValueError, match="no interactions"):
         LightGCN(epochs=1).fit(sp.csr_matrix((3, 4), dtype=np.float32))
     with pytest.raises(ValueError, match="valid has shape"):
@@ -254,3 +295,19 @@ def test_lightgcn_bad_input() -> None:
         model.recommend([40], k=3)
     with pytest.raises(ValueError, match="k must be a positive integer"):
         model.recommend([0], k=0)
+    with pytest.raises(TypeError, match="item_text_vectors"):
+        LightGCN(item_text_vectors=np.ones((30, 3)))  # type: ignore[call-arg]
+
+
+def test_lightgcn_new_users_get_popularity() -> None:
+    train, _ = two_groups()
+    train = train.tolil()
+    train[39, :] = 0  # user 39 has no training interaction
+    train = sp.csr_matrix(train)
+    train.eliminate_zeros()
+    model = LightGCN(factors=8, layers=1, epochs=2, batch_size=64, seed=3).fit(train)
+    assert LightGCN.new_users == "popularity"
+    np.testing.assert_array_equal(model.score([39])[0], model.popularity_)
+    top = model.recommend([39], k=3)
+    np.testing.assert_array_equal(top.scores[0], np.sort(model.popularity_)[::-1][:3])
+    assert not np.allclose(model.score([0])[0], model.popularity_)  # others are personal

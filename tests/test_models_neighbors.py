@@ -77,7 +77,7 @@ def test_user_knn_matches_hand_computation(neighbors: int, expected: np.ndarray)
 def test_user_knn_recommend_excludes_training_items_and_pads() -> None:
     model = UserKNN(neighbors=2).fit(train())
     # u0 has items 0 and 1; candidates 2 (.8165), 3 (.4082), 4 (.4082, tie -> lower first).
-    np.testing.assert_array_equal(model.recommend([0], k=5), [[2, 3, 4, -1, -1]])
+    np.testing.assert_array_equal(model.recommend([0], k=5).items, [[2, 3, 4, -1, -1]])
 
 
 def test_user_knn_shrink() -> None:
@@ -200,7 +200,7 @@ MODELS = [UserKNN, ItemKNN]
 @pytest.mark.parametrize("cls", MODELS)
 def test_recommend_excludes_training_items(cls: type) -> None:
     matrix = random_train()
-    recommended = cls(neighbors=5).fit(matrix).recommend(np.arange(50), k=10)
+    recommended = cls(neighbors=5).fit(matrix).recommend(np.arange(50), k=10).items
     for user in range(50):
         seen = set(matrix[user].indices)
         assert not seen & set(recommended[user][recommended[user] >= 0])
@@ -209,7 +209,7 @@ def test_recommend_excludes_training_items(cls: type) -> None:
 @pytest.mark.parametrize("cls", MODELS)
 def test_pads_with_minus_one_when_k_exceeds_candidates(cls: type) -> None:
     matrix = random_train()
-    recommended = cls().fit(matrix).recommend([0], k=40)
+    recommended = cls().fit(matrix).recommend([0], k=40).items
     n_candidates = 30 - matrix[0].nnz
     assert (recommended[0, :n_candidates] >= 0).all()
     assert (recommended[0, n_candidates:] == -1).all()
@@ -228,8 +228,8 @@ def test_user_knn_has_no_item_similarities() -> None:
 
 @pytest.mark.parametrize("cls", MODELS)
 def test_reproducible(cls: type) -> None:
-    first = cls(neighbors=3).fit(random_train()).recommend(np.arange(50), k=10)
-    second = cls(neighbors=3).fit(random_train()).recommend(np.arange(50), k=10)
+    first = cls(neighbors=3).fit(random_train()).recommend(np.arange(50), k=10).items
+    second = cls(neighbors=3).fit(random_train()).recommend(np.arange(50), k=10).items
     np.testing.assert_array_equal(first, second)
 
 

@@ -1,11 +1,23 @@
 """The synthetic shop: reproducible, shaped like the spec, and faithful to its own story."""
 
+import dataclasses
+import hashlib
+import platform
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from recutils.datasets import load
-from recutils.datasets.shop import STYLE_WORDS, STYLES, generate_shop
+from recutils.datasets.shop import (
+    DOMAINS,
+    LEAVES,
+    STYLE_WORDS,
+    STYLES,
+    TIERS,
+    ShopConfig,
+    generate_shop,
+)
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +177,125 @@ def test_first_views_follow_the_oracle_distribution(shop):
     popularity = views.groupby("item_id").size().reindex(shop.items["item_id"], fill_value=0)
     popularity = (popularity / popularity.sum()).to_numpy()
     assert observed.mean() > 3 * popularity[truth.item_index(first["item_id"])].mean()
+
+
+def test_vocabulary_file_fills_the_tables():
+    assert tuple(STYLE_WORDS) == STYLES
+    assert len(LEAVES) == 20 and {leaf.domain for leaf in LEAVES} == set(DOMAINS)
+    for leaf in LEAVES:
+        assert len(leaf.path) == 3 and leaf.nouns and leaf.features
+        assert {tier for _, tier in leaf.materials} <= set(range(len(TIERS)))
+
+
+def test_truth_methods_take_one_time_or_one_time_per_user(small):
+    truth = small.truth
+    users = np.arange(10)
+    times = truth.period_start + np.arange(10) * np.timedelta64(30, "D")
+    per_user = truth.preference(times, users)
+    assert per_user.shape == (10, len(truth.item_ids))
+    np.testing.assert_allclose(per_user[3], truth.preference(times[3], users[3:4])[0], rtol=1e-12)
+    assert truth.leaf_weights(times).shape == (10, len(LEAVES))
+    np.testing.assert_allclose(truth.leaf_weights(times)[3], truth.leaf_weights(times[3]))
+    assert truth.style_taste(times, users).shape == (10, len(STYLES))
+    assert truth.is_new(times, np.arange(7)).shape == (10, 7)
+
+
+def test_config_numbers_reach_the_log_and_the_truth():
+    config = ShopConfig(discount_probability=0.0, extra_quantity_mean=0.0, use_weight=0.0)
+    shop = generate_shop(n_users=40, n_items=120, seed=1, config=config)
+    assert shop.truth.config is config
+    purchases = shop.interactions[shop.interactions["event"] == "purchase"]
+    assert len(purchases) and (purchases["weight"] == 1.0).all()
+    listed = shop.items.set_index("item_id")["price"].reindex(purchases["item_id"])
+    np.testing.assert_allclose(purchases["price"].to_numpy(), listed.to_numpy())
+    # use_weight 0: the use taste no longer changes the true preference
+    truth = shop.truth
+    other_use = dataclasses.replace(truth, user_use=truth.user_use[::-1].copy())
+    at = truth.period_start
+    np.testing.assert_allclose(other_use.preference(at), truth.preference(at))
+
+
+# SHA-256 digests of everything generate_shop returns, recorded from the code before the shop
+# module was split into steps: a refactoring, a new numpy/pandas or a reordered random draw that
+# changes the shop changes them. "tables": the name, info, the three tables (ints, strings, times,
+# prices in pence), the leaves and the truth's ids, integer and time arrays; the same everywhere.
+# "everything": that plus the truth's float arrays and view_probability of all users at two
+# dates; their last bits depend on the CPU's SIMD code and the OS maths library, so it is
+# recorded per machine type (both recorded with the code before the split, and equal after it).
+TABLE_DIGESTS = {
+    "default": "e165749ec5a858c211a533aca03c3380656721ea8e7e669456bfac756b88b83a",
+    "small": "80bc52e1111e33fce395860640e262ae780ea9384866f43d44633e8f3cb9ab05",
+}
+FLOAT_DIGESTS = {
+    # Linux x86_64 with AVX2 and no AVX-512
+    ("Linux", "x86_64", ("X86_V3",), "2.4.6", "3.1.1"): {
+        "default": "9efb3e0d92b1896b13173056b695e1adea49b479638835cf95eb42d8236672f1",
+        "small": "ea2a4056c964a88db6fdd80c9fd2fbe85523a08b7a7c7bc1b7a5d4deda4e2817",
+    },
+    # Linux x86_64 with AVX-512 (Ice Lake)
+    ("Linux", "x86_64", ("X86_V3", "X86_V4", "AVX512_ICL"), "2.4.6", "3.1.1"): {
+        "default": "eabb6bf69c007146b669ee6f21d9460bded74a5ae50e48f64bd61a3ef6ff9afa",
+        "small": "3c6dd047f1ac5057421d64b03e886fe66ef2c3d5d402c847ca93d385a55821e6",
+    },
+}
+
+
+def this_machine():
+    simd = np.__config__.CONFIG.get("SIMD Extensions", {}).get("found", [])
+    return (platform.system(), platform.machine(), tuple(simd), np.__version__, pd.__version__)
+
+
+def shop_digests(dataset) -> dict[str, str]:
+    """{"tables": ..., "everything": ...} SHA-256 digests, see TABLE_DIGESTS and FLOAT_DIGESTS."""
+    tables, everything = hashlib.sha256(), hashlib.sha256()
+
+    def add(label, value, exact_everywhere=True):
+        if isinstance(value, str):
+            data = value.encode()
+        else:
+            array = np.ascontiguousarray(value)
+            data = f"{array.dtype.str}|{array.shape}|".encode()
+            if array.dtype == object:
+                data += "\x1f".join(map(str, array.ravel())).encode()
+            else:
+                data += array.tobytes()
+        for digest in (tables, everything) if exact_everywhere else (everything,):
+            digest.update(label.encode() + b"|" + data)
+
+    add("dataset", f"{dataset.name}|{sorted(dataset.info.items())}")
+    for name in ("interactions", "items", "users"):
+        frame = getattr(dataset, name)
+        add(name, f"{list(frame.columns)}|{[str(t) for t in frame.dtypes]}")
+        add(name, pd.util.hash_pandas_object(frame, index=True).to_numpy())
+    truth = dataset.truth
+    add("leaves", repr(truth.leaves))
+    for attribute in dataclasses.fields(truth):
+        value = getattr(truth, attribute.name)
+        if isinstance(value, np.ndarray | np.datetime64):
+            value = np.asarray(value)
+            add(attribute.name, value, exact_everywhere=value.dtype.kind != "f")
+    mid_june = truth.period_start + np.timedelta64(166 * 24 + 14, "h")  # 2024-06-15 14:00
+    december = truth.period_end - np.timedelta64(31, "D")  # 2024-12-01
+    for at in (mid_june, december):
+        add(f"view_probability {at}", truth.view_probability(at), exact_everywhere=False)
+    return {"tables": tables.hexdigest(), "everything": everything.hexdigest()}
+
+
+def check_digests(dataset, which):
+    digests = shop_digests(dataset)
+    assert digests["tables"] == TABLE_DIGESTS[which]
+    recorded = FLOAT_DIGESTS.get(this_machine())
+    if recorded is None:
+        pytest.skip(f"float digests recorded on {sorted(FLOAT_DIGESTS)}, this is {this_machine()}")
+    assert digests["everything"] == recorded[which]
+
+
+def test_default_shop_is_bit_for_bit_unchanged(shop):
+    check_digests(shop, "default")
+
+
+def test_small_shop_is_bit_for_bit_unchanged():
+    small = generate_shop(
+        n_users=300, n_items=400, seed=7, start="2023-03-01", days=300, sessions_per_user=9.5
+    )
+    check_digests(small, "small")

@@ -117,16 +117,6 @@ def test_equal_length_batches_have_no_padding():
     assert [int(lengths[b[0]]) for b in batches][:2] == [256, 50]  # longest first
 
 
-def test_batches_respect_size_and_token_budget():
-    lengths = np.array([256] * 20 + [50] * 100 + [3] * 5)
-    batches = list(text._batches(np.arange(len(lengths)), lengths, 64, 4096))
-    assert [len(b) for b in batches] == [16, 16, 64, 29]
-    assert all(len(b) * lengths[b].max() <= 4096 for b in batches)
-    np.testing.assert_array_equal(np.concatenate(batches), np.arange(len(lengths)))
-    too_long = list(text._batches(np.arange(2), np.array([5000, 1]), 64, 4096))
-    assert [len(b) for b in too_long] == [1, 1]  # a text longer than the budget goes alone
-
-
 def test_truncation_ignores_words_after_256_tokens():
     long = LONG_SENTENCE * 40
     a, b = encode_texts(

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from recutils.datasets import online_retail as retail
-from recutils.datasets.files import sha256_of
+from recutils.files import sha256_of
 
 
 def read_source(path: Path) -> pd.DataFrame:

@@ -44,6 +44,8 @@ import nbformat
 import papermill
 from jupyter_client.manager import AsyncKernelManager
 
+from recutils.files import atomic_path
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 RUNTIMES = NOTEBOOKS / "runtimes.json"
@@ -98,17 +100,6 @@ def strip_run_metadata(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode
     return notebook
 
 
-def write_atomically(notebook: nbformat.NotebookNode, path: Path) -> None:
-    """Write a notebook under a temporary name beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        nbformat.write(notebook, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def first_error_line(error: BaseException) -> str:
     """``"Name: message"`` of a papermill cell error (first line only), else the exception's."""
     name = getattr(error, "ename", None) or type(error).__name__
@@ -148,7 +139,8 @@ def execute(
             return Result(path.name, "FAILED", seconds, first_error_line(error), failed)
         seconds = time.perf_counter() - start
         notebook = strip_run_metadata(nbformat.read(executed, as_version=4))
-        write_atomically(notebook, output)
+        with atomic_path(output) as temporary:
+            nbformat.write(notebook, temporary)
     return Result(path.name, "ok", seconds, written_to=output)
 
 

@@ -17,56 +17,123 @@ a message saying how to get it, so the notebook still runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from recutils.datasets.own_data import from_files, from_frames
 from recutils.schema import Dataset
 
-#: Names accepted by :func:`load`, with a one-line description.
-DATASETS: dict[str, str] = {
-    "shop": "synthetic two-domain shop with product text, a funnel and ground truth (embedded)",
-    "online-retail": "UCI Online Retail: 2010-2011 purchases of a UK gift shop (ships with "
-    "recutils; CC BY 4.0)",
-    "movielens-100k": "GroupLens MovieLens 100K: 1997-98 movie ratings (data directory; "
-    "not redistributable, download=True fetches it)",
-    "files": "your own CSV/parquet files, mapped to the schema by from_files(**options)",
-}
+
+@dataclass(frozen=True)
+class DatasetLoader:
+    """A registered dataset: its loader (``"module:function"``, imported when first used, so
+    ``import recutils.datasets`` stays light) and a one-line description."""
+
+    loader: str
+    description: str
+
+    def __call__(self, **options: Any) -> Dataset:
+        module, _, function = self.loader.partition(":")
+        return getattr(importlib.import_module(module), function)(**options)
+
+
+_REGISTRY: dict[str, DatasetLoader] = {}
+
+
+def register(name: str, loader: str, description: str) -> None:
+    """Make ``load(name, **options)`` call ``loader(**options)``.
+
+    Args:
+        name: the dataset's name, e.g. ``"my-shop"``.
+        loader: ``"package.module:function"``; the function returns a validated
+            :class:`~recutils.schema.Dataset` and raises :class:`FileNotFoundError` (with a
+            message saying how to get the data) when its file is not on this machine.
+        description: one line for :data:`DATASETS`.
+
+    Example::
+
+        register("my-shop", "myshop.loader:load_my_shop", "our orders, exported nightly")
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if not isinstance(loader, str) or ":" not in loader:
+        raise ValueError(f"loader must look like 'package.module:function', got {loader!r}")
+    _REGISTRY[name] = DatasetLoader(loader, description)
+
+
+register(
+    "shop",
+    "recutils.datasets.shop:generate_shop",
+    "synthetic two-domain shop with product text, a funnel and ground truth (generated)",
+)
+register(
+    "online-retail",
+    "recutils.datasets.online_retail:load_online_retail",
+    "UCI Online Retail: 2010-2011 purchases of a UK gift shop (ships with recutils; CC BY 4.0)",
+)
+register(
+    "movielens-100k",
+    "recutils.datasets.movielens:load_movielens_100k",
+    "GroupLens MovieLens 100K: 1997-98 movie ratings (data directory; not redistributable, "
+    "download=True fetches it)",
+)
+register(
+    "files",
+    "recutils.datasets.own_data:from_files",
+    "your own CSV/parquet files, mapped to the schema by from_files(**options)",
+)
+
+
+class _Descriptions(Mapping[str, str]):
+    """The registered names and their descriptions, read from the registry when asked."""
+
+    def __getitem__(self, name: str) -> str:
+        return _REGISTRY[name].description
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_REGISTRY)
+
+    def __len__(self) -> int:
+        return len(_REGISTRY)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: Names accepted by :func:`load`, with their one-line description (includes registered ones).
+DATASETS: Mapping[str, str] = _Descriptions()
 
 
 def load(name: str = "shop", **options: Any) -> Dataset:
     """Load a dataset by name.
 
     Args:
-        name: one of :data:`DATASETS`: ``"shop"``, ``"online-retail"``, ``"movielens-100k"``
-            or ``"files"``.
-        **options: passed on: for ``"shop"`` to :func:`recutils.datasets.shop.generate_shop`
-            (``n_users``, ``n_items``, ``seed``, ...); for ``"online-retail"`` to
+        name: one of :data:`DATASETS`: ``"shop"``, ``"online-retail"``, ``"movielens-100k"``,
+            ``"files"``, or a name you added with :func:`register`.
+        **options: passed to the dataset's loader: for ``"shop"``
+            :func:`recutils.datasets.shop.generate_shop` (``n_users``, ``n_items``, ``seed``,
+            ...); for ``"online-retail"``
             :func:`recutils.datasets.online_retail.load_online_retail` (``data_dir``,
-            ``download``, ...); for ``"movielens-100k"`` to
-            :func:`recutils.datasets.movielens.load_movielens_100k` (``data_dir``, ``download``,
-            ``verify``); for ``"files"`` to :func:`from_files` (``interactions_path``,
-            ``items_path``, ``columns``, ...), so a notebook's ``parameters`` cell can point at
-            your own data.
+            ``download``, ...); for ``"movielens-100k"``
+            :func:`recutils.datasets.movielens.load_movielens_100k` (``data_dir``,
+            ``download``, ``verify``); for ``"files"`` :func:`from_files`
+            (``interactions_path``, ``items_path``, ``columns``, ...), so a notebook's
+            ``parameters`` cell can point at your own data.
+
+    Example::
+
+        shop = load("shop", n_users=1000, seed=1)
     """
-    if name == "shop":
-        from recutils.datasets.shop import generate_shop
-
-        return generate_shop(**options)
-    if name == "online-retail":
-        from recutils.datasets.online_retail import load_online_retail
-
-        return load_online_retail(**options)
-    if name == "movielens-100k":
-        from recutils.datasets.movielens import load_movielens_100k
-
-        return load_movielens_100k(**options)
-    if name == "files":
-        return from_files(**options)
-    raise ValueError(
-        f"unknown dataset {name!r}; valid names: {sorted(DATASETS)} "
-        "(for your own pandas frames use recutils.datasets.from_frames)"
-    )
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        raise ValueError(
+            f"unknown dataset {name!r}; valid names: {sorted(_REGISTRY)} "
+            "(for your own pandas frames use recutils.datasets.from_frames; to add a dataset, "
+            "recutils.datasets.register)"
+        )
+    return entry(**options)
 
 
 def load_available(
@@ -131,9 +198,11 @@ def load_or_fallback(
 __all__ = [
     "DATASETS",
     "Dataset",
+    "DatasetLoader",
     "from_files",
     "from_frames",
     "load",
     "load_available",
     "load_or_fallback",
+    "register",
 ]

@@ -66,8 +66,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recutils.datasets.files import download_zip, sha256_of
 from recutils.environment import data_dir as resolve_data_dir
+from recutils.files import download_zip, sha256_of
 from recutils.schema import (
     BRAND,
     CATEGORY,

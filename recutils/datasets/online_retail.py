@@ -97,8 +97,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recutils.datasets.files import download_zip, sha256_of, temporary_name
 from recutils.environment import data_dir as resolve_data_dir
+from recutils.files import atomic_path, download_zip, sha256_of
 from recutils.schema import (
     BRAND,
     CATEGORY,
@@ -409,15 +409,9 @@ def write_compact_table(raw: pd.DataFrame, path: str | os.PathLike[str]) -> Path
             "Country": text("Country"),
         }
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_name(path)
-    try:
+    with atomic_path(path) as temporary:
         pq.write_table(table, temporary, compression="zstd", compression_level=19)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def read_official_source(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -481,14 +475,11 @@ def _write_cache(path: Path, raw: pd.DataFrame, source_sha256: str, fingerprint:
     metadata[b"recutils_source_sha256"] = source_sha256.encode()
     metadata[b"recutils_content_fingerprint"] = fingerprint.encode()
     table = table.replace_schema_metadata(metadata)
-    temporary = temporary_name(path)
     try:
-        pq.write_table(table, temporary)
-        os.replace(temporary, path)
+        with atomic_path(path) as temporary:
+            pq.write_table(table, temporary)
     except OSError:  # a read-only data folder: no cache, loading still works
         pass
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -57,17 +57,33 @@ cart with probability ``sigmoid(-4.2 + 0.9 pref)``, each cart a purchase with
 same product are kept with a leaf-specific probability (``Leaf.repeat_purchase``: 0.05 for
 tables, 0.1 for most durables, up to 0.5 for tableware).
 
+Where things are
+----------------
+The words (style synonyms, use phrases, colours, brands, and the 20 leaves with their nouns,
+materials, features, base prices and seasons) are in ``bundled/shop_vocabulary.toml``; every
+number of the story is a field of :class:`ShopConfig`; :class:`ShopTruth` holds the latent
+attributes and computes the probabilities the log is drawn from (the generator calls the same
+methods as the oracle); :func:`generate_shop` runs ``_generate_catalog``, ``_generate_users``
+and ``_generate_events``, each a short list of named steps.
+
 All randomness comes from one ``numpy.random.Generator`` seeded with ``seed``: the same seed gives
-the same shop on every machine.
+the same shop on every machine (up to the last bits of some floats, which depend on the CPU and
+the maths library). The steps draw in a fixed order, so moving a draw, or a word in the
+vocabulary, changes the shop (``tests/test_shop.py`` pins it by digest).
 """
 
 from __future__ import annotations
 
+import re
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from string import capwords
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from numpy.random import Generator
 
 from recutils.interactions import index_positions
 from recutils.schema import (
@@ -86,122 +102,111 @@ from recutils.schema import (
     Dataset,
 )
 
+# The latent attributes; an item's or user's attribute is an index into these tuples.
 STYLES: tuple[str, ...] = ("minimalist", "vintage", "bohemian", "sporty", "elegant", "playful")
 USES: tuple[str, ...] = ("everyday", "work", "outdoor", "evening", "lounge")
 TIERS: tuple[str, ...] = ("budget", "mid", "premium")
 DOMAINS: tuple[str, ...] = ("Fashion", "Home")
-TIER_PRICE_MULTIPLIER = np.array([0.55, 1.0, 2.2])
 
-# Weights of the true preference (see the module docstring).
-STYLE_WEIGHT = 3.0
-USE_WEIGHT = 1.5
-APPEAL_SD = 1.5
-NEW_ARRIVAL_BOOST = 0.8
-NEW_ARRIVAL_DAYS = 30
-CART_INTERCEPT, CART_SLOPE = -4.2, 0.9
-BUY_INTERCEPT, BUY_SLOPE = -0.6, 0.5
 
-STYLE_WORDS: dict[str, dict[str, list[str]]] = {
-    "minimalist": {
-        "Fashion": ["minimalist", "clean-lined", "understated", "pared-back", "simple"],
-        "Home": ["minimalist", "Scandi", "clean-lined", "understated", "pared-back"],
-    },
-    "vintage": {
-        "Fashion": ["vintage", "retro", "heritage", "70s-inspired", "old-school"],
-        "Home": ["vintage", "retro", "mid-century", "antique-look", "heritage"],
-    },
-    "bohemian": {
-        "Fashion": ["boho", "bohemian", "free-spirited", "folk", "embroidered"],
-        "Home": ["boho", "bohemian", "eclectic", "artisan", "macrame"],
-    },
-    "sporty": {
-        "Fashion": ["sporty", "athletic", "performance", "technical", "active"],
-        "Home": ["industrial", "utilitarian", "rugged", "loft-style", "metal-frame"],
-    },
-    "elegant": {
-        "Fashion": ["elegant", "tailored", "refined", "timeless", "classic"],
-        "Home": ["elegant", "refined", "classic", "luxe", "timeless"],
-    },
-    "playful": {
-        "Fashion": ["playful", "colourful", "bold", "vibrant", "statement"],
-        "Home": ["playful", "colourful", "bold", "whimsical", "bright"],
-    },
-}
+@dataclass(frozen=True)
+class ShopConfig:
+    """Every number of the generative story (module docstring); the defaults make the course's shop.
 
-USE_PHRASES: dict[str, dict[str, list[str]]] = {
-    "everyday": {
-        "Fashion": ["everyday wear", "daily errands", "casual weekends"],
-        "Home": ["everyday use", "busy family life", "daily routines"],
-    },
-    "work": {
-        "Fashion": ["the office", "business meetings", "the daily commute"],
-        "Home": ["the home office", "a focused workspace", "study corners"],
-    },
-    "outdoor": {
-        "Fashion": ["hiking and travel", "outdoor adventures", "rainy city walks"],
-        "Home": ["the garden", "balconies and patios", "outdoor dining"],
-    },
-    "evening": {
-        "Fashion": ["evenings out", "parties and weddings", "date nights"],
-        "Home": ["entertaining guests", "dinner parties", "festive gatherings"],
-    },
-    "lounge": {
-        "Fashion": ["lounging at home", "slow Sundays", "long travel days"],
-        "Home": ["cosy evenings", "reading nooks", "lazy Sunday mornings"],
-    },
-}
+    Each field's comment says what it does. Pairs ``(low, high)`` are the bounds of a uniform
+    draw (``high`` excluded for integers).
 
-TIER_SENTENCES: dict[str, list[str]] = {
-    "budget": ["Great value.", "An affordable everyday pick.", "Budget-friendly without fuss."],
-    "mid": ["Quality at a fair price.", "Well made and built to last.", "A dependable choice."],
-    "premium": [
-        "Premium craftsmanship.",
-        "A luxury investment piece.",
-        "Made from the finest materials.",
-    ],
-}
+    Example:
+        >>> tasteful = ShopConfig(style_weight=5.0)  # style matters more than in the course
+        >>> generate_shop(n_users=100, n_items=200, config=tasteful).truth.config.style_weight
+        5.0
+    """
 
-COLOURS: dict[str, list[str]] = {
-    "Fashion": [
-        "black",
-        "white",
-        "navy",
-        "olive",
-        "camel",
-        "burgundy",
-        "grey",
-        "sand",
-        "mustard",
-        "sky blue",
-        "coral",
-        "forest green",
-    ],
-    "Home": [
-        "natural",
-        "charcoal",
-        "ivory",
-        "terracotta",
-        "sage",
-        "ochre",
-        "slate",
-        "blush",
-        "teal",
-        "white",
-        "black",
-        "walnut brown",
-    ],
-}
-BRIGHT_COLOURS = {
-    "mustard",
-    "sky blue",
-    "coral",
-    "forest green",
-    "terracotta",
-    "ochre",
-    "blush",
-    "teal",
-}
-NEUTRAL_COLOURS = {"black", "white", "grey", "sand", "ivory", "charcoal", "natural", "slate"}
+    # -- Brands: a house style (uniform), a tier and a quality each.
+    brand_tier_probabilities: tuple[float, ...] = (0.35, 0.4, 0.25)  # budget, mid, premium
+    brand_quality_sd: float = 0.3  # quality ~ Normal(0, sd), part of every user's preference
+    # -- Catalog: products per leaf, then designs of one product or a family of colour variants.
+    leaf_share_concentration: float = 8.0  # leaf shares ~ Dirichlet(8): leaves of similar size
+    min_products_per_leaf: int = 5
+    single_product_probability: float = 0.82  # a design is one product, else a colour family
+    family_sizes: tuple[int, int] = (2, 5)  # ... of 2-4 colour variants
+    brand_style_probability: float = 0.6  # a product has its brand's style, else a random one
+    brand_tier_probability: float = 0.7  # ... and its brand's tier, else a random one
+    typical_material_probability: float = 0.8  # a material typical of the tier, else any
+    tier_price_multipliers: tuple[float, ...] = (0.55, 1.0, 2.2)  # x the leaf's base price
+    price_noise_sd: float = 0.25  # ... x LogNormal(0, sd) per design
+    variant_price_noise_sd: float = 0.03  # ... x LogNormal(0, sd) per colour variant
+    min_price: float = 1.0  # ... and at least 1 GBP
+    bright_colour_weight: float = 4.0  # playful products pick bright colours 4x as often
+    neutral_colour_weight: float = 3.0  # minimalist and elegant ones pick neutral colours 3x
+    # -- Text: each cue is said with this probability, else left unsaid.
+    style_in_title_probability: float = 0.6
+    style_in_description_probability: float = 0.75
+    use_in_description_probability: float = 0.8
+    tier_in_description_probability: float = 0.6
+    feature_sentences: tuple[int, int] = (1, 3)  # 1 or 2 of the leaf's feature sentences
+    title_attempts: int = 20  # a title another design has is redrawn up to 20 times ...
+    same_noun_attempts: int = 10  # ... with another noun after 10, then numbered "No. <n>"
+    # -- Launch and visibility.
+    launch_during_probability: float = 0.15  # launched during the period (item cold start) ...
+    launch_margin_days: int = 20  # ... but not in its first or last 20 days
+    listed_before_days: tuple[float, float] = (1, 730)  # else listed this long before the start
+    appeal_sd: float = 1.5  # appeal ~ Normal(0, sd), shared by all users: the long tail
+    new_arrival_boost: float = 0.8  # added to the view logit of a product ...
+    new_arrival_days: int = 30  # ... in its first 30 days
+    # -- Users: tastes, sign-up, drift and interests.
+    style_concentration: float = 0.3  # style taste ~ Dirichlet(0.3): one or two loved styles
+    drift_probability: float = 0.4  # the style taste drifts to a second Dirichlet(0.3) draw
+    use_concentration: float = 0.5  # use taste ~ Dirichlet(0.5)
+    price_sensitivity_mean: float = 0.8  # s ~ Normal(0.8, 0.7): a few like expensive things
+    price_sensitivity_sd: float = 0.7
+    late_signup_probability: float = 0.18  # signs up during the period (user cold start) ...
+    late_signup_margin_days: int = 7  # ... but not in its last 7 days
+    signed_up_before_days: tuple[float, float] = (1, 900)  # else signed up this long before
+    drift_start_fraction: float = 0.7  # the drift starts in the first 70% of the user's time ...
+    drift_days: tuple[float, float] = (60, 150)  # ... and takes 60-150 days
+    fashion_share_beta: float = 1.2  # interest in Fashion ~ Beta(1.2, 1.2), Home the rest ...
+    single_domain_probability: float = 0.25  # ... or all in one domain (cross-domain scenarios)
+    leaf_interest_concentration: float = 0.6  # a domain's share over its leaves ~ Dirichlet(0.6)
+    # -- Preference: style_weight x style taste + use_weight x use taste - s x log price ratio
+    #    + brand quality (module docstring).
+    style_weight: float = 3.0
+    use_weight: float = 1.5
+    # -- Sessions: 1 + Poisson(sessions_per_user x activity x share of the period the user is
+    #    signed up), at times drawn from weekly x monthly day profiles and an hourly profile.
+    activity_log_mean: float = -0.5  # activity ~ LogNormal(-0.5, 1): mean about 1, long tail ...
+    activity_log_sd: float = 1.0
+    max_activity: float = 12.0  # ... capped, so no user is a bot
+    # fmt: off
+    weekday_weights: tuple[float, ...] = (0.9, 0.9, 0.95, 1.0, 1.05, 1.25, 1.3)  # Monday..Sunday
+    month_weights: tuple[float, ...] = (  # January..December: November-December peak
+        1.0, 0.85, 0.9, 0.95, 1.0, 0.95, 0.9, 0.9, 1.0, 1.05, 1.35, 1.5,
+    )
+    hour_weights: tuple[float, ...] = (  # 0h..23h: quiet nights, lunch and evening peaks
+        0.3, 0.15, 0.1, 0.08, 0.08, 0.12, 0.3, 0.6, 0.8, 0.9, 1.0, 1.1,
+        1.3, 1.25, 1.0, 0.95, 1.0, 1.1, 1.3, 1.6, 1.8, 1.7, 1.2, 0.6,
+    )
+    # fmt: on
+    signup_day_hours: int = 4  # a session drawn before the sign-up moves 0-4 h after it
+    winter_peak_day: int = 15  # leaf seasons peak on this day of the year (15 January)
+    view_count_p: float = 0.3  # views per session: Geometric(0.3) + 0 or 1 ...
+    max_views: int = 10  # ... at most 10
+    # -- Funnel: view -> cart -> purchase at checkout.
+    view_gap_mean_seconds: float = 45.0  # seconds between views: 5 + Exponential(45)
+    min_view_gap_seconds: float = 5.0
+    cart_intercept: float = -4.2  # P(cart | view) = sigmoid(-4.2 + 0.9 pref)
+    cart_slope: float = 0.9
+    buy_intercept: float = -0.6  # P(purchase | cart) = sigmoid(-0.6 + 0.5 pref)
+    buy_slope: float = 0.5
+    cart_delay_seconds: tuple[int, int] = (5, 60)  # a cart comes 5-59 s after its view
+    checkout_delay_seconds: int = 120  # purchases come 120 s after the session's last view
+    discount_probability: float = 0.1  # a purchase is paid at a discount ...
+    discount_factor: float = 0.8  # ... of 20%
+    extra_quantity_mean: float = 0.25  # quantity bought: 1 + Poisson(0.25)
+
+
+# ---------------------------------------------------------------------------------------------
+# The vocabulary (bundled/shop_vocabulary.toml)
 
 
 @dataclass(frozen=True)
@@ -225,350 +230,69 @@ class Leaf:
         return CATEGORY_SEPARATOR.join(self.path)
 
 
-LEAVES: tuple[Leaf, ...] = (
-    Leaf(
-        ("Fashion", "Women", "Dresses"),
-        45,
-        ("dress", "midi dress", "maxi dress", "wrap dress", "shirt dress"),
-        (
-            ("polyester", 0),
-            ("viscose", 0),
-            ("cotton", 1),
-            ("linen", 1),
-            ("silk", 2),
-            ("organic cotton", 2),
-        ),
-        (
-            "Falls just below the knee.",
-            "Has hidden side pockets.",
-            "Fully lined.",
-            "Cut for a relaxed silhouette.",
-            "Ties at the waist.",
-        ),
-        season=-0.6,
-    ),
-    Leaf(
-        ("Fashion", "Women", "Tops"),
-        25,
-        ("top", "blouse", "T-shirt", "camisole", "tunic"),
-        (("polyester", 0), ("jersey", 0), ("cotton", 1), ("linen", 1), ("silk", 2), ("modal", 1)),
-        (
-            "Relaxed fit.",
-            "Finished with a rounded hem.",
-            "Easy to layer.",
-            "Machine washable at 30 degrees.",
-        ),
-        season=-0.3,
-        repeat_purchase=0.2,
-    ),
-    Leaf(
-        ("Fashion", "Women", "Knitwear"),
-        55,
-        ("jumper", "cardigan", "sweater", "knitted vest", "roll-neck"),
-        (("acrylic", 0), ("cotton blend", 0), ("wool", 1), ("merino wool", 2), ("cashmere", 2)),
-        (
-            "Ribbed cuffs and hem.",
-            "Soft against the skin.",
-            "A chunky, warm knit.",
-            "Dropped shoulders for an easy fit.",
-        ),
-        season=0.8,
-    ),
-    Leaf(
-        ("Fashion", "Men", "Shirts"),
-        35,
-        ("shirt", "oxford shirt", "overshirt", "flannel shirt", "polo shirt"),
-        (("polyester", 0), ("cotton", 1), ("linen", 1), ("flannel", 1), ("Egyptian cotton", 2)),
-        ("Button-down collar.", "Regular fit.", "Chest pocket.", "Easy-iron finish."),
-        repeat_purchase=0.2,
-    ),
-    Leaf(
-        ("Fashion", "Men", "Trousers"),
-        45,
-        ("trousers", "chinos", "joggers", "cargo trousers", "jeans"),
-        (("polyester", 0), ("denim", 1), ("cotton twill", 1), ("corduroy", 1), ("wool", 2)),
-        (
-            "Straight leg.",
-            "Elasticated back waistband.",
-            "Five-pocket styling.",
-            "Tapered through the ankle.",
-        ),
-    ),
-    Leaf(
-        ("Fashion", "Men", "Jackets"),
-        95,
-        ("jacket", "bomber jacket", "parka", "blazer", "rain jacket"),
-        (
-            ("nylon", 0),
-            ("faux leather", 0),
-            ("denim", 1),
-            ("waxed cotton", 1),
-            ("leather", 2),
-            ("wool", 2),
-        ),
-        ("Water-repellent finish.", "Two zipped pockets.", "Detachable hood.", "Quilted lining."),
-        season=0.5,
-    ),
-    Leaf(
-        ("Fashion", "Shoes", "Sneakers"),
-        65,
-        ("sneakers", "trainers", "running shoes", "canvas shoes", "slip-ons"),
-        (("synthetic mesh", 0), ("canvas", 0), ("recycled knit", 1), ("suede", 1), ("leather", 2)),
-        ("Cushioned sole.", "Breathable lining.", "Lace-up fastening.", "Grippy rubber outsole."),
-        season=-0.4,
-    ),
-    Leaf(
-        ("Fashion", "Shoes", "Boots"),
-        90,
-        ("boots", "ankle boots", "Chelsea boots", "hiking boots", "lace-up boots"),
-        (("faux leather", 0), ("rubber", 0), ("suede", 1), ("leather", 2), ("nubuck", 2)),
-        ("Chunky tread.", "Side zip.", "Padded collar.", "Waterproof membrane."),
-        season=0.8,
-    ),
-    Leaf(
-        ("Fashion", "Accessories", "Bags"),
-        55,
-        ("tote bag", "backpack", "crossbody bag", "weekender bag", "clutch"),
-        (
-            ("polyester", 0),
-            ("canvas", 0),
-            ("faux leather", 0),
-            ("nylon", 1),
-            ("vegan leather", 1),
-            ("leather", 2),
-        ),
-        ("Fits a 15-inch laptop.", "Adjustable strap.", "Magnetic closure.", "Inner zip pocket."),
-    ),
-    Leaf(
-        ("Fashion", "Accessories", "Scarves"),
-        25,
-        ("scarf", "wrap", "shawl", "bandana", "snood"),
-        (("acrylic", 0), ("viscose", 0), ("cotton", 1), ("wool", 1), ("silk", 2), ("cashmere", 2)),
-        ("Fringed edges.", "Generously sized.", "Lightweight and soft."),
-        season=0.7,
-        repeat_purchase=0.2,
-    ),
-    Leaf(
-        ("Home", "Furniture", "Chairs"),
-        120,
-        ("chair", "armchair", "dining chair", "lounge chair", "stool"),
-        (
-            ("moulded plastic", 0),
-            ("oak-effect laminate", 0),
-            ("rattan", 1),
-            ("steel", 1),
-            ("velvet", 1),
-            ("solid oak", 2),
-            ("walnut", 2),
-        ),
-        ("Stackable.", "Padded seat.", "Supplied flat-packed.", "Holds up to 120 kg."),
-        repeat_purchase=0.3,
-    ),
-    Leaf(
-        ("Home", "Furniture", "Tables"),
-        180,
-        ("table", "coffee table", "dining table", "side table", "desk"),
-        (
-            ("oak-effect laminate", 0),
-            ("MDF", 0),
-            ("pine", 1),
-            ("steel", 1),
-            ("solid oak", 2),
-            ("marble", 2),
-            ("walnut", 2),
-        ),
-        ("Seats four.", "Extendable top.", "Rounded corners.", "Easy to assemble."),
-        repeat_purchase=0.05,
-    ),
-    Leaf(
-        ("Home", "Furniture", "Shelving"),
-        110,
-        ("bookcase", "shelf unit", "wall shelf", "storage ladder", "display cabinet"),
-        (
-            ("MDF", 0),
-            ("oak-effect laminate", 0),
-            ("pine", 1),
-            ("bamboo", 1),
-            ("steel", 1),
-            ("solid oak", 2),
-            ("walnut", 2),
-        ),
-        ("Five open shelves.", "Wall fixings included.", "Adjustable shelves."),
-        repeat_purchase=0.1,
-    ),
-    Leaf(
-        ("Home", "Textiles", "Bedding"),
-        60,
-        ("duvet cover set", "sheet set", "bedspread", "pillowcase pair", "throw"),
-        (
-            ("polyester", 0),
-            ("polycotton", 0),
-            ("cotton", 1),
-            ("bamboo lyocell", 1),
-            ("linen", 2),
-            ("Egyptian cotton", 2),
-        ),
-        ("Double and king sizes.", "Button closure.", "Pre-washed for softness."),
-        season=0.4,
-        repeat_purchase=0.3,
-    ),
-    Leaf(
-        ("Home", "Textiles", "Cushions"),
-        22,
-        ("cushion", "floor cushion", "bolster", "cushion cover", "seat pad"),
-        (("polyester", 0), ("cotton", 1), ("velvet", 1), ("linen", 1), ("wool", 2), ("silk", 2)),
-        ("Feather-filled pad.", "Removable cover.", "Piped edges."),
-        repeat_purchase=0.4,
-    ),
-    Leaf(
-        ("Home", "Textiles", "Rugs"),
-        95,
-        ("rug", "runner", "doormat", "area rug", "kilim"),
-        (("polypropylene", 0), ("jute", 1), ("cotton", 1), ("wool", 2), ("hand-knotted wool", 2)),
-        ("Anti-slip backing.", "Low pile.", "Suitable for underfloor heating."),
-        repeat_purchase=0.1,
-    ),
-    Leaf(
-        ("Home", "Kitchen", "Cookware"),
-        50,
-        ("frying pan", "saucepan", "casserole dish", "wok", "roasting tin"),
-        (
-            ("aluminium", 0),
-            ("non-stick aluminium", 0),
-            ("stainless steel", 1),
-            ("cast iron", 2),
-            ("copper", 2),
-        ),
-        ("Induction compatible.", "Oven safe to 220 degrees.", "Dishwasher safe."),
-        repeat_purchase=0.3,
-    ),
-    Leaf(
-        ("Home", "Kitchen", "Tableware"),
-        35,
-        ("dinner set", "mug set", "serving bowl", "plate set", "teapot"),
-        (
-            ("melamine", 0),
-            ("porcelain", 1),
-            ("stoneware", 1),
-            ("bone china", 2),
-            ("hand-glazed ceramic", 2),
-        ),
-        ("Microwave safe.", "Set of four.", "Reactive glaze: every piece is unique."),
-        repeat_purchase=0.5,
-    ),
-    Leaf(
-        ("Home", "Decor", "Lamps"),
-        55,
-        ("table lamp", "floor lamp", "pendant light", "desk lamp", "lantern"),
-        (("plastic", 0), ("steel", 1), ("rattan", 1), ("ceramic", 1), ("glass", 1), ("brass", 2)),
-        ("Bulb not included.", "Dimmable.", "Fabric shade.", "Adjustable arm."),
-        season=0.3,
-        repeat_purchase=0.2,
-    ),
-    Leaf(
-        ("Home", "Decor", "Vases"),
-        28,
-        ("vase", "bud vase", "planter", "jug vase", "vase set"),
-        (
-            ("plastic", 0),
-            ("glass", 1),
-            ("ceramic", 1),
-            ("stoneware", 1),
-            ("hand-blown glass", 2),
-            ("marble", 2),
-        ),
-        ("Watertight.", "Drainage hole.", "Each one hand-finished."),
-        repeat_purchase=0.3,
-    ),
-)
+VOCABULARY_FILE = Path(__file__).resolve().parent / "bundled" / "shop_vocabulary.toml"
 
+
+def _leaf_from_table(table: dict[str, Any]) -> Leaf:
+    """A :class:`Leaf` from one ``[[leaves]]`` table; a material reads ``"silk (premium)"``."""
+    materials = []
+    for text in table["materials"]:
+        found = re.fullmatch(r"(.+) \((\w+)\)", text)
+        if found is None or found.group(2) not in TIERS:
+            raise ValueError(f"{VOCABULARY_FILE.name}: material {text!r} is not 'name (tier)'")
+        materials.append((found.group(1), TIERS.index(found.group(2))))
+    return Leaf(
+        path=tuple(table["category"].split(CATEGORY_SEPARATOR)),
+        base_price=table["base_price"],
+        nouns=tuple(table["nouns"]),
+        materials=tuple(materials),
+        features=tuple(table["features"]),
+        season=table["season"],
+        repeat_purchase=table["repeat_purchase"],
+    )
+
+
+def _read_vocabulary() -> dict[str, Any]:
+    """The vocabulary file, checked against STYLES, USES, TIERS and DOMAINS."""
+    with VOCABULARY_FILE.open("rb") as file:
+        vocabulary = tomllib.load(file)
+    for section, keys in (
+        ("style_words", STYLES),
+        ("use_phrases", USES),
+        ("tier_sentences", TIERS),
+        ("colours", DOMAINS),
+        ("brands", (*DOMAINS, "both")),
+    ):
+        if tuple(vocabulary[section]) != keys:
+            raise ValueError(f"{VOCABULARY_FILE.name}: [{section}] must have keys {keys}")
+    return vocabulary
+
+
+_VOCABULARY = _read_vocabulary()
+# style -> domain -> synonyms; use -> domain -> phrases; tier -> sentences; domain -> colours
+STYLE_WORDS: dict[str, dict[str, list[str]]] = _VOCABULARY["style_words"]
+USE_PHRASES: dict[str, dict[str, list[str]]] = _VOCABULARY["use_phrases"]
+USE_OPENERS: list[str] = _VOCABULARY["use_openers"]
+TIER_SENTENCES: dict[str, list[str]] = _VOCABULARY["tier_sentences"]
+COLOURS: dict[str, list[str]] = _VOCABULARY["colours"]
+BRIGHT_COLOURS: frozenset[str] = frozenset(_VOCABULARY["colour_groups"]["bright"])
+NEUTRAL_COLOURS: frozenset[str] = frozenset(_VOCABULARY["colour_groups"]["neutral"])
+# "Fashion", "Home" or "both" -> brand names
 BRANDS: dict[str, tuple[str, ...]] = {
-    "Fashion": (
-        "Fjordline",
-        "Maison Lark",
-        "Tidewell",
-        "Corbel & Finch",
-        "Urbanic",
-        "Wren Atelier",
-        "Sola",
-        "Kestrel",
-        "Bramblewood",
-        "Veloce",
-        "Marlowe",
-        "Juniper Row",
-        "Oakhurst",
-        "Pimlico",
-        "Saltmarsh",
-        "Ashby",
-        "Loom & Lane",
-        "Northvane",
-    ),
-    "Home": (
-        "Hearthstone",
-        "Nordhem",
-        "Kiln & Co",
-        "Lumen House",
-        "Terrace",
-        "Bellwether",
-        "Mosswood",
-        "Casa Alba",
-        "Driftwood Studio",
-        "Hollis",
-        "Copperleaf",
-        "Stillwater",
-        "Larchmont",
-        "Fernhill",
-        "Quillon",
-        "Atelier Nest",
-        "Greyhaven",
-        "Wickham",
-    ),
-    "both": (
-        "Nordvik",
-        "Olive & Oak",
-        "Marigold",
-        "Studio Haze",
-        "Tessellate",
-        "Kinfolk Goods",
-        "Arbor",
-        "Zephyr",
-        "Lowtide",
-        "Rosewater",
-        "Common Thread",
-        "Halden",
-    ),
+    key: tuple(names) for key, names in _VOCABULARY["brands"].items()
 }
+LEAVES: tuple[Leaf, ...] = tuple(_leaf_from_table(table) for table in _VOCABULARY["leaves"])
 
-_WEEKDAY_WEIGHT = np.array([0.9, 0.9, 0.95, 1.0, 1.05, 1.25, 1.3])  # Monday..Sunday
-_HOUR_WEIGHT = np.array(
-    [
-        0.3,
-        0.15,
-        0.1,
-        0.08,
-        0.08,
-        0.12,
-        0.3,
-        0.6,
-        0.8,
-        0.9,
-        1.0,
-        1.1,
-        1.3,
-        1.25,
-        1.0,
-        0.95,
-        1.0,
-        1.1,
-        1.3,
-        1.6,
-        1.8,
-        1.7,
-        1.2,
-        0.6,
-    ]
-)
-_MONTH_WEIGHT = np.array([1.0, 0.85, 0.9, 0.95, 1.0, 0.95, 0.9, 0.9, 1.0, 1.05, 1.35, 1.5])
+
+# ---------------------------------------------------------------------------------------------
+# The ground truth: the distributions the log is drawn from
+
+
+def _as_datetime64(at: Any) -> Any:
+    """``at`` as ``datetime64[ns]``: one time (anything ``pd.Timestamp`` reads) or an array."""
+    if np.ndim(at) == 0:
+        return np.datetime64(pd.Timestamp(at).to_datetime64(), "ns")
+    return np.asarray(at, dtype="datetime64[ns]")
 
 
 def _softmax_rows(logits: np.ndarray) -> np.ndarray:
@@ -587,6 +311,14 @@ class ShopTruth:
 
     Arrays are indexed by user position (``U`` users) and item position (``I`` items); use
     :meth:`user_index` / :meth:`item_index` to translate ids. Times are ``datetime64[ns]``.
+    Methods taking ``at`` accept one time (``"2024-12-01"``, a ``pd.Timestamp``); those that
+    say so also accept an array of times, one per user or session.
+
+    Example:
+        >>> truth = generate_shop(n_users=50, n_items=200, seed=1).truth
+        >>> p = truth.view_probability("2024-12-01", users=truth.user_index(["U0001"]))
+        >>> p.shape == (1, len(truth.item_ids)), round(float(p.sum()), 6)
+        (True, 1.0)
     """
 
     user_ids: np.ndarray  # (U,) str
@@ -611,6 +343,7 @@ class ShopTruth:
     period_start: np.datetime64
     period_end: np.datetime64
     leaves: tuple[Leaf, ...] = field(default=LEAVES)
+    config: ShopConfig = field(default=ShopConfig())  # the numbers the shop was generated with
 
     def user_index(self, user_ids: np.ndarray | pd.Series | list[str]) -> np.ndarray:
         """Positions of ``user_ids`` in the truth arrays; raises ``KeyError`` for unknown ids."""
@@ -620,53 +353,82 @@ class ShopTruth:
         """Positions of ``item_ids`` in the truth arrays; raises ``KeyError`` for unknown ids."""
         return index_positions(pd.Index(self.item_ids), item_ids, "item", "not in the shop")
 
-    def style_taste(self, at: pd.Timestamp | str, users: np.ndarray | None = None) -> np.ndarray:
-        """(U, 6) style taste at time ``at``: start + w(t) (end - start), w rising 0 -> 1 over
-        the user's drift period."""
-        users = np.arange(len(self.user_ids)) if users is None else np.asarray(users)
-        at64 = np.datetime64(pd.Timestamp(at).to_datetime64(), "ns")
-        times = np.full(len(users), at64)
-        return self._style_taste_at(users, times)
+    def _users(self, users: np.ndarray | None) -> np.ndarray:
+        return np.arange(len(self.user_ids)) if users is None else np.asarray(users)
 
-    def _style_taste_at(self, users: np.ndarray, times: np.ndarray) -> np.ndarray:
+    def _items(self, items: np.ndarray | None) -> np.ndarray:
+        return np.arange(len(self.item_ids)) if items is None else np.asarray(items)
+
+    def style_taste(self, at: Any, users: np.ndarray | None = None) -> np.ndarray:
+        """(len(users), 6) style taste at ``at`` (one time, or one time per user):
+        ``start + w(t) (end - start)``, ``w`` rising linearly from 0 to 1 over the user's drift
+        period (0 for users who do not drift). ``users``: positions, default all U users."""
+        users = self._users(users)
+        times = np.broadcast_to(_as_datetime64(at), users.shape)
         start = self.user_drift_start[users]
         elapsed_days = (times - start) / np.timedelta64(1, "D")
         weight = np.clip(elapsed_days / self.user_drift_days[users], 0.0, 1.0)
         weight = np.where(np.isnat(start), 0.0, weight)[:, None]
         return (1 - weight) * self.user_style_start[users] + weight * self.user_style_end[users]
 
-    def _preference(
-        self, style_taste: np.ndarray, users: np.ndarray, items: np.ndarray
+    def preference(
+        self, at: Any, users: np.ndarray | None = None, items: np.ndarray | None = None
     ) -> np.ndarray:
-        """(len(users), len(items)) true preference, see the module docstring."""
-        return (
-            STYLE_WEIGHT * style_taste[:, self.item_style[items]]
-            + USE_WEIGHT * self.user_use[users][:, self.item_use[items]]
-            - self.user_price_sensitivity[users, None] * self.item_log_price_ratio[items][None, :]
-            + self.item_quality[items][None, :]
-        )
+        """True preference ``pref(u, i, at)``, float64 of shape ``(len(users), len(items))``:
 
-    def preference(self, at: pd.Timestamp | str, users: np.ndarray | None = None) -> np.ndarray:
-        """True preference ``pref(u, i, at)`` of users for every product, float64 of shape
-        ``(len(users), I)`` (``users``: positions, see :meth:`user_index`; default all U users).
+            pref = 3.0 * style_taste_u(at)[style_i] + 1.5 * use_taste_u[use_i]
+                   - s_u * log(price_i / median price of i's leaf) + quality_brand(i)
+
+        (weights from :class:`ShopConfig`). ``at``: one time, or one per user; ``users`` and
+        ``items``: positions (see :meth:`user_index`), default all U users and all I items.
 
         It is what a user would like, ignoring popularity and which categories they browse:
         ranking each row gives the items the user likes most. Dense: for many users, pass them
         in batches (U x I x 8 bytes).
         """
-        users = np.arange(len(self.user_ids)) if users is None else np.asarray(users)
+        users, items = self._users(users), self._items(items)
         taste = self.style_taste(at, users)
-        return self._preference(taste, users, np.arange(len(self.item_ids)))
+        return (
+            self.config.style_weight * taste[:, self.item_style[items]]
+            + self.config.use_weight * self.user_use[users][:, self.item_use[items]]
+            - self.user_price_sensitivity[users, None] * self.item_log_price_ratio[items][None, :]
+            + self.item_quality[items][None, :]
+        )
 
-    def leaf_weights(self, at: pd.Timestamp | str) -> np.ndarray:
-        """(20,) seasonal multipliers of each leaf's session probability at time ``at``."""
-        day_of_year = pd.Timestamp(at).day_of_year
-        winter = np.cos(2 * np.pi * (day_of_year - 15) / 365.25)
-        return np.array([1.0 + leaf.season * winter for leaf in self.leaves])
+    def is_new(self, at: Any, items: np.ndarray | None = None) -> np.ndarray:
+        """1.0 where product ``items[j]`` (default: all) launched less than 30 days
+        (``ShopConfig.new_arrival_days``) before ``at``, else 0.0; shape
+        ``np.shape(at) + (len(items),)`` (``at``: one time or an array of times)."""
+        launch = self.item_launch if items is None else self.item_launch[items]
+        age_days = (np.asarray(_as_datetime64(at))[..., None] - launch) / np.timedelta64(1, "D")
+        return ((age_days >= 0) & (age_days < self.config.new_arrival_days)).astype(float)
 
-    def view_probability(
-        self, at: pd.Timestamp | str, users: np.ndarray | None = None
+    def view_logits(
+        self, preference: np.ndarray, at: Any, items: np.ndarray | None = None
     ) -> np.ndarray:
+        """Logits a session's views are drawn with: ``pref + appeal_i + 0.8 * is_new(i, at)``
+        (boost ``ShopConfig.new_arrival_boost``), shape of ``preference``, which holds
+        :meth:`preference` for ``items`` (default all); ``at``: one time or one per row."""
+        appeal = self.item_appeal if items is None else self.item_appeal[items]
+        return preference + appeal[None, :] + self.config.new_arrival_boost * self.is_new(at, items)
+
+    def leaf_weights(self, at: Any) -> np.ndarray:
+        """Seasonal multipliers of each leaf's session probability at ``at``:
+        ``1 + season_leaf * cos(2 pi (day_of_year(at) - 15) / 365.25)``, the cosine being 1 in
+        mid-January and -1 in mid-July. Shape (20,) for one time, (n, 20) for n times."""
+        times = np.atleast_1d(_as_datetime64(at))
+        day_of_year = pd.DatetimeIndex(times).day_of_year.to_numpy()
+        winter = np.cos(2 * np.pi * (day_of_year - self.config.winter_peak_day) / 365.25)
+        seasons = np.array([leaf.season for leaf in self.leaves])
+        weights = 1.0 + seasons[None, :] * winter[:, None]
+        return weights[0] if np.ndim(at) == 0 else weights
+
+    def leaf_interest_at(self, at: Any, users: np.ndarray | None = None) -> np.ndarray:
+        """(len(users), 20) weight of each leaf for a session at ``at`` (one time, or one per
+        user): ``user_leaf_interest`` x :meth:`leaf_weights`; rows are not normalised."""
+        return self.user_leaf_interest[self._users(users)] * self.leaf_weights(at)
+
+    def view_probability(self, at: Any, users: np.ndarray | None = None) -> np.ndarray:
         """Probability that a session starting at ``at`` first views product ``i``, float64 of
         shape ``(len(users), I)`` (``users``: positions, see :meth:`user_index`; default all).
 
@@ -677,15 +439,12 @@ class ShopTruth:
         model of the log can rank a user's next views better on average. Dense: pass users in
         batches for large shops.
         """
-        users = np.arange(len(self.user_ids)) if users is None else np.asarray(users)
-        at_ts = pd.Timestamp(at)
-        at64 = np.datetime64(at_ts.to_datetime64(), "ns")
-        preference = self.preference(at_ts, users)
-        logits = (
-            preference + self.item_appeal[None, :] + NEW_ARRIVAL_BOOST * self._is_new(at64)[None, :]
-        )
+        users = self._users(users)
+        at64 = _as_datetime64(at)
+        preference = self.preference(at64, users)
+        logits = self.view_logits(preference, at64)
         launched = self.item_launch <= at64
-        leaf_probability = self.user_leaf_interest[users] * self.leaf_weights(at_ts)[None, :]
+        leaf_probability = self.leaf_interest_at(at64, users)
         leaf_probability /= leaf_probability.sum(axis=1, keepdims=True)
         probability = np.zeros_like(preference)
         for leaf in range(len(self.leaves)):
@@ -696,42 +455,9 @@ class ShopTruth:
                 )
         return probability
 
-    def _is_new(
-        self, at: np.datetime64 | np.ndarray, items: np.ndarray | None = None
-    ) -> np.ndarray:
-        """1.0 where item ``items[j]`` (default: all) launched less than 30 days before ``at``;
-        shape ``at.shape + (len(items),)``."""
-        launch = self.item_launch if items is None else self.item_launch[items]
-        age_days = (np.asarray(at)[..., None] - launch) / np.timedelta64(1, "D")
-        return ((age_days >= 0) & (age_days < NEW_ARRIVAL_DAYS)).astype(float)
 
-
-def _sample_times(
-    rng: np.random.Generator,
-    start: pd.Timestamp,
-    days: int,
-    lower: np.ndarray,
-    count: int,
-    user_of: np.ndarray,
-) -> np.ndarray:
-    """Session start times: day from the weekly x seasonal profile, restricted to each
-    user's window [lower_u, end), then hour from the daily profile, then minute and second."""
-    dates = pd.date_range(start, periods=days, freq="D")
-    day_weight = _WEEKDAY_WEIGHT[dates.day_of_week] * _MONTH_WEIGHT[dates.month - 1]
-    cdf = np.concatenate([[0.0], np.cumsum(day_weight)]) / day_weight.sum()
-    lower_day = np.floor((lower - np.datetime64(start, "ns")) / np.timedelta64(1, "D")).astype(int)
-    lower_day = np.clip(lower_day, 0, days - 1)
-    low = cdf[lower_day[user_of]]
-    u = low + rng.random(count) * (1.0 - low)
-    day = np.clip(np.searchsorted(cdf, u, side="right") - 1, 0, days - 1)
-    hour = rng.choice(24, size=count, p=_HOUR_WEIGHT / _HOUR_WEIGHT.sum())
-    seconds = day * 86400 + hour * 3600 + rng.integers(0, 3600, size=count)
-    times = np.datetime64(start, "ns") + seconds.astype("timedelta64[s]")
-    # A session drawn on a user's signup day but before the signup moves to a random time in
-    # the few hours after it (not to the signup instant itself, which would stack sessions).
-    early = times < lower[user_of]
-    later = lower[user_of] + (rng.uniform(0, 4 * 3600, count) * 1e9).astype("timedelta64[ns]")
-    return np.where(early, later, times)
+# ---------------------------------------------------------------------------------------------
+# The generator
 
 
 def generate_shop(
@@ -741,6 +467,7 @@ def generate_shop(
     start: str = "2024-01-01",
     days: int = 366,
     sessions_per_user: float = 14.0,
+    config: ShopConfig | None = None,
 ) -> Dataset:
     """Generate the synthetic shop (see the module docstring for the generative story).
 
@@ -754,43 +481,37 @@ def generate_shop(
         days: length of the period in days (at least 60).
         sessions_per_user: scale of the number of sessions (a user present all year with
             average activity has about ``1 + sessions_per_user`` sessions).
+        config: the numbers of the story (:class:`ShopConfig`); default ``ShopConfig()``.
 
     Returns:
         A :class:`~recutils.schema.Dataset` named ``"shop"`` with ``interactions`` (view, cart
         and purchase events), ``items`` (with extra columns ``domain``, ``material``,
         ``colour``, ``launch_time``), ``users`` (``user_id``, ``signup_time``) and ``truth``,
         a :class:`ShopTruth`.
+
+    Example:
+        >>> shop = generate_shop(n_users=200, n_items=300, seed=1)
+        >>> len(shop.users), list(shop.interactions["event"].unique())
+        (200, ['view', 'cart', 'purchase'])
     """
-    for value, label, minimum in (
-        (n_users, "n_users", 20),
-        (n_items, "n_items", 100),
-        (days, "days", 60),
-    ):
-        if not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(f"{label} must be an integer >= {minimum}, got {value!r}")
-    if not sessions_per_user > 0:
-        raise ValueError(f"sessions_per_user must be > 0, got {sessions_per_user!r}")
-    try:
-        start_ts = pd.Timestamp(start)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"start must be a date like '2024-01-01', got {start!r}") from error
+    start_ts = _check_options(n_users, n_items, days, sessions_per_user, start)
+    config = ShopConfig() if config is None else config
     rng = np.random.default_rng(seed)
     period_start = np.datetime64(start_ts.to_datetime64(), "ns")
     period_end = period_start + np.timedelta64(days, "D")
 
-    items, item_arrays = _generate_catalog(rng, n_items, period_start, days)
-    users, user_arrays = _generate_users(rng, n_users, period_start, days)
+    items, item_arrays = _generate_catalog(rng, n_items, period_start, days, config)
+    users, user_arrays = _generate_users(rng, n_users, period_start, days, config)
     truth = ShopTruth(
         user_ids=users[USER].to_numpy(dtype=object),
         item_ids=items[ITEM].to_numpy(dtype=object),
         period_start=period_start,
         period_end=period_end,
+        config=config,
         **item_arrays,
         **user_arrays,
     )
-    interactions = _generate_events(
-        rng, truth, items[PRICE].to_numpy(), start_ts, days, sessions_per_user
-    )
+    interactions = _generate_events(rng, truth, items[PRICE].to_numpy(), sessions_per_user)
     dataset = Dataset(
         name="shop",
         interactions=interactions,
@@ -809,124 +530,281 @@ def generate_shop(
     return dataset.validate()
 
 
-def _generate_catalog(
-    rng: np.random.Generator, n_items: int, period_start: np.datetime64, days: int
-) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    # Brands: house style, tier and quality.
-    brand_names: list[str] = []
-    brand_domains: list[tuple[str, ...]] = []
-    for key, names in BRANDS.items():
-        for name in names:
-            brand_names.append(name)
-            brand_domains.append(DOMAINS if key == "both" else (key,))
-    n_brands = len(brand_names)
-    brand_style = rng.integers(0, len(STYLES), n_brands)
-    brand_tier = rng.choice(3, size=n_brands, p=[0.35, 0.4, 0.25])
-    brand_quality = rng.normal(0.0, 0.3, n_brands)
+def _check_options(
+    n_users: int, n_items: int, days: int, sessions_per_user: float, start: str
+) -> pd.Timestamp:
+    """Raise ``ValueError`` for an impossible option; return ``start`` as a timestamp."""
+    for value, label, minimum in (
+        (n_users, "n_users", 20),
+        (n_items, "n_items", 100),
+        (days, "days", 60),
+    ):
+        if not isinstance(value, (int, np.integer)) or value < minimum:
+            raise ValueError(f"{label} must be an integer >= {minimum}, got {value!r}")
+    if not sessions_per_user > 0:
+        raise ValueError(f"sessions_per_user must be > 0, got {sessions_per_user!r}")
+    try:
+        return pd.Timestamp(start)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"start must be a date like '2024-01-01', got {start!r}") from error
 
-    # Products per leaf, then colour-variant families inside each leaf.
-    leaf_share = rng.dirichlet(np.full(len(LEAVES), 8.0))
-    leaf_counts = np.maximum(5, np.round(leaf_share * n_items).astype(int))
+
+def _days_after(origin: np.datetime64, offset_days: np.ndarray) -> np.ndarray:
+    """``origin + offset_days`` (float days, may be negative), to the second."""
+    return origin + (offset_days * 86400).astype("timedelta64[s]")
+
+
+# -- Catalog ----------------------------------------------------------------------------------
+
+
+class _Brands(NamedTuple):
+    names: list[str]
+    domains: list[tuple[str, ...]]  # the domains each brand sells in
+    style: np.ndarray  # house style (index into STYLES)
+    tier: np.ndarray  # house tier (index into TIERS)
+    quality: np.ndarray
+
+
+class _Design(NamedTuple):
+    """One product design: what its colour variants share."""
+
+    variants: int
+    brand: int
+    style: int
+    tier: int
+    use: int
+    material: str
+    noun: str
+    base_price: float
+
+
+def _generate_catalog(
+    rng: Generator, n_items: int, period_start: np.datetime64, days: int, config: ShopConfig
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The items table and the items' truth arrays; item ids follow launch order."""
+    brands = _draw_brands(rng, config)
+    leaf_counts = _draw_leaf_counts(rng, n_items, config)
+    catalog = _design_products(rng, brands, leaf_counts, config)
+    launch = _draw_launch_times(rng, catalog["family"].to_numpy(), period_start, days, config)
+    appeal = rng.normal(0.0, config.appeal_sd, len(catalog))
+    # Item ids follow launch order, like sequential SKUs.
+    order = np.argsort(launch, kind="stable")
+    catalog = catalog.iloc[order].reset_index(drop=True)
+    launch, appeal = launch[order], appeal[order]
+    return _items_table(catalog, launch, brands), _item_arrays(catalog, launch, appeal, brands)
+
+
+def _draw_brands(rng: Generator, config: ShopConfig) -> _Brands:
+    """Every brand of BRANDS with a house style, a tier and a quality."""
+    names: list[str] = []
+    domains: list[tuple[str, ...]] = []
+    for key, brand_names in BRANDS.items():
+        for name in brand_names:
+            names.append(name)
+            domains.append(DOMAINS if key == "both" else (key,))
+    style = rng.integers(0, len(STYLES), len(names))
+    tier = rng.choice(len(TIERS), size=len(names), p=config.brand_tier_probabilities)
+    quality = rng.normal(0.0, config.brand_quality_sd, len(names))
+    return _Brands(names, domains, style, tier, quality)
+
+
+def _draw_leaf_counts(rng: Generator, n_items: int, config: ShopConfig) -> np.ndarray:
+    """(20,) number of products of each leaf: ``n_items x Dirichlet`` share, at least 5."""
+    leaf_share = rng.dirichlet(np.full(len(LEAVES), config.leaf_share_concentration))
+    return np.maximum(config.min_products_per_leaf, np.round(leaf_share * n_items).astype(int))
+
+
+def _design_products(
+    rng: Generator, brands: _Brands, leaf_counts: np.ndarray, config: ShopConfig
+) -> pd.DataFrame:
+    """One row per product (leaf, latent attributes, brand, text, price, family), leaf by leaf:
+    designs until the leaf has its count, each design one product or a colour family."""
     rows: list[dict[str, object]] = []
     used_titles: set[str] = set()
     family = 0
     for leaf_index, (leaf, count) in enumerate(zip(LEAVES, leaf_counts, strict=True)):
-        domain_brands = [b for b, d in enumerate(brand_domains) if leaf.domain in d]
+        leaf_brands = [b for b, domains in enumerate(brands.domains) if leaf.domain in domains]
         made = 0
         while made < count:
-            variants = 1 if rng.random() < 0.82 else int(rng.integers(2, 5))
-            brand = int(rng.choice(domain_brands))
-            style = int(brand_style[brand]) if rng.random() < 0.6 else int(rng.integers(0, 6))
-            tier = int(brand_tier[brand]) if rng.random() < 0.7 else int(rng.integers(0, 3))
-            use = int(rng.integers(0, len(USES)))
-            materials = [m for m, t in leaf.materials if t == tier] or [
-                m for m, _ in leaf.materials
-            ]
-            if rng.random() < 0.8:
-                material = str(rng.choice(materials))
-            else:
-                material = str(rng.choice([m for m, _ in leaf.materials]))
-            noun = str(rng.choice(leaf.nouns))
-            base_price = leaf.base_price * TIER_PRICE_MULTIPLIER[tier] * rng.lognormal(0, 0.25)
-            colours = _pick_colours(rng, leaf.domain, STYLES[style], variants)
-            # Two different products never share a title (colour variants of one product do,
-            # up to the colour): redraw the wording until the title is new.
-            for attempt in range(20):
-                text = _describe(
-                    rng,
-                    leaf,
-                    STYLES[style],
-                    USES[use],
-                    TIERS[tier],
-                    material,
-                    noun if attempt < 10 else str(rng.choice(leaf.nouns)),
-                    brand_names[brand],
-                )
-                if text["title"] not in used_titles:
-                    break
-            else:
-                text["title"] += f" No. {family}"
-            used_titles.add(text["title"])
+            design = _draw_design(rng, leaf, leaf_brands, brands, config)
+            colours = _pick_colours(rng, leaf.domain, STYLES[design.style], design.variants, config)
+            text = _write_unique_text(
+                rng, leaf, design, brands.names[design.brand], used_titles, family, config
+            )
             for colour in colours:
-                price = round(float(base_price * rng.lognormal(0, 0.03)), 2)
+                noise = rng.lognormal(0, config.variant_price_noise_sd)
+                price = round(float(design.base_price * noise), 2)
+                title = (
+                    text["title"] if design.variants == 1 else f"{text['title']} - {colour.title()}"
+                )
                 rows.append(
                     {
                         "leaf": leaf_index,
-                        "style": style,
-                        "use": use,
-                        "tier": tier,
-                        "brand": brand,
-                        "material": material,
+                        "style": design.style,
+                        "use": design.use,
+                        "tier": design.tier,
+                        "brand": design.brand,
+                        "material": design.material,
                         "colour": colour,
                         "family": family,
-                        "title": f"{text['title']} - {colour.title()}"
-                        if variants > 1
-                        else text["title"],
+                        "title": title,
                         "description": f"{text['description']} Colour: {colour}.",
-                        "price": max(price, 1.0),
+                        "price": max(price, config.min_price),
                     }
                 )
             family += 1
-            made += variants
-    catalog = pd.DataFrame(rows)
-    n = len(catalog)
+            made += design.variants
+    return pd.DataFrame(rows)
 
-    # Launch times: 85% before the period (up to 2 years), 15% during it.
-    launched_during = rng.random(n) < 0.15
+
+def _draw_design(
+    rng: Generator, leaf: Leaf, leaf_brands: list[int], brands: _Brands, config: ShopConfig
+) -> _Design:
+    """Number of colour variants, brand, style, tier, use, material, noun and base price."""
+    if rng.random() < config.single_product_probability:
+        variants = 1
+    else:
+        variants = int(rng.integers(*config.family_sizes))
+    brand = int(rng.choice(leaf_brands))
+    if rng.random() < config.brand_style_probability:
+        style = int(brands.style[brand])
+    else:
+        style = int(rng.integers(0, len(STYLES)))
+    if rng.random() < config.brand_tier_probability:
+        tier = int(brands.tier[brand])
+    else:
+        tier = int(rng.integers(0, len(TIERS)))
+    use = int(rng.integers(0, len(USES)))
+    any_material = [m for m, _ in leaf.materials]
+    typical = [m for m, t in leaf.materials if t == tier] or any_material
+    if rng.random() < config.typical_material_probability:
+        material = str(rng.choice(typical))
+    else:
+        material = str(rng.choice(any_material))
+    noun = str(rng.choice(leaf.nouns))
+    base_price = (
+        leaf.base_price
+        * config.tier_price_multipliers[tier]
+        * rng.lognormal(0, config.price_noise_sd)
+    )
+    return _Design(variants, brand, style, tier, use, material, noun, base_price)
+
+
+def _pick_colours(
+    rng: Generator, domain: str, style: str, count: int, config: ShopConfig
+) -> list[str]:
+    """``count`` distinct colours of the domain's palette; playful products favour bright
+    colours, minimalist and elegant ones neutral colours."""
+    palette = COLOURS[domain]
+    weight = np.ones(len(palette))
+    for k, colour in enumerate(palette):
+        if style == "playful" and colour in BRIGHT_COLOURS:
+            weight[k] = config.bright_colour_weight
+        elif style in ("minimalist", "elegant") and colour in NEUTRAL_COLOURS:
+            weight[k] = config.neutral_colour_weight
+    picks = rng.choice(len(palette), size=count, replace=False, p=weight / weight.sum())
+    return [palette[k] for k in picks]
+
+
+def _write_unique_text(
+    rng: Generator,
+    leaf: Leaf,
+    design: _Design,
+    brand: str,
+    used_titles: set[str],
+    family: int,
+    config: ShopConfig,
+) -> dict[str, str]:
+    """Title and description of a design, with a title no other design has (its colour
+    variants share it, up to the colour): the wording is redrawn up to 20 times, from the
+    11th time with another noun of the leaf, then the title gets ``No. <family>``. Adds the
+    title to ``used_titles``."""
+    for attempt in range(config.title_attempts):
+        noun = design.noun if attempt < config.same_noun_attempts else str(rng.choice(leaf.nouns))
+        title = _write_title(rng, leaf, design, noun, brand, config)
+        description = _write_description(rng, leaf, design, noun, config)
+        if title not in used_titles:
+            break
+    else:
+        title += f" No. {family}"
+    used_titles.add(title)
+    return {"title": title, "description": description}
+
+
+def _said_by(noun: str, material: str) -> bool:
+    """Whether the noun already says the material ("flannel shirt", "denim" jeans): then the
+    text does not say it twice."""
+    return material.lower() in noun.lower()
+
+
+def _write_title(
+    rng: Generator, leaf: Leaf, design: _Design, noun: str, brand: str, config: ShopConfig
+) -> str:
+    """``<Brand> [<Style Word>] [<Material>] <Noun>``, the style word said with probability."""
+    style_word = str(rng.choice(STYLE_WORDS[STYLES[design.style]][leaf.domain]))
+    say_style = rng.random() < config.style_in_title_probability
+    title_style = f"{capwords(style_word, '-')} " if say_style else ""
+    title_material = "" if _said_by(noun, design.material) else f"{capwords(design.material)} "
+    return f"{brand} {title_style}{title_material}{capwords(noun)}"
+
+
+def _write_description(
+    rng: Generator, leaf: Leaf, design: _Design, noun: str, config: ShopConfig
+) -> str:
+    """What it is (with a style word or not), what it is made for, a tier sentence, one or two
+    of the leaf's features; each cue but the features may be left unsaid."""
+    in_material = "" if _said_by(noun, design.material) else f" in {design.material}"
+    style_word = str(rng.choice(STYLE_WORDS[STYLES[design.style]][leaf.domain]))
+    sentences = []
+    if rng.random() < config.style_in_description_probability:
+        plural = noun.endswith("s") and not noun.endswith("ss")
+        article = "" if plural else ("An " if style_word[0].lower() in "aeiou" else "A ")
+        phrase = f"{article}{style_word} {noun}{in_material}."
+        sentences.append(phrase[0].upper() + phrase[1:])
+    else:
+        sentences.append(f"{noun[0].upper()}{noun[1:]}{in_material}.")
+    if rng.random() < config.use_in_description_probability:
+        phrase = str(rng.choice(USE_PHRASES[USES[design.use]][leaf.domain]))
+        opener = str(rng.choice(USE_OPENERS))
+        sentences.append(f"{opener} {phrase}.")
+    if rng.random() < config.tier_in_description_probability:
+        sentences.append(str(rng.choice(TIER_SENTENCES[TIERS[design.tier]])))
+    n_features = int(rng.integers(*config.feature_sentences))
+    sentences.extend(rng.choice(leaf.features, size=n_features, replace=False))
+    return " ".join(str(s) for s in sentences)
+
+
+def _draw_launch_times(
+    rng: Generator, family: np.ndarray, period_start: np.datetime64, days: int, config: ShopConfig
+) -> np.ndarray:
+    """(I,) datetime64[ns] launch times: during the period (away from its ends) or up to two
+    years before it; the colour variants of one family launch together."""
+    n = len(family)
+    launched_during = rng.random(n) < config.launch_during_probability
+    margin = config.launch_margin_days
     offset_days = np.where(
         launched_during,
-        rng.uniform(20, days - 20, n),
-        -rng.uniform(1, 730, n),
+        rng.uniform(margin, days - margin, n),
+        -rng.uniform(*config.listed_before_days, n),
     )
-    # Colour variants of one product launch together.
-    first_of_family = catalog.groupby("family").cumcount().to_numpy() == 0
-    family_offset = pd.Series(
-        offset_days[first_of_family], index=catalog.loc[first_of_family, "family"]
-    )
-    offset_days = family_offset.loc[catalog["family"]].to_numpy()
-    launch = period_start + (offset_days * 86400).astype("timedelta64[s]")
-    appeal = rng.normal(0.0, APPEAL_SD, n)
+    _, first_of_family = np.unique(family, return_index=True)
+    return _days_after(period_start, offset_days[first_of_family][family])
 
-    # Item ids follow launch order, like sequential SKUs.
-    order = np.argsort(launch, kind="stable")
-    catalog = catalog.iloc[order].reset_index(drop=True)
-    launch = launch[order]
-    appeal = appeal[order]
+
+def _items_table(catalog: pd.DataFrame, launch: np.ndarray, brands: _Brands) -> pd.DataFrame:
+    """The items table of the schema, plus ``domain``, ``material``, ``colour``,
+    ``launch_time``; ids ``P00001``... in row order."""
+    n = len(catalog)
     width = max(5, len(str(n)))  # zero-padded so that sorting ids as text keeps their order
-    item_ids = np.array([f"P{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
-
     leaf_of = catalog["leaf"].to_numpy()
-    price = catalog["price"].to_numpy()
-    log_price = np.log(price)
-    leaf_median = pd.Series(log_price).groupby(leaf_of).transform("median").to_numpy()
     items = pd.DataFrame(
         {
-            ITEM: item_ids,
+            ITEM: np.array([f"P{i:0{width}d}" for i in range(1, n + 1)], dtype=object),
             TITLE: catalog["title"].to_numpy(),
             DESCRIPTION: catalog["description"].to_numpy(),
             CATEGORY: [LEAVES[leaf].name for leaf in leaf_of],
-            BRAND: [brand_names[b] for b in catalog["brand"]],
-            PRICE: price,
+            BRAND: [brands.names[b] for b in catalog["brand"]],
+            PRICE: catalog["price"].to_numpy(),
             "domain": [LEAVES[leaf].domain for leaf in leaf_of],
             "material": catalog["material"].to_numpy(),
             "colour": catalog["colour"].to_numpy(),
@@ -935,104 +813,44 @@ def _generate_catalog(
     )
     for column in (ITEM, TITLE, DESCRIPTION, CATEGORY, BRAND, "domain", "material", "colour"):
         items[column] = items[column].astype(str)
-    arrays = {
+    return items
+
+
+def _item_arrays(
+    catalog: pd.DataFrame, launch: np.ndarray, appeal: np.ndarray, brands: _Brands
+) -> dict[str, np.ndarray]:
+    """The item fields of :class:`ShopTruth`."""
+    leaf_of = catalog["leaf"].to_numpy()
+    log_price = np.log(catalog["price"].to_numpy())
+    leaf_median = pd.Series(log_price).groupby(leaf_of).transform("median").to_numpy()
+    return {
         "item_style": catalog["style"].to_numpy(),
         "item_use": catalog["use"].to_numpy(),
         "item_tier": catalog["tier"].to_numpy(),
         "item_leaf": leaf_of,
         "item_log_price_ratio": log_price - leaf_median,
-        "item_quality": brand_quality[catalog["brand"].to_numpy()],
+        "item_quality": brands.quality[catalog["brand"].to_numpy()],
         "item_appeal": appeal,
         "item_launch": launch.astype("datetime64[ns]"),
         "item_family": catalog["family"].to_numpy(),
     }
-    return items, arrays
 
 
-def _pick_colours(rng: np.random.Generator, domain: str, style: str, count: int) -> list[str]:
-    palette = COLOURS[domain]
-    weight = np.ones(len(palette))
-    for k, colour in enumerate(palette):
-        if style == "playful" and colour in BRIGHT_COLOURS:
-            weight[k] = 4.0
-        elif style in ("minimalist", "elegant") and colour in NEUTRAL_COLOURS:
-            weight[k] = 3.0
-    picks = rng.choice(len(palette), size=count, replace=False, p=weight / weight.sum())
-    return [palette[k] for k in picks]
-
-
-def _describe(
-    rng: np.random.Generator,
-    leaf: Leaf,
-    style: str,
-    use: str,
-    tier: str,
-    material: str,
-    noun: str,
-    brand: str,
-) -> dict[str, str]:
-    """Title and description from templates; each attribute cue can be left unsaid."""
-    style_word = str(rng.choice(STYLE_WORDS[style][leaf.domain]))
-    say_style_in_title = rng.random() < 0.6
-    title_style = f"{capwords(style_word, '-')} " if say_style_in_title else ""
-    # "flannel shirt" in flannel, "denim" jeans: do not say the material twice
-    said_by_noun = material.lower() in noun.lower()
-    title_material = "" if said_by_noun else f"{capwords(material)} "
-    in_material = "" if said_by_noun else f" in {material}"
-    title = f"{brand} {title_style}{title_material}{capwords(noun)}"
-    sentences = []
-    other_style_word = str(rng.choice(STYLE_WORDS[style][leaf.domain]))
-    plural = noun.endswith("s") and not noun.endswith("ss")
-    if rng.random() < 0.75:
-        article = "" if plural else ("An " if other_style_word[0].lower() in "aeiou" else "A ")
-        phrase = f"{article}{other_style_word} {noun}{in_material}."
-        sentences.append(phrase[0].upper() + phrase[1:])
-    else:
-        sentences.append(f"{noun[0].upper()}{noun[1:]}{in_material}.")
-    if rng.random() < 0.8:
-        phrase = str(rng.choice(USE_PHRASES[use][leaf.domain]))
-        opener = str(rng.choice(["Made for", "Ideal for", "Perfect for", "Designed for"]))
-        sentences.append(f"{opener} {phrase}.")
-    if rng.random() < 0.6:
-        sentences.append(str(rng.choice(TIER_SENTENCES[tier])))
-    sentences.extend(rng.choice(leaf.features, size=int(rng.integers(1, 3)), replace=False))
-    return {"title": title, "description": " ".join(str(s) for s in sentences)}
+# -- Users ------------------------------------------------------------------------------------
 
 
 def _generate_users(
-    rng: np.random.Generator, n_users: int, period_start: np.datetime64, days: int
+    rng: Generator, n_users: int, period_start: np.datetime64, days: int, config: ShopConfig
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    style_start = rng.dirichlet(np.full(len(STYLES), 0.3), n_users)
-    drifts = rng.random(n_users) < 0.4
-    style_end = np.where(
-        drifts[:, None], rng.dirichlet(np.full(len(STYLES), 0.3), n_users), style_start
-    )
-    use = rng.dirichlet(np.full(len(USES), 0.5), n_users)
-    price_sensitivity = rng.normal(0.8, 0.7, n_users)
-
-    late = rng.random(n_users) < 0.18
-    signup_offset = np.where(late, rng.uniform(0, days - 7, n_users), -rng.uniform(1, 900, n_users))
-    signup = period_start + (signup_offset * 86400).astype("timedelta64[s]")
-    signup = signup.astype("datetime64[ns]")
-    drift_start_offset = (
-        np.maximum(signup_offset, 0)
-        + rng.uniform(0, 1, n_users) * (days - np.maximum(signup_offset, 0)) * 0.7
-    )
-    drift_start = period_start + (drift_start_offset * 86400).astype("timedelta64[s]")
-    drift_start = np.where(drifts, drift_start.astype("datetime64[ns]"), np.datetime64("NaT", "ns"))
-    drift_days = rng.uniform(60, 150, n_users)
-
-    # Domain interest: 25% of users shop in one domain only (for cross-domain scenarios).
-    fashion_share = rng.beta(1.2, 1.2, n_users)
-    single = rng.random(n_users) < 0.25
-    fashion_share = np.where(single, (fashion_share > 0.5).astype(float), fashion_share)
-    leaf_interest = np.zeros((n_users, len(LEAVES)))
-    for domain, share in (("Fashion", fashion_share), ("Home", 1.0 - fashion_share)):
-        columns = [k for k, leaf in enumerate(LEAVES) if leaf.domain == domain]
-        leaf_interest[:, columns] = (
-            rng.dirichlet(np.full(len(columns), 0.6), n_users) * share[:, None]
-        )
-
+    """The users table (``user_id``, ``signup_time``) and the users' truth arrays."""
+    tastes = _draw_tastes(rng, n_users, config)
+    signup_offset = _draw_signup_offsets(rng, n_users, days, config)
+    drifts = tastes["drifts"]
+    drift_offset, drift_days = _draw_drifts(rng, drifts, signup_offset, days, config)
+    leaf_interest = _draw_leaf_interest(rng, n_users, config)
+    signup = _days_after(period_start, signup_offset).astype("datetime64[ns]")
+    drift_start = _days_after(period_start, drift_offset).astype("datetime64[ns]")
+    drift_start = np.where(drifts, drift_start, np.datetime64("NaT", "ns"))
     width = max(4, len(str(n_users)))  # zero-padded so that sorting ids as text keeps order
     users = pd.DataFrame(
         {
@@ -1042,151 +860,328 @@ def _generate_users(
     )
     users[USER] = users[USER].astype(str)
     arrays = {
-        "user_style_start": style_start,
-        "user_style_end": style_end,
+        "user_style_start": tastes["style_start"],
+        "user_style_end": tastes["style_end"],
         "user_drift_start": drift_start,
         "user_drift_days": drift_days,
-        "user_use": use,
-        "user_price_sensitivity": price_sensitivity,
+        "user_use": tastes["use"],
+        "user_price_sensitivity": tastes["price_sensitivity"],
         "user_leaf_interest": leaf_interest,
         "user_signup": signup,
     }
     return users, arrays
 
 
+def _draw_tastes(rng: Generator, n_users: int, config: ShopConfig) -> dict[str, Any]:
+    """Style taste before and after drifting (``drifts``: who drifts), use taste and price
+    sensitivity of every user."""
+    style_prior = np.full(len(STYLES), config.style_concentration)
+    style_start = rng.dirichlet(style_prior, n_users)
+    drifts = rng.random(n_users) < config.drift_probability
+    style_end = np.where(drifts[:, None], rng.dirichlet(style_prior, n_users), style_start)
+    use = rng.dirichlet(np.full(len(USES), config.use_concentration), n_users)
+    price_sensitivity = rng.normal(
+        config.price_sensitivity_mean, config.price_sensitivity_sd, n_users
+    )
+    return {
+        "style_start": style_start,
+        "drifts": drifts,
+        "style_end": style_end,
+        "use": use,
+        "price_sensitivity": price_sensitivity,
+    }
+
+
+def _draw_signup_offsets(rng: Generator, n_users: int, days: int, config: ShopConfig) -> np.ndarray:
+    """(U,) sign-up day relative to the period start: during it, or up to 900 days before."""
+    late = rng.random(n_users) < config.late_signup_probability
+    return np.where(
+        late,
+        rng.uniform(0, days - config.late_signup_margin_days, n_users),
+        -rng.uniform(*config.signed_up_before_days, n_users),
+    )
+
+
+def _draw_drifts(
+    rng: Generator, drifts: np.ndarray, signup_offset: np.ndarray, days: int, config: ShopConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drift start, in days from the period start, uniform in the first 70% of the user's time
+    in the period (drawn for every user; used for those who ``drifts``), and drift length."""
+    first_day = np.maximum(signup_offset, 0)
+    drift_offset = (
+        first_day
+        + rng.uniform(0, 1, len(drifts)) * (days - first_day) * config.drift_start_fraction
+    )
+    drift_days = rng.uniform(*config.drift_days, len(drifts))
+    return drift_offset, drift_days
+
+
+def _draw_leaf_interest(rng: Generator, n_users: int, config: ShopConfig) -> np.ndarray:
+    """(U, 20) interest in each leaf: a share of interest in Fashion (all in one domain for
+    some users), Home the rest, each domain's share spread over its leaves by a Dirichlet."""
+    fashion_share = rng.beta(config.fashion_share_beta, config.fashion_share_beta, n_users)
+    single = rng.random(n_users) < config.single_domain_probability
+    fashion_share = np.where(single, (fashion_share > 0.5).astype(float), fashion_share)
+    leaf_interest = np.zeros((n_users, len(LEAVES)))
+    for domain, share in (("Fashion", fashion_share), ("Home", 1.0 - fashion_share)):
+        columns = [k for k, leaf in enumerate(LEAVES) if leaf.domain == domain]
+        prior = np.full(len(columns), config.leaf_interest_concentration)
+        leaf_interest[:, columns] = rng.dirichlet(prior, n_users) * share[:, None]
+    return leaf_interest
+
+
+# -- Events -----------------------------------------------------------------------------------
+
+# Sessions of one leaf are handled in chunks of about this many (memory: chunk x leaf items).
+_SESSIONS_PER_CHUNK = 20_000
+
+
+class _Views(NamedTuple):
+    """One entry per view: its session, product, rank in the session and true preference."""
+
+    session: np.ndarray
+    item: np.ndarray
+    rank: np.ndarray
+    preference: np.ndarray
+
+
 def _generate_events(
-    rng: np.random.Generator,
-    truth: ShopTruth,
-    item_price: np.ndarray,
-    start: pd.Timestamp,
-    days: int,
-    sessions_per_user: float,
+    rng: Generator, truth: ShopTruth, item_price: np.ndarray, sessions_per_user: float
 ) -> pd.DataFrame:
+    """The interactions table: views of each session, carts and purchases."""
+    config = truth.config
+    user_of, times = _draw_sessions(rng, truth, sessions_per_user)
+    session_leaf = _draw_session_leaves(rng, truth, user_of, times)
+    n_views = _draw_view_counts(rng, len(user_of), config)
+    views = _draw_views(rng, truth, user_of, times, session_leaf, n_views)
+    views, view_time = _order_and_time_views(rng, views, times, config)
+    carted, bought = _draw_carts_and_purchases(rng, views.preference, config)
+    cart_time, buy_time = _cart_and_checkout_times(rng, views.session, view_time, config)
+    user = user_of[views.session]
+    bought = _drop_repeat_purchases(rng, truth, user, views.item, bought)
+    prices = item_price[views.item]
+    paid, quantity = _draw_payments(rng, prices, config)
+    every, ones = np.ones(len(user), dtype=bool), np.ones(len(user))
+    steps = [  # (event, which views, time, weight, price)
+        ("view", every, view_time, ones, prices),
+        ("cart", carted, cart_time, ones, prices),
+        ("purchase", bought, buy_time, quantity, paid),
+    ]
+    return _events_table(truth, user, views, steps)
+
+
+def _draw_sessions(
+    rng: Generator, truth: ShopTruth, sessions_per_user: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Owner and start time of every session, sorted by user then time. A user has
+    ``1 + Poisson(sessions_per_user x activity x share of the period signed up)`` sessions."""
+    config = truth.config
     n_users = len(truth.user_ids)
-    period_start = truth.period_start
-    active_start = np.maximum(truth.user_signup, period_start)
-    active_fraction = (truth.period_end - active_start) / np.timedelta64(days, "D")
-    # Log-normal activity (mean ~1, long right tail), capped so no user is a bot.
-    activity = np.minimum(rng.lognormal(mean=-0.5, sigma=1.0, size=n_users), 12.0)
+    active_start = np.maximum(truth.user_signup, truth.period_start)
+    active_fraction = (truth.period_end - active_start) / (truth.period_end - truth.period_start)
+    activity = np.minimum(
+        rng.lognormal(mean=config.activity_log_mean, sigma=config.activity_log_sd, size=n_users),
+        config.max_activity,
+    )
     n_sessions = 1 + rng.poisson(sessions_per_user * activity * active_fraction)
     user_of = np.repeat(np.arange(n_users), n_sessions)
-    n = len(user_of)
-    times = _sample_times(rng, start, days, active_start, n, user_of)
+    times = _draw_session_times(rng, truth, active_start, user_of)
     order = np.lexsort((times, user_of))
-    user_of, times = user_of[order], times[order]
+    return user_of[order], times[order]
 
-    # Leaf of each session: user interest x season at the session's day.
-    day_of_year = pd.DatetimeIndex(times).day_of_year.to_numpy()
-    winter = np.cos(2 * np.pi * (day_of_year - 15) / 365.25)
-    seasons = np.array([leaf.season for leaf in LEAVES])
-    leaf_weight = truth.user_leaf_interest[user_of] * (1.0 + seasons[None, :] * winter[:, None])
-    leaf_cdf = np.cumsum(leaf_weight, axis=1)
+
+def _day_weights(dates: pd.DatetimeIndex, config: ShopConfig) -> np.ndarray:
+    """Relative number of sessions on each date: weekday weight x month weight."""
+    weekday = np.array(config.weekday_weights)[dates.day_of_week]
+    return weekday * np.array(config.month_weights)[dates.month - 1]
+
+
+def _draw_session_times(
+    rng: Generator, truth: ShopTruth, lower: np.ndarray, user_of: np.ndarray
+) -> np.ndarray:
+    """Session start times: day from the weekly x monthly profile, restricted to each user's
+    window [lower_u, end), then hour from the daily profile, then minute and second."""
+    config, start, count = truth.config, truth.period_start, len(user_of)
+    days = int((truth.period_end - start) / np.timedelta64(1, "D"))
+    day_weight = _day_weights(pd.date_range(start, periods=days, freq="D"), config)
+    cdf = np.concatenate([[0.0], np.cumsum(day_weight)]) / day_weight.sum()
+    lower_day = np.floor((lower - start) / np.timedelta64(1, "D")).astype(int)
+    lower_day = np.clip(lower_day, 0, days - 1)
+    low = cdf[lower_day[user_of]]
+    u = low + rng.random(count) * (1.0 - low)
+    day = np.clip(np.searchsorted(cdf, u, side="right") - 1, 0, days - 1)
+    hour_weight = np.array(config.hour_weights)
+    hour = rng.choice(24, size=count, p=hour_weight / hour_weight.sum())
+    seconds = day * 86400 + hour * 3600 + rng.integers(0, 3600, size=count)
+    times = start + seconds.astype("timedelta64[s]")
+    # A session drawn on a user's signup day but before the signup moves to a random time in
+    # the few hours after it (not to the signup instant itself, which would stack sessions).
+    early = times < lower[user_of]
+    delay = rng.uniform(0, config.signup_day_hours * 3600, count)
+    later = lower[user_of] + (delay * 1e9).astype("timedelta64[ns]")
+    return np.where(early, later, times)
+
+
+def _draw_session_leaves(
+    rng: Generator, truth: ShopTruth, user_of: np.ndarray, times: np.ndarray
+) -> np.ndarray:
+    """Leaf of each session, with probability proportional to the user's interest in it times
+    its season at the session's time (:meth:`ShopTruth.leaf_interest_at`)."""
+    leaf_cdf = np.cumsum(truth.leaf_interest_at(times, user_of), axis=1)
     leaf_cdf /= leaf_cdf[:, -1:]
-    session_leaf = (rng.random(n)[:, None] > leaf_cdf).sum(axis=1)
-    session_leaf = np.minimum(session_leaf, len(LEAVES) - 1)
-    n_views = np.minimum(1 + rng.geometric(0.3, n) - 1 + rng.integers(0, 2, n), 10)
-    taste = truth._style_taste_at(user_of, times)
+    session_leaf = (rng.random(len(user_of))[:, None] > leaf_cdf).sum(axis=1)
+    return np.minimum(session_leaf, len(truth.leaves) - 1)
 
-    view_session: list[np.ndarray] = []
-    view_item: list[np.ndarray] = []
-    view_rank: list[np.ndarray] = []
-    view_pref: list[np.ndarray] = []
-    for leaf in range(len(LEAVES)):
+
+def _draw_view_counts(rng: Generator, n_sessions: int, config: ShopConfig) -> np.ndarray:
+    """Views wanted by each session: Geometric(0.3) + 0 or 1, at most 10."""
+    views = rng.geometric(config.view_count_p, n_sessions) + rng.integers(0, 2, n_sessions)
+    return np.minimum(views, config.max_views)
+
+
+def _draw_views(
+    rng: Generator,
+    truth: ShopTruth,
+    user_of: np.ndarray,
+    times: np.ndarray,
+    session_leaf: np.ndarray,
+    n_views: np.ndarray,
+) -> _Views:
+    """The views of every session, leaf by leaf (see :func:`_draw_views_in_leaf`)."""
+    found = []
+    for leaf in range(len(truth.leaves)):
         leaf_items = np.flatnonzero(truth.item_leaf == leaf)
-        k = min(10, leaf_items.size)
-        # Sessions of this leaf, in chunks so memory stays bounded (chunk x leaf items).
         leaf_sessions = np.flatnonzero(session_leaf == leaf)
-        for sessions in np.array_split(leaf_sessions, max(1, leaf_sessions.size // 20_000)):
-            if sessions.size == 0 or leaf_items.size == 0:
-                continue
-            users = user_of[sessions]
-            preference = truth._preference(taste[sessions], users, leaf_items)
-            logits = (
-                preference
-                + truth.item_appeal[leaf_items][None, :]
-                + NEW_ARRIVAL_BOOST * truth._is_new(times[sessions], leaf_items)
-            )
-            launched = truth.item_launch[leaf_items][None, :] <= times[sessions][:, None]
-            # Gumbel top-k: the k largest logit + Gumbel noise are k draws without replacement
-            # from softmax(logits), in order.
-            keyed = np.where(launched, logits + rng.gumbel(size=logits.shape), -np.inf)
-            top = (
-                np.argpartition(-keyed, k - 1, axis=1)[:, :k]
-                if k < leaf_items.size
-                else (np.tile(np.arange(leaf_items.size), (sessions.size, 1)))
-            )
-            order = np.argsort(-np.take_along_axis(keyed, top, axis=1), axis=1, kind="stable")
-            top = np.take_along_axis(top, order, axis=1)
-            wanted = np.minimum(n_views[sessions], launched.sum(axis=1))
-            rank = np.broadcast_to(np.arange(k), top.shape)
-            keep = rank < wanted[:, None]
-            rows = np.broadcast_to(np.arange(sessions.size)[:, None], top.shape)[keep]
-            view_session.append(sessions[rows])
-            view_item.append(leaf_items[top[keep]])
-            view_rank.append(rank[keep])
-            view_pref.append(preference[rows, top[keep]])
-    session = np.concatenate(view_session)
-    item = np.concatenate(view_item)
-    rank = np.concatenate(view_rank)
-    pref = np.concatenate(view_pref)
+        n_chunks = max(1, leaf_sessions.size // _SESSIONS_PER_CHUNK)
+        for sessions in np.array_split(leaf_sessions, n_chunks):
+            if sessions.size and leaf_items.size:
+                users, starts = user_of[sessions], times[sessions]
+                found.append(
+                    _draw_views_in_leaf(
+                        rng, truth, sessions, users, starts, leaf_items, n_views[sessions]
+                    )
+                )
+    return _Views(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
 
-    # Funnel: view -> cart -> purchase at checkout (end of the session).
-    gaps = rng.exponential(45.0, size=session.size) + 5.0
-    order = np.lexsort((rank, session))
-    session, item, rank, pref, gaps = (
-        session[order],
-        item[order],
-        rank[order],
-        pref[order],
-        gaps[order],
-    )
-    offset = pd.Series(gaps).groupby(session).cumsum().to_numpy()  # seconds into the session
-    view_time = times[session] + (offset * 1e9).astype("timedelta64[ns]")
-    view_time = view_time.astype("datetime64[s]").astype("datetime64[ns]")
-    carted = rng.random(session.size) < _sigmoid(CART_INTERCEPT + CART_SLOPE * pref)
-    bought = carted & (rng.random(session.size) < _sigmoid(BUY_INTERCEPT + BUY_SLOPE * pref))
+
+def _draw_views_in_leaf(
+    rng: Generator,
+    truth: ShopTruth,
+    sessions: np.ndarray,
+    users: np.ndarray,
+    times: np.ndarray,
+    leaf_items: np.ndarray,
+    n_views: np.ndarray,
+) -> _Views:
+    """Each session's views among the leaf's launched products: ``n_views`` of them (or all
+    launched), drawn without replacement with probability proportional to
+    ``exp(view_logits)``. Gumbel top-k: the k largest logit + Gumbel noise are k draws without
+    replacement from softmax(logits), in order."""
+    preference = truth.preference(times, users, leaf_items)
+    logits = truth.view_logits(preference, times, leaf_items)
+    launched = truth.item_launch[leaf_items][None, :] <= times[:, None]
+    keyed = np.where(launched, logits + rng.gumbel(size=logits.shape), -np.inf)
+    k = min(truth.config.max_views, leaf_items.size)
+    if k < leaf_items.size:
+        top = np.argpartition(-keyed, k - 1, axis=1)[:, :k]
+    else:
+        top = np.tile(np.arange(leaf_items.size), (sessions.size, 1))
+    order = np.argsort(-np.take_along_axis(keyed, top, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    wanted = np.minimum(n_views, launched.sum(axis=1))
+    rank = np.broadcast_to(np.arange(k), top.shape)
+    keep = rank < wanted[:, None]
+    rows = np.broadcast_to(np.arange(sessions.size)[:, None], top.shape)[keep]
+    return _Views(sessions[rows], leaf_items[top[keep]], rank[keep], preference[rows, top[keep]])
+
+
+def _order_and_time_views(
+    rng: Generator, views: _Views, session_times: np.ndarray, config: ShopConfig
+) -> tuple[_Views, np.ndarray]:
+    """Views sorted by session and rank, and their times (to the second): the session's start
+    plus ``5 + Exponential(45)`` seconds per view."""
+    gaps = rng.exponential(config.view_gap_mean_seconds, size=views.session.size)
+    gaps = gaps + config.min_view_gap_seconds
+    order = np.lexsort((views.rank, views.session))
+    views = _Views(*(column[order] for column in views))
+    offset = pd.Series(gaps[order]).groupby(views.session).cumsum().to_numpy()
+    view_time = session_times[views.session] + (offset * 1e9).astype("timedelta64[ns]")
+    return views, view_time.astype("datetime64[s]").astype("datetime64[ns]")
+
+
+def _draw_carts_and_purchases(
+    rng: Generator, preference: np.ndarray, config: ShopConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which views are carted, ``sigmoid(-4.2 + 0.9 pref)``, and which carts bought,
+    ``sigmoid(-0.6 + 0.5 pref)``."""
+    n = preference.size
+    carted = rng.random(n) < _sigmoid(config.cart_intercept + config.cart_slope * preference)
+    buys = rng.random(n) < _sigmoid(config.buy_intercept + config.buy_slope * preference)
+    return carted, carted & buys
+
+
+def _cart_and_checkout_times(
+    rng: Generator, session: np.ndarray, view_time: np.ndarray, config: ShopConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cart times (5-59 s after the view) and checkout times (120 s after the session's last
+    view), one per view."""
     session_end = pd.Series(view_time).groupby(session).transform("max").to_numpy()
-    cart_time = view_time + (rng.integers(5, 60, session.size) * 1e9).astype("timedelta64[ns]")
-    buy_time = session_end + np.timedelta64(120, "s")
+    delay = rng.integers(*config.cart_delay_seconds, session.size)
+    cart_time = view_time + (delay * 1e9).astype("timedelta64[ns]")
+    buy_time = session_end + np.timedelta64(config.checkout_delay_seconds, "s")
+    return cart_time, buy_time
 
-    # Repeat purchases of the same product are kept with the leaf's probability.
-    keep_repeat = np.array([leaf.repeat_purchase for leaf in LEAVES])[truth.item_leaf[item]]
+
+def _drop_repeat_purchases(
+    rng: Generator, truth: ShopTruth, user: np.ndarray, item: np.ndarray, bought: np.ndarray
+) -> np.ndarray:
+    """``bought`` without most repeat purchases: buying a product the user bought before is
+    kept with the leaf's ``repeat_purchase`` probability."""
+    keep_repeat = np.array([leaf.repeat_purchase for leaf in truth.leaves])[truth.item_leaf[item]]
     buy_index = np.flatnonzero(bought)
-    pair = user_of[session[buy_index]].astype(np.int64) * len(truth.item_ids) + item[buy_index]
+    pair = user[buy_index].astype(np.int64) * len(truth.item_ids) + item[buy_index]
     repeat = pd.Series(pair).duplicated().to_numpy()
     drop = repeat & (rng.random(buy_index.size) >= keep_repeat[buy_index])
+    bought = bought.copy()
     bought[buy_index[drop]] = False
+    return bought
 
-    prices = item_price[item]
-    discount = np.where(rng.random(session.size) < 0.1, 0.8, 1.0)
-    quantity = 1 + rng.poisson(0.25, session.size)
-    session_ids = np.array([f"S{s:06d}" for s in range(1, n + 1)], dtype=object)
 
-    def frame(
-        mask: np.ndarray, event: str, when: np.ndarray, weight: np.ndarray, paid: np.ndarray
-    ) -> pd.DataFrame:
-        return pd.DataFrame(
+def _draw_payments(
+    rng: Generator, prices: np.ndarray, config: ShopConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Price paid (10% of purchases at 20% off, rounded to pence) and quantity
+    (``1 + Poisson(0.25)``), one per view."""
+    discounted = rng.random(prices.size) < config.discount_probability
+    discount = np.where(discounted, config.discount_factor, 1.0)
+    quantity = 1 + rng.poisson(config.extra_quantity_mean, prices.size)
+    return np.round(prices * discount, 2), quantity
+
+
+def _events_table(
+    truth: ShopTruth,
+    user: np.ndarray,
+    views: _Views,
+    steps: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+) -> pd.DataFrame:
+    """The interactions table: one row per view selected by each funnel step, sorted by time,
+    user, funnel step (view, cart, purchase) and item; session ids ``S000001``..."""
+    session_ids = np.array([f"S{s + 1:06d}" for s in range(views.session.max() + 1)], dtype=object)
+    frames = [
+        pd.DataFrame(
             {
-                USER: truth.user_ids[user_of[session[mask]]],
-                ITEM: truth.item_ids[item[mask]],
+                USER: truth.user_ids[user[mask]],
+                ITEM: truth.item_ids[views.item[mask]],
                 TIMESTAMP: when[mask],
                 EVENT: event,
                 WEIGHT: weight[mask].astype(float),
-                PRICE: paid[mask],
-                SESSION: session_ids[session[mask]],
+                PRICE: price[mask],
+                SESSION: session_ids[views.session[mask]],
             }
         )
-
-    all_views = np.ones(session.size, dtype=bool)
-    ones = np.ones(session.size)
-    events = pd.concat(
-        [
-            frame(all_views, "view", view_time, ones, prices),
-            frame(carted, "cart", cart_time, ones, prices),
-            frame(bought, "purchase", buy_time, quantity, np.round(prices * discount, 2)),
-        ],
-        ignore_index=True,
-    )
+        for event, mask, when, weight, price in steps
+    ]
+    events = pd.concat(frames, ignore_index=True)
     funnel_order = events[EVENT].map({"view": 0, "cart": 1, "purchase": 2})
     events = (
         events.assign(_order=funnel_order)

@@ -1,4 +1,4 @@
-"""Recommenders behind one interface (:class:`recutils.models.base.Recommender`).
+"""Recommenders behind one contract (:mod:`recutils.models.base`).
 
 =================  =====================================================  ==================
 model              idea                                                   module
@@ -16,15 +16,26 @@ Oracle             the synthetic shop's true preferences (upper bound)    oracle
 Switching          one model for new users, another for the rest          switching
 =================  =====================================================  ==================
 
-Every model is used the same way::
+The neural models share one training loop (:mod:`recutils.models.training`). Every model is
+used the same way::
 
-    model = ALS().fit(train)                 # train: (n_users, n_items) sparse matrix
-    model.recommend(users, k=10)             # (len(users), 10) item numbers, seen items left out
-    model.score(users)                       # (len(users), n_items) scores
-    model.similar_items(items, k=10)         # (neighbours, similarities), where defined
+    model = ContentBased().fit(train, item_vectors=vectors)  # side data by name, if any
+    items, scores = model.recommend(users, k=10)             # seen items left out
+    model.score(users)                                       # (len(users), n_items) scores
+    model.similar_items(items, k=10)                         # where the model defines it
+
+Adding a model: one file with a :class:`Recommender` subclass (``name``, ``side_data``,
+``new_users``, ``_fit``, ``_score``), and its name in this module's imports; the contract
+test (``tests/test_contract.py``) then checks it with every other model.
 """
 
-from recutils.models.base import MostPopular, Recommender
+from recutils.models.base import (
+    MostPopular,
+    Recommendations,
+    Recommender,
+    as_train_matrix,
+    fit_model,
+)
 from recutils.models.content import ContentBased, tfidf_item_vectors
 from recutils.models.ease import EASE
 from recutils.models.factorization import ALS, BPR
@@ -34,6 +45,7 @@ from recutils.models.neighbors import ItemKNN, UserKNN
 from recutils.models.oracle import Oracle
 from recutils.models.sequential import SASRec, user_sequences
 from recutils.models.switching import Switching
+from recutils.models.training import TorchRecommender
 
 __all__ = [
     "ALS",
@@ -45,10 +57,14 @@ __all__ = [
     "LightGCN",
     "MostPopular",
     "Oracle",
+    "Recommendations",
     "Recommender",
     "SASRec",
     "Switching",
+    "TorchRecommender",
     "UserKNN",
+    "as_train_matrix",
+    "fit_model",
     "tfidf_item_vectors",
     "user_sequences",
 ]

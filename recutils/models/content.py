@@ -15,13 +15,14 @@ cold start) can be recommended as soon as it has a text.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recutils.models.base import Recommender, SparseMatrix
+from recutils import checks
+from recutils.models.base import Recommender
 from recutils.text import _as_text_list
 
 #: Numbers per block of intermediate results (float32: ~16 MB).
@@ -122,12 +123,14 @@ class ContentBased(Recommender):
     A user whose items all have zero vectors (no content) has no profile and, like a user
     without any training item, gets the training popularity of each item as scores.
 
-    Args:
+    Side data of ``fit``:
         item_vectors: (n_items, d) vectors, row ``i`` for column ``i`` of the training matrix
             (the item order of :class:`recutils.interactions.IdIndex`, i.e. the catalog
             order). Dense (numpy, e.g. ``encode_texts(item_texts(items))``) or scipy.sparse
             (e.g. :func:`tfidf_item_vectors`); sparse vectors stay sparse. Any scale: rows are
             L2-normalised in ``fit``.
+
+    Args:
         aggregate: ``"profile"`` or ``"max"``, see above.
         popularity_weight: ``w >= 0``; the score becomes ``score(u, i) + w log(1 + n_i)``
             with ``n_i`` the number of training users of item ``i``. Text similarity alone
@@ -166,50 +169,31 @@ class ContentBased(Recommender):
     """
 
     name = "content-based"
+    side_data: ClassVar = {
+        "item_vectors": "(n_items, d) dense or sparse vectors, one per column of train",
+    }
+    new_users = "own"  # no profile: the training popularity (with popularity_weight, its log)
 
     def __init__(
         self,
-        item_vectors: np.ndarray | SparseMatrix,
         aggregate: Literal["profile", "max"] = "profile",
         center: bool = True,
         popularity_weight: float = 0.0,
     ) -> None:
-        if aggregate not in ("profile", "max"):
-            raise ValueError(f"aggregate must be 'profile' or 'max', got {aggregate!r}")
-        if not isinstance(center, bool):
-            raise ValueError(f"center must be True or False, got {center!r}")
-        if (
-            isinstance(popularity_weight, bool)
-            or not isinstance(popularity_weight, (int, float, np.integer, np.floating))
-            or not np.isfinite(popularity_weight)
-            or popularity_weight < 0
-        ):
-            raise ValueError(
-                f"popularity_weight must be a finite number >= 0, got {popularity_weight!r}"
-            )
-        self.item_vectors = _as_item_vectors(item_vectors)
-        self.aggregate = aggregate
-        self.center = center
-        self.popularity_weight = float(popularity_weight)
-
-    def __repr__(self) -> str:
-        kind = "sparse" if sp.issparse(self.item_vectors) else "dense"
-        n_rows, n_dims = self.item_vectors.shape
-        return (
-            f"{type(self).__name__}(item_vectors=<{n_rows} x {n_dims} {kind}>, "
-            f"aggregate={self.aggregate!r}, center={self.center!r}, "
-            f"popularity_weight={self.popularity_weight!r})"
+        self.aggregate = checks.one_of(aggregate, "aggregate", ("profile", "max"))
+        self.center = checks.boolean(center, "center", "subtract the catalog's mean vector")
+        self.popularity_weight = checks.non_negative_number(
+            popularity_weight, "popularity_weight", "weight of log(1 + item popularity)"
         )
 
-    def _fit(self, train: sp.csr_matrix) -> None:
-        n_vectors = self.item_vectors.shape[0]
-        if n_vectors != self.n_items_:
-            raise ValueError(
-                f"item_vectors has {n_vectors} rows but the training matrix has "
-                f"{self.n_items_} item columns; give one vector per column, in the item order of "
-                "the IdIndex (IdIndex.from_dataset(dataset).items, i.e. the catalog order)"
+    def _fit(self, train: sp.csr_matrix, *, item_vectors: Any = None) -> None:
+        if item_vectors is None:
+            raise TypeError(
+                "ContentBased.fit needs item_vectors=, one vector per item, e.g. "
+                "fit(train, item_vectors=encode_texts(item_texts(dataset.items)))"
             )
-        vectors = self.item_vectors
+        vectors = _as_item_vectors(item_vectors)
+        self._check_item_rows(vectors.shape[0], "item_vectors")
         if self.center and not sp.issparse(vectors):
             # Pretrained sentence embeddings share a common direction (any two products have a
             # clearly positive cosine); removing the catalog's mean vector leaves what tells

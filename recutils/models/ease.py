@@ -34,8 +34,11 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from recutils.metrics import ranking_metrics, top_k_items
+from recutils import checks
+from recutils.metrics import ranking_metrics
 from recutils.models.base import Recommender
+from recutils.ranking import top_k_items
+from recutils.splitting import holdout_split
 
 #: Relative lambdas tried by ``l2="auto"``: lambda = factor * mean(diag(X^T X)).
 AUTO_L2_FACTORS: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -109,41 +112,7 @@ def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
 def _check_l2(l2: Any) -> float | str:
     if isinstance(l2, str) and l2 == "auto":
         return l2
-    if (
-        isinstance(l2, bool)
-        or not isinstance(l2, (int, float, np.integer, np.floating))
-        or not np.isfinite(l2)
-        or l2 <= 0
-    ):
-        raise ValueError(
-            f"l2 must be 'auto' (chosen on held-out training data) or a finite number > 0, "
-            f"got {l2!r}"
-        )
-    return float(l2)
-
-
-def holdout_split(
-    matrix: sp.csr_matrix, fraction: float, seed: int
-) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Split each user's interactions into (kept, held out) at random.
-
-    A user with ``n`` interactions has ``min(round(fraction * n), n - 1)`` of them held out
-    (at least one is kept). Returns two CSR matrices of the input's shape that sum to it.
-    """
-    coo = sp.coo_matrix(matrix)
-    rng = np.random.default_rng(seed)
-    order = np.lexsort((rng.random(coo.nnz), coo.row))  # by user, random within a user
-    counts = np.bincount(coo.row, minlength=matrix.shape[0])
-    user = coo.row[order]
-    rank = np.arange(coo.nnz) - (np.cumsum(counts) - counts)[user]
-    n_held = np.minimum(np.round(fraction * counts), counts - 1)[user]
-    held = np.zeros(coo.nnz, dtype=bool)
-    held[order] = rank < n_held
-
-    def part(mask: np.ndarray) -> sp.csr_matrix:
-        return sp.csr_matrix((coo.data[mask], (coo.row[mask], coo.col[mask])), shape=matrix.shape)
-
-    return part(~held), part(held)
+    return checks.positive_number(l2, "l2", "or 'auto': chosen on held-out training data")
 
 
 class EASE(Recommender):

@@ -22,12 +22,12 @@ as ``recutils.setup`` does: results do not depend on the caller's BLAS settings.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from recutils import checks
+from recutils.environment import DEFAULT_SEED
 from recutils.models.base import Recommender
 
 #: Weightings :class:`ALS` can apply to the training matrix before fitting.
@@ -39,35 +39,7 @@ BM25_K1: float = 100.0
 BM25_B: float = 0.8
 
 
-# --------------------------------------------------------------------------------------------
-# Argument checks
-# --------------------------------------------------------------------------------------------
-
-
-def _positive_int(value: Any, name: str, what: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer ({what}), got {value!r}")
-    return int(value)
-
-
-def _non_negative_float(value: Any, name: str, what: str, positive: bool = False) -> float:
-    valid = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not valid or not np.isfinite(value) or value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound} ({what}), got {value!r}")
-    return float(value)
-
-
-def _seed(value: Any) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-        raise ValueError(
-            f"seed must be a non-negative integer (it fixes the random initial factors, so a "
-            f"fit is reproducible), got {value!r}"
-        )
-    return int(value)
-
-
-def _cosine_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def cosine_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Cosine similarity of ``vectors[rows]`` with every row of ``vectors``: (len(rows), n).
 
     A zero vector (an item without training interactions) has similarity 0 with everything.
@@ -159,27 +131,24 @@ class ALS(Recommender):
         alpha: float = 1.0,
         iterations: int = 15,
         weighting: str | None = None,
-        seed: int = 42,
+        seed: int = DEFAULT_SEED,
         threads: int = 1,
     ) -> None:
-        self.factors = _positive_int(factors, "factors", "length of the user and item vectors")
-        self.regularization = _non_negative_float(
-            regularization,
-            "regularization",
-            "the L2 penalty; 5-50 suits the course data",
-            positive=True,
+        self.factors = checks.positive_int(
+            factors, "factors", "length of the user and item vectors"
         )
-        self.alpha = _non_negative_float(
+        self.regularization = checks.positive_number(
+            regularization, "regularization", "the L2 penalty; 5-50 suits the course data"
+        )
+        self.alpha = checks.non_negative_number(
             alpha,
             "alpha",
             "confidence gained per unit of interaction weight; 0 = every cell weighs 1",
         )
-        self.iterations = _positive_int(iterations, "iterations", "alternating sweeps")
-        if weighting not in WEIGHTINGS:
-            raise ValueError(f"weighting must be one of {list(WEIGHTINGS)}, got {weighting!r}")
-        self.weighting = weighting
-        self.seed = _seed(seed)
-        self.threads = _positive_int(threads, "threads", "implicit's num_threads")
+        self.iterations = checks.positive_int(iterations, "iterations", "alternating sweeps")
+        self.weighting = checks.one_of(weighting, "weighting", WEIGHTINGS)
+        self.seed = checks.seed(seed)
+        self.threads = checks.positive_int(threads, "threads", "implicit's num_threads")
 
     def weighted_matrix(self, train: sp.csr_matrix) -> sp.csr_matrix:
         """``train`` after the ``weighting`` (float32 CSR, same shape and sparsity pattern).
@@ -227,7 +196,7 @@ class ALS(Recommender):
         return self.user_factors_[users] @ self.item_factors_.T
 
     def _similar_items(self, items: np.ndarray) -> np.ndarray:
-        return _cosine_rows(self.item_factors_, items)
+        return cosine_rows(self.item_factors_, items)
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,22 +275,24 @@ class BPR(Recommender):
         regularization: float = 0.01,
         iterations: int = 100,
         popularity_correction: float = 1.0,
-        seed: int = 42,
+        seed: int = DEFAULT_SEED,
     ) -> None:
-        self.factors = _positive_int(factors, "factors", "length of the user and item vectors")
-        self.learning_rate = _non_negative_float(
-            learning_rate, "learning_rate", "the SGD step size; 0.01-0.1 is typical", positive=True
+        self.factors = checks.positive_int(
+            factors, "factors", "length of the user and item vectors"
         )
-        self.regularization = _non_negative_float(
+        self.learning_rate = checks.positive_number(
+            learning_rate, "learning_rate", "the SGD step size; 0.01-0.1 is typical"
+        )
+        self.regularization = checks.non_negative_number(
             regularization, "regularization", "the L2 weight decay; 0-0.1 is typical"
         )
-        self.iterations = _positive_int(iterations, "iterations", "SGD epochs")
-        self.popularity_correction = _non_negative_float(
+        self.iterations = checks.positive_int(iterations, "iterations", "SGD epochs")
+        self.popularity_correction = checks.non_negative_number(
             popularity_correction,
             "popularity_correction",
             "weight of log(item popularity) added to the scores; 0 = plain BPR, 1 = logQ",
         )
-        self.seed = _seed(seed)
+        self.seed = checks.seed(seed)
 
     def _fit(self, train: sp.csr_matrix) -> None:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
@@ -351,4 +322,4 @@ class BPR(Recommender):
         return self.user_factors_[users] @ self.item_factors_.T + self.item_offset_
 
     def _similar_items(self, items: np.ndarray) -> np.ndarray:
-        return _cosine_rows(self.item_factors_, items)
+        return cosine_rows(self.item_factors_, items)

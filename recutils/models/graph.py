@@ -34,21 +34,20 @@ is identical; ``bench/lightgcn_bench.py`` measures all three.
 
 from __future__ import annotations
 
-import copy
 import math
-import time
 import warnings
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recutils.environment import configured_threads
-from recutils.metrics import ranking_metrics
-from recutils.models.base import Recommender, SparseMatrix, as_train_matrix
-from recutils.models.factorization import _non_negative_float, _positive_int, _seed
+from recutils import checks
+from recutils.environment import DEFAULT_SEED
+from recutils.models.base import SparseMatrix, as_train_matrix
+from recutils.models.factorization import cosine_rows
 from recutils.models.sampling import sample_negatives
+from recutils.models.training import TorchRecommender
 
 #: Ways :class:`LightGCN` can propagate: the fast symmetric product, or torch_geometric's
 #: ``LGConv`` on the sparse adjacency or on an ``edge_index`` (same numbers, slower).
@@ -157,7 +156,7 @@ def gcn_layer(
 # --------------------------------------------------------------------------------------------
 
 
-class LightGCN(Recommender):
+class LightGCN(TorchRecommender):
     """LightGCN (He et al., 2020) trained with BPR, through ``torch_geometric.nn.LightGCN``.
 
     Model: layer-0 vectors ``E^(0)`` (n_users + n_items, ``factors``), propagated
@@ -180,10 +179,10 @@ class LightGCN(Recommender):
     later period, or held-out pairs) after every ``eval_every``-th epoch (and the last), keeps
     the best vectors and stops after ``patience`` evaluations without improvement;
     ``best_epoch_`` then tells how many epochs to use when refitting on train + validation
-    without a validation part.
+    without a validation part (the loop of :class:`~recutils.models.training.TorchRecommender`).
 
-    Text (the post's remark that a large model can encode the nodes): with
-    ``item_text_vectors`` (n_items, d), e.g. :func:`recutils.text.encode_texts` of the item
+    Text (the post's remark that a large model can encode the nodes): with the side data
+    ``item_vectors`` (n_items, d), e.g. :func:`recutils.text.encode_texts` of the item
     texts, layer 0 of an item is
 
     * ``text_mode="add"``: ``e_i^(0) = free_i + P t_i`` with a learned projection ``P``
@@ -202,7 +201,7 @@ class LightGCN(Recommender):
         learning_rate: Adam's step size.
         l2: weight of the regularisation above.
         eval_every, patience, valid_k: early stopping (only when ``fit`` gets ``valid``).
-        item_text_vectors, text_mode: see above; ``None`` for IDs only.
+        text_mode: see above (used when ``fit`` gets ``item_vectors``).
         propagation: ``"symmetric"`` (default, :func:`propagate`), ``"pyg"`` (the layers of
             ``torch_geometric.nn.LightGCN``, ``LGConv``, on the same sparse matrix) or
             ``"pyg-edge-index"`` (``LGConv`` on the edge list and edge weights, PyG's usual
@@ -245,6 +244,7 @@ class LightGCN(Recommender):
     """
 
     name = "LightGCN"
+    side_data: ClassVar = {"item_vectors": "(n_items, d) text vectors as node features"}
 
     def __init__(
         self,
@@ -257,93 +257,59 @@ class LightGCN(Recommender):
         eval_every: int = 2,
         patience: int = 3,
         valid_k: int = 20,
-        item_text_vectors: np.ndarray | None = None,
         text_mode: Literal["add", "init"] = "add",
         propagation: Literal["symmetric", "pyg", "pyg-edge-index"] = "symmetric",
-        seed: int = 42,
+        seed: int = DEFAULT_SEED,
         threads: int | None = None,
         progress: bool = False,
     ) -> None:
-        self.factors = _positive_int(factors, "factors", "length of every vector")
-        if not isinstance(layers, (int, np.integer)) or isinstance(layers, bool) or layers < 0:
-            raise ValueError(f"layers must be an integer >= 0 (propagation steps), got {layers!r}")
-        self.layers = int(layers)
-        self.epochs = _positive_int(epochs, "epochs", "maximum passes over the training pairs")
-        self.batch_size = _positive_int(batch_size, "batch_size", "triples per Adam step")
-        self.learning_rate = _non_negative_float(
-            learning_rate, "learning_rate", "Adam's step size", positive=True
+        self.factors = checks.positive_int(factors, "factors", "length of every vector")
+        self.layers = checks.non_negative_int(layers, "layers", "propagation steps")
+        self.batch_size = checks.positive_int(batch_size, "batch_size", "triples per Adam step")
+        self.l2 = checks.non_negative_number(l2, "l2", "weight of the L2 penalty on layer 0")
+        self.text_mode = checks.one_of(text_mode, "text_mode", TEXT_MODES)
+        self.propagation = checks.one_of(propagation, "propagation", PROPAGATIONS)
+        self._set_training(
+            epochs=epochs,
+            learning_rate=learning_rate,
+            seed=seed,
+            threads=threads,
+            progress=progress,
+            eval_every=eval_every,
+            patience=patience,
+            valid_k=valid_k,
         )
-        self.l2 = _non_negative_float(l2, "l2", "weight of the L2 penalty on layer-0 vectors")
-        self.eval_every = _positive_int(eval_every, "eval_every", "epochs between evaluations")
-        self.patience = _positive_int(patience, "patience", "evaluations without improvement")
-        self.valid_k = _positive_int(valid_k, "valid_k", "list length of the validation nDCG")
-        if item_text_vectors is not None:
-            vectors = np.asarray(item_text_vectors, dtype=np.float32)
-            if vectors.ndim != 2 or vectors.shape[0] == 0 or vectors.shape[1] == 0:
-                raise ValueError(
-                    "item_text_vectors must be a (n_items, d) array (one text vector per item, "
-                    f"in the item order of the train matrix), got shape {vectors.shape}"
-                )
-            if not np.isfinite(vectors).all():
-                raise ValueError("item_text_vectors contains NaN or infinite values")
-            item_text_vectors = vectors
-        self.item_text_vectors = item_text_vectors
-        if text_mode not in TEXT_MODES:
-            raise ValueError(f"text_mode must be one of {list(TEXT_MODES)}, got {text_mode!r}")
-        self.text_mode = text_mode
-        if propagation not in PROPAGATIONS:
-            raise ValueError(
-                f"propagation must be one of {list(PROPAGATIONS)}, got {propagation!r}"
-            )
-        self.propagation = propagation
-        self.seed = _seed(seed)
-        if threads is not None:
-            threads = _positive_int(threads, "threads", "torch threads while fitting")
-        self.threads = threads
-        self.progress = bool(progress)
 
-    def __repr__(self) -> str:
-        shown = []
-        for key, value in self.get_params().items():
-            if isinstance(value, np.ndarray):
-                shown.append(f"{key}=<{value.shape[0]} x {value.shape[1]} array>")
-            else:
-                shown.append(f"{key}={value!r}")
-        return f"LightGCN({', '.join(shown)})"
+    # -- the training loop's parts -----------------------------------------------------------
 
-    # ----------------------------------------------------------------------------------------
+    def _prepare(self, train: sp.csr_matrix, *, item_vectors: Any = None) -> None:
+        self.item_text_vectors_ = (
+            None if item_vectors is None else checks.dense_vectors(item_vectors, "item_vectors")
+        )
+        if self.item_text_vectors_ is not None:
+            self._check_item_rows(self.item_text_vectors_.shape[0], "item_vectors")
+        a_hat = bipartite_adjacency(train)
+        self.adjacency_ = to_torch_sparse(a_hat)
+        self._propagation_input: Any = self.adjacency_
+        if self.propagation == "pyg-edge-index":
+            coo = a_hat.tocoo()
+            edges = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+            self._propagation_input = (edges, torch.from_numpy(coo.data))
+        coo = train.tocoo()
+        self._pair_users = coo.row.astype(np.int64)
+        self._pair_items = coo.col.astype(np.int64)
 
-    def fit(self, train: SparseMatrix, valid: SparseMatrix | None = None) -> LightGCN:
-        """Train on ``train``; with ``valid`` (same shape), stop early on its nDCG (see class)."""
-        self._valid = None
-        if valid is not None:
-            matrix = as_train_matrix(train)
-            valid_matrix = as_train_matrix(valid, name="valid")
-            if valid_matrix.shape != matrix.shape:
-                raise ValueError(
-                    f"valid has shape {valid_matrix.shape} but train has {matrix.shape}; build "
-                    "both with the same IdIndex"
-                )
-            relevant = valid_matrix - valid_matrix.multiply(matrix > 0)
-            relevant.eliminate_zeros()
-            if relevant.nnz == 0:
-                raise ValueError("valid has no (user, item) pair that is not already in train")
-            self._valid = sp.csr_matrix(relevant)
-        try:
-            return super().fit(train)
-        finally:
-            self._valid = None
-
-    def _build_module(self, n_users: int, n_items: int) -> torch.nn.Module:
+    def _build_network(self) -> torch.nn.Module:
         from torch_geometric.nn import LightGCN as PygLightGCN
 
+        n_users, n_items = self.n_users_, self.n_items_
         module = PygLightGCN(n_users + n_items, self.factors, self.layers, normalize=False)
         generator = torch.Generator().manual_seed(self.seed)
         bound = math.sqrt(6.0 / (n_users + n_items + self.factors))  # xavier, as PyG does
         with torch.no_grad():
             module.embedding.weight.uniform_(-bound, bound, generator=generator)
-        if self.item_text_vectors is not None:
-            texts = torch.from_numpy(self.item_text_vectors)
+        if self.item_text_vectors_ is not None:
+            texts = torch.from_numpy(self.item_text_vectors_)
             if self.text_mode == "add":
                 projection = torch.empty(self.factors, texts.shape[1])
                 proj_bound = bound * math.sqrt(3.0 / texts.shape[1]) * 3.0
@@ -368,17 +334,42 @@ class LightGCN(Recommender):
         """One negative item per training pair (uniform; override to try other samplers)."""
         return sample_negatives(train, users, rng)
 
-    def _layer0(self, module: torch.nn.Module, n_users: int) -> torch.Tensor:
+    def _epoch_batches(self, rng: np.random.Generator) -> Any:
+        order = rng.permutation(self._pair_users.size)
+        users = self._pair_users[order]
+        positives = self._pair_items[order]
+        negatives = self._sample_negatives(self.train_, users, rng)
+        n_users = self.n_users_
+        for start in range(0, users.size, self.batch_size):
+            yield (
+                torch.from_numpy(users[start : start + self.batch_size]),
+                torch.from_numpy(positives[start : start + self.batch_size]) + n_users,
+                torch.from_numpy(negatives[start : start + self.batch_size]) + n_users,
+            )
+
+    def _loss(self, network: torch.nn.Module, batch: Any) -> tuple[torch.Tensor, Any, float]:
+        u, i, j = batch
+        layer0 = self._layer0(network)
+        final = self._final_vectors(network, layer0)
+        e_u, e_i, e_j = final[u], final[i], final[j]
+        ranking = -torch.nn.functional.logsigmoid((e_u * (e_i - e_j)).sum(dim=1)).mean()
+        penalty = (layer0[u].pow(2).sum() + layer0[i].pow(2).sum() + layer0[j].pow(2).sum()) / (
+            2 * u.numel()
+        )
+        return ranking + self.l2 * penalty, ranking.item(), u.numel()
+
+    def _layer0(self, module: torch.nn.Module) -> torch.Tensor:
         weight = module.embedding.weight
-        if self.item_text_vectors is None or self.text_mode != "add":
+        if self.item_text_vectors_ is None or self.text_mode != "add":
             return weight
         text_part = module.item_texts @ module.text_projection.T
-        return torch.cat([weight[:n_users], weight[n_users:] + text_part])
+        return torch.cat([weight[: self.n_users_], weight[self.n_users_ :] + text_part])
 
     def _final_vectors(
-        self, module: torch.nn.Module, adjacency: Any, layer0: torch.Tensor | None = None
+        self, module: torch.nn.Module, layer0: torch.Tensor | None = None
     ) -> torch.Tensor:
-        x = self._layer0(module, self.n_users_) if layer0 is None else layer0
+        x = self._layer0(module) if layer0 is None else layer0
+        adjacency = self._propagation_input
         out = x * module.alpha[0]
         for layer in range(self.layers):
             if self.propagation == "symmetric":
@@ -390,120 +381,16 @@ class LightGCN(Recommender):
             out = out + x * module.alpha[layer + 1]
         return out
 
-    def _store_vectors(self, module: torch.nn.Module, adjacency: Any) -> None:
+    def _prepare_scoring(self, network: torch.nn.Module) -> None:
         with torch.no_grad():
-            final = self._final_vectors(module, adjacency).numpy().astype(np.float32)
+            final = self._final_vectors(network).numpy().astype(np.float32)
         self.user_vectors_ = np.ascontiguousarray(final[: self.n_users_])
         self.item_vectors_ = np.ascontiguousarray(final[self.n_users_ :])
 
-    def _valid_ndcg(self) -> float:
-        valid = self._valid
-        assert valid is not None
-        users = np.flatnonzero(np.diff(valid.indptr) > 0)
-        recommended = self.recommend(users, k=self.valid_k)
-        table = ranking_metrics(recommended, valid[users], k=self.valid_k)
-        return float(table["ndcg"].iloc[0])
-
-    def _fit(self, train: sp.csr_matrix) -> None:
-        n_users, n_items = train.shape
-        if self.item_text_vectors is not None and self.item_text_vectors.shape[0] != n_items:
-            raise ValueError(
-                f"item_text_vectors has {self.item_text_vectors.shape[0]} rows but train has "
-                f"{n_items} items; pass one text vector per item, in the train matrix's order"
-            )
-        rng = np.random.default_rng(self.seed)
-        a_hat = bipartite_adjacency(train)
-        adjacency: Any = to_torch_sparse(a_hat)
-        if self.propagation == "pyg-edge-index":
-            coo = a_hat.tocoo()
-            edges = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-            adjacency = (edges, torch.from_numpy(coo.data))
-        module = self._build_module(n_users, n_items)
-        optimizer = torch.optim.Adam(module.parameters(), lr=self.learning_rate)
-        coo = train.tocoo()
-        pair_users = coo.row.astype(np.int64)
-        pair_items = coo.col.astype(np.int64)
-        self.history_: list[dict[str, float]] = []
-        best = (-np.inf, 0, None)  # (valid nDCG, epoch, module state)
-        evaluations_without_gain = 0
-
-        previous_threads = torch.get_num_threads()
-        torch.set_num_threads(self.threads or configured_threads()[1])
-        epochs: Any = range(1, self.epochs + 1)
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            epochs = tqdm(epochs, desc="LightGCN", unit="epoch")
-        try:
-            for epoch in epochs:
-                started = time.perf_counter()
-                module.train()
-                order = rng.permutation(pair_users.size)
-                users = pair_users[order]
-                positives = pair_items[order]
-                negatives = self._sample_negatives(train, users, rng)
-                total = 0.0
-                for start in range(0, users.size, self.batch_size):
-                    u = torch.from_numpy(users[start : start + self.batch_size])
-                    i = torch.from_numpy(positives[start : start + self.batch_size]) + n_users
-                    j = torch.from_numpy(negatives[start : start + self.batch_size]) + n_users
-                    optimizer.zero_grad()
-                    layer0 = self._layer0(module, n_users)
-                    final = self._final_vectors(module, adjacency, layer0)
-                    e_u, e_i, e_j = final[u], final[i], final[j]
-                    ranking = -torch.nn.functional.logsigmoid(
-                        (e_u * (e_i - e_j)).sum(dim=1)
-                    ).mean()
-                    penalty = (
-                        layer0[u].pow(2).sum() + layer0[i].pow(2).sum() + layer0[j].pow(2).sum()
-                    ) / (2 * u.numel())
-                    loss = ranking + self.l2 * penalty
-                    loss.backward()
-                    optimizer.step()
-                    total += ranking.item() * u.numel()
-                record: dict[str, float] = {
-                    "epoch": epoch,
-                    "loss": total / users.size,
-                    "seconds": time.perf_counter() - started,
-                }
-                stop = False
-                if self._valid is not None and (
-                    epoch % self.eval_every == 0 or epoch == self.epochs
-                ):
-                    module.eval()
-                    self._store_vectors(module, adjacency)
-                    record["valid_ndcg"] = self._valid_ndcg()
-                    if record["valid_ndcg"] > best[0]:
-                        best = (record["valid_ndcg"], epoch, copy.deepcopy(module.state_dict()))
-                        evaluations_without_gain = 0
-                    else:
-                        evaluations_without_gain += 1
-                        stop = evaluations_without_gain >= self.patience
-                self.history_.append(record)
-                if self.progress:
-                    epochs.set_postfix(
-                        {k: round(v, 4) for k, v in record.items() if k in ("loss", "valid_ndcg")}
-                    )
-                if stop:
-                    break
-            if best[2] is not None:
-                module.load_state_dict(best[2])
-                self.best_epoch_ = int(best[1])
-            else:
-                self.best_epoch_ = int(self.history_[-1]["epoch"])
-            module.eval()
-            self._store_vectors(module, adjacency)
-        finally:
-            torch.set_num_threads(previous_threads)
-            if self.progress:
-                epochs.close()
-        self.module_ = module
-        self.adjacency_ = to_torch_sparse(a_hat)
+    # -- scoring -----------------------------------------------------------------------------
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self.user_vectors_[users] @ self.item_vectors_.T
 
     def _similar_items(self, items: np.ndarray) -> np.ndarray:
-        from recutils.models.factorization import _cosine_rows
-
-        return _cosine_rows(self.item_vectors_, items)
+        return cosine_rows(self.item_vectors_, items)

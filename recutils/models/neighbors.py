@@ -30,41 +30,15 @@ product: ``S_k[users] @ R`` (UserKNN) or ``R[users] @ S_k`` (ItemKNN).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import scipy.sparse as sp
 
+from recutils import checks
 from recutils.models.base import Recommender
+from recutils.ranking import top_k_mask
 
 #: Dense similarity entries computed at once while building the neighbour lists (16 MB float32).
 _SIMILARITIES_PER_BATCH = 2**22
-
-
-def _check_neighbors(neighbors: Any) -> int:
-    if (
-        not isinstance(neighbors, (int, np.integer))
-        or isinstance(neighbors, bool)
-        or neighbors <= 0
-    ):
-        raise ValueError(
-            f"neighbors must be a positive integer (how many most similar rows to keep), got "
-            f"{neighbors!r}"
-        )
-    return int(neighbors)
-
-
-def _check_shrink(shrink: Any) -> float:
-    if (
-        isinstance(shrink, bool)
-        or not isinstance(shrink, (int, float, np.integer, np.floating))
-        or not np.isfinite(shrink)
-        or shrink < 0
-    ):
-        raise ValueError(
-            f"shrink must be a finite number >= 0 (0 = plain cosine similarity), got {shrink!r}"
-        )
-    return float(shrink)
 
 
 def _norms(vectors: sp.csr_matrix) -> np.ndarray:
@@ -107,21 +81,13 @@ def cosine_similarity_rows(
     """
     vectors = sp.csr_matrix(vectors, dtype=np.float32)
     rows = np.asarray(rows, dtype=np.int64)
-    return _cosine_block(vectors, vectors.T.tocsr(), _norms(vectors), rows, _check_shrink(shrink))
-
-
-def _top_k_per_row(values: np.ndarray, k: int) -> np.ndarray:
-    """Boolean mask of the ``k`` largest entries of each row (ties: lower column first).
-
-    Unordered selection, cheaper than sorting: ``np.partition`` (introselect, linear time)
-    finds the k-th largest value of each row; every entry above it is kept, and among the
-    entries equal to it the lower columns fill the remaining places. ``1 <= k <= n``.
-    """
-    kth = -np.partition(-values, k - 1, axis=1)[:, k - 1 : k]
-    above = values > kth
-    ties = values == kth
-    places_left = k - above.sum(axis=1, keepdims=True)
-    return above | (ties & (np.cumsum(ties, axis=1) <= places_left))
+    return _cosine_block(
+        vectors,
+        vectors.T.tocsr(),
+        _norms(vectors),
+        rows,
+        checks.non_negative_number(shrink, "shrink", "0 = plain cosine similarity"),
+    )
 
 
 def top_k_similarity_matrix(
@@ -146,8 +112,8 @@ def top_k_similarity_matrix(
     Returns:
         float32 CSR (n, n), at most ``neighbors`` entries per row, not symmetric in general.
     """
-    neighbors = _check_neighbors(neighbors)
-    shrink = _check_shrink(shrink)
+    neighbors = checks.positive_int(neighbors, "neighbors", "how many most similar rows to keep")
+    shrink = checks.non_negative_number(shrink, "shrink", "0 = plain cosine similarity")
     vectors = sp.csr_matrix(vectors, dtype=np.float32)
     transposed, norms = vectors.T.tocsr(), _norms(vectors)
     n = vectors.shape[0]
@@ -159,7 +125,7 @@ def top_k_similarity_matrix(
         rows = np.arange(start, min(start + batch_size, n))
         similarity = _cosine_block(vectors, transposed, norms, rows, shrink)
         similarity[np.arange(rows.size), rows] = 0.0  # a row is not its own neighbour
-        keep = _top_k_per_row(similarity, kept) & (similarity > 0)  # > 0: a common interaction
+        keep = top_k_mask(similarity, kept) & (similarity > 0)  # > 0: a common interaction
         block = sp.csr_matrix(np.where(keep, similarity, 0.0), dtype=np.float32)
         parts.append(block)
     matrix = sp.vstack(parts, format="csr", dtype=np.float32)
@@ -171,11 +137,11 @@ class _NeighborhoodModel(Recommender):
     """Shared parameters and checks of UserKNN and ItemKNN."""
 
     def __init__(self, neighbors: int, shrink: float, binary: bool) -> None:
-        self.neighbors = _check_neighbors(neighbors)
-        self.shrink = _check_shrink(shrink)
-        if not isinstance(binary, (bool, np.bool_)):
-            raise ValueError(f"binary must be True or False, got {binary!r}")
-        self.binary = bool(binary)
+        self.neighbors = checks.positive_int(
+            neighbors, "neighbors", "how many most similar rows to keep"
+        )
+        self.shrink = checks.non_negative_number(shrink, "shrink", "0 = plain cosine similarity")
+        self.binary = checks.boolean(binary, "binary", "count every interaction as 1")
 
     def _ratings(self, train: sp.csr_matrix) -> sp.csr_matrix:
         """The matrix the model uses: ``train`` itself, or 1 for every interaction if binary."""

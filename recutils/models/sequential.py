@@ -58,10 +58,8 @@ one event at a time.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -69,10 +67,10 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from recutils.environment import configured_threads
+from recutils import checks
+from recutils.environment import DEFAULT_SEED, torch_threads
 from recutils.interactions import IdIndex
-from recutils.models.base import Recommender
-from recutils.models.factorization import _non_negative_float, _positive_int, _seed
+from recutils.models.training import TorchRecommender
 from recutils.schema import ITEM, TIMESTAMP, USER
 
 #: Histories (users) run through the network at once when scoring.
@@ -170,17 +168,6 @@ def _check_history(history: Any, what: str) -> np.ndarray:
             "item numbers are 0..n_items-1"
         )
     return array
-
-
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    """Run torch with ``threads`` threads (default: the course setting), then restore."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads or configured_threads()[1])
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,15 +305,17 @@ def _left_padded(histories: Sequence[np.ndarray], max_length: int) -> torch.Tens
 # --------------------------------------------------------------------------------------------
 
 
-class SASRec(Recommender):
+class SASRec(TorchRecommender):
     """SASRec: a causal Transformer over each user's item sequence, full-softmax loss.
 
     See the module docstring for the network, the loss and the cost.
 
-    Args:
+    Side data of ``fit``:
         sequences: ``sequences[u]`` = the items of user row ``u``, oldest first (int item
             numbers, e.g. from :func:`user_sequences` with ``before`` = the split's cut-off);
             one entry per row of the train matrix, empty for users without history.
+
+    Args:
         max_length: ``L``, the most recent items the network reads (and trains on) per user.
         factors: ``d``, the length of item, position and hidden vectors; divisible by
             ``heads``.
@@ -336,30 +325,16 @@ class SASRec(Recommender):
         epochs: passes over all users' sequences.
         batch_size: users (sequences) per Adam step.
         learning_rate: Adam's step size.
-
-    Defaults chosen on the shop's validation items (leave-last-out on user-item pairs: the
-    second-to-last new product of each user; nDCG@10 over the whole catalog, ALS 0.081):
-
-    =============  ======  =======  ==============  ==========  ================
-    learning rate  epochs  dropout  validation nDCG  final loss  fit s (2 cores)
-    =============  ======  =======  ==============  ==========  ================
-    0.003          10      0.2      0.156           5.50        26
-    0.003          20      0.2      0.158           5.26        50
-    0.001          30      0.2      0.158           5.38        74
-    0.003          20      0.5      0.158           5.52        58
-    =============  ======  =======  ==============  ==========  ================
-
-    (With 0.001 and 10 epochs, the first setting tried, the loss was still falling steeply at
-    6.76.) From 0.003 x 10 epochs on the validation score is flat, so the cheapest is the
-    default.
+        eval_every, patience, valid_k: early stopping, when ``fit`` gets ``valid`` (the
+            training loop of :class:`~recutils.models.training.TorchRecommender`).
         seed: fixes the initial weights, the order of users and the dropout masks.
         threads: torch threads while fitting and scoring (default: the setting of
             :func:`recutils.setup`); the previous setting is restored afterwards.
         progress: show a progress bar over epochs with the loss.
 
-    ``fit(train)`` takes the usual (n_users, n_items) matrix: it fixes the sizes and the
-    popularity used for users with an empty history; the model itself learns from
-    ``sequences`` only.
+    The defaults (learning rate 0.003, 10 epochs) were chosen on the shop's validation items;
+    the runs are in ``bench/results/tuning.md``. ``train`` fixes the sizes and the popularity
+    used for users with an empty history; the network learns from ``sequences`` only.
 
     Attributes set by :meth:`fit` (besides those of :class:`Recommender`):
         module_: the trained network (in eval mode).
@@ -372,10 +347,11 @@ class SASRec(Recommender):
     """
 
     name = "SASRec"
+    side_data: ClassVar = {"sequences": "one array of item numbers per user row, oldest first"}
+    new_users = "own"  # an empty history gets the training popularity
 
     def __init__(
         self,
-        sequences: Sequence[np.ndarray],
         max_length: int = 50,
         factors: int = 64,
         layers: int = 2,
@@ -384,20 +360,17 @@ class SASRec(Recommender):
         epochs: int = 10,
         batch_size: int = 128,
         learning_rate: float = 3e-3,
-        seed: int = 42,
+        eval_every: int = 1,
+        patience: int = 3,
+        valid_k: int = 20,
+        seed: int = DEFAULT_SEED,
         threads: int | None = None,
         progress: bool = False,
     ) -> None:
-        if isinstance(sequences, (str, bytes, np.ndarray)) or not isinstance(sequences, Sequence):
-            raise TypeError(
-                "sequences must be a list with one array of item numbers per user row (from "
-                f"user_sequences), got {type(sequences).__name__}"
-            )
-        self.sequences = [_check_history(s, f"sequences[{u}]") for u, s in enumerate(sequences)]
-        self.max_length = _positive_int(max_length, "max_length", "most recent items read")
-        self.factors = _positive_int(factors, "factors", "length of every vector")
-        self.layers = _positive_int(layers, "layers", "Transformer blocks")
-        self.heads = _positive_int(heads, "heads", "attention heads per block")
+        self.max_length = checks.positive_int(max_length, "max_length", "most recent items read")
+        self.factors = checks.positive_int(factors, "factors", "length of every vector")
+        self.layers = checks.positive_int(layers, "layers", "Transformer blocks")
+        self.heads = checks.positive_int(heads, "heads", "attention heads per block")
         if self.factors % self.heads:
             raise ValueError(
                 f"factors ({self.factors}) must be divisible by heads ({self.heads}): each head "
@@ -405,123 +378,93 @@ class SASRec(Recommender):
                 f"{-(-self.factors // self.heads) * self.heads} or "
                 f"heads={math.gcd(self.factors, self.heads)}"
             )
-        valid_rate = isinstance(dropout, (int, float, np.integer, np.floating)) and not isinstance(
-            dropout, bool
+        self.dropout = checks.fraction(
+            dropout, "dropout", "the share of activations zeroed while training"
         )
-        if not valid_rate or not 0 <= dropout < 1:
-            raise ValueError(
-                f"dropout must be a number in [0, 1) (the share of activations zeroed while "
-                f"training), got {dropout!r}"
+        self.batch_size = checks.positive_int(batch_size, "batch_size", "sequences per Adam step")
+        self._set_training(
+            epochs=epochs,
+            learning_rate=learning_rate,
+            seed=seed,
+            threads=threads,
+            progress=progress,
+            eval_every=eval_every,
+            patience=patience,
+            valid_k=valid_k,
+        )
+
+    # -- the training loop's parts -----------------------------------------------------------
+
+    def _prepare(self, train: sp.csr_matrix, *, sequences: Any = None) -> None:
+        if sequences is None:
+            raise TypeError(
+                "SASRec.fit needs sequences=, one history per user row, e.g. "
+                "fit(train, sequences=user_sequences(events, index, before=test_start))"
             )
-        self.dropout = float(dropout)
-        self.epochs = _positive_int(epochs, "epochs", "passes over the sequences")
-        self.batch_size = _positive_int(batch_size, "batch_size", "sequences per Adam step")
-        self.learning_rate = _non_negative_float(
-            learning_rate, "learning_rate", "Adam's step size", positive=True
-        )
-        self.seed = _seed(seed)
-        if threads is not None:
-            threads = _positive_int(threads, "threads", "torch threads of fit and scoring")
-        self.threads = threads
-        self.progress = bool(progress)
-
-    def __repr__(self) -> str:
-        shown = [f"sequences=<{len(self.sequences)} sequences>"]
-        shown += [f"{k}={v!r}" for k, v in self.get_params().items() if k != "sequences"]
-        return f"SASRec({', '.join(shown)})"
-
-    # ----------------------------------------------------------------------------------------
-
-    def _check_sequences(self, n_users: int, n_items: int) -> None:
-        if len(self.sequences) != n_users:
+        if isinstance(sequences, (str, bytes, np.ndarray)) or not isinstance(sequences, Sequence):
+            raise TypeError(
+                "sequences must be a list with one array of item numbers per user row (from "
+                f"user_sequences), got {type(sequences).__name__}"
+            )
+        self.sequences_ = [_check_history(h, f"sequences[{u}]") for u, h in enumerate(sequences)]
+        n_users, n_items = train.shape
+        if len(self.sequences_) != n_users:
             raise ValueError(
-                f"sequences has {len(self.sequences)} histories but train has {n_users} users; "
+                f"sequences has {len(self.sequences_)} histories but train has {n_users} users; "
                 "pass one (possibly empty) history per user row, e.g. "
                 "user_sequences(interactions, index) with the IdIndex of the train matrix"
             )
-        for user, history in enumerate(self.sequences):
+        for user, history in enumerate(self.sequences_):
             if history.size and history.max() >= n_items:
                 bad = [int(v) for v in np.unique(history[history >= n_items])[:3]]
                 raise ValueError(
                     f"sequences[{user}] holds item numbers {bad} but train has {n_items} items "
                     f"(0..{n_items - 1}); build the sequences with the train matrix's IdIndex"
                 )
-        if not any(h.size >= 2 for h in self.sequences):
+        if not any(h.size >= 2 for h in self.sequences_):
             raise ValueError(
                 "no sequence has 2 or more items, so there is no next item to learn from; "
                 "check the sequences (and their before= cut-off)"
             )
-
-    def _training_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """(inputs, targets), each (n_sequences, max_length) int64, left-padded.
-
-        inputs hold shifted items (0 = padding), targets item numbers (-1 = no target).
-        """
-        windows = [h[-(self.max_length + 1) :] for h in self.sequences if h.size >= 2]
-        inputs = np.zeros((len(windows), self.max_length), dtype=np.int64)
-        targets = np.full((len(windows), self.max_length), -1, dtype=np.int64)
+        # (inputs, targets), each (n_sequences, max_length) int64, left-padded: inputs hold
+        # shifted items (0 = padding), targets item numbers (-1 = no target).
+        windows = [h[-(self.max_length + 1) :] for h in self.sequences_ if h.size >= 2]
+        self._inputs = np.zeros((len(windows), self.max_length), dtype=np.int64)
+        self._targets = np.full((len(windows), self.max_length), -1, dtype=np.int64)
         for row, window in enumerate(windows):
             n = window.size - 1
-            inputs[row, self.max_length - n :] = window[:-1] + 1
-            targets[row, self.max_length - n :] = window[1:]
-        return inputs, targets
+            self._inputs[row, self.max_length - n :] = window[:-1] + 1
+            self._targets[row, self.max_length - n :] = window[1:]
+        self._empty_history = np.array([h.size == 0 for h in self.sequences_], dtype=bool)
 
-    def _fit(self, train: sp.csr_matrix) -> None:
-        started = time.perf_counter()
-        n_users, n_items = train.shape
-        self._check_sequences(n_users, n_items)
-        inputs, targets = self._training_arrays()
-        rng = np.random.default_rng(self.seed)
-        self.history_: list[dict[str, float]] = []
-        epochs: Any = range(1, self.epochs + 1)
-        if self.progress:
-            from tqdm.auto import tqdm
+    def _build_network(self) -> nn.Module:
+        return _SASRecNetwork(
+            self.n_items_, self.max_length, self.factors, self.layers, self.heads, self.dropout
+        )
 
-            epochs = tqdm(epochs, desc=self.name, unit="epoch")
-        try:
-            with _torch_threads(self.threads), torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed)  # initial weights and dropout masks
-                network = _SASRecNetwork(
-                    n_items, self.max_length, self.factors, self.layers, self.heads, self.dropout
-                )
-                optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate)
-                for epoch in epochs:
-                    epoch_started = time.perf_counter()
-                    network.train()
-                    order = rng.permutation(len(inputs))
-                    total, count = 0.0, 0
-                    for start in range(0, order.size, self.batch_size):
-                        rows = order[start : start + self.batch_size]
-                        batch_targets = targets[rows]
-                        width = int((batch_targets >= 0).sum(axis=1).max())
-                        x = torch.from_numpy(inputs[rows, -width:])
-                        y = torch.from_numpy(batch_targets[:, -width:])
-                        hidden, _ = network(x)  # (B, T, d)
-                        real = y >= 0
-                        loss = _full_softmax_loss(hidden[real], network.item_vectors(), y[real])
-                        optimizer.zero_grad()
-                        loss.backward()
-                        optimizer.step()
-                        total += loss.item() * int(real.sum())
-                        count += int(real.sum())
-                    record = {
-                        "epoch": epoch,
-                        "loss": total / count,
-                        "seconds": time.perf_counter() - epoch_started,
-                    }
-                    self.history_.append(record)
-                    if self.progress:
-                        epochs.set_postfix(loss=f"{record['loss']:.4f}")
-                network.eval()
-        finally:
-            if self.progress:
-                epochs.close()
+    def _epoch_batches(self, rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
+        order = rng.permutation(len(self._inputs))
+        for start in range(0, order.size, self.batch_size):
+            rows = order[start : start + self.batch_size]
+            batch_targets = self._targets[rows]
+            width = int((batch_targets >= 0).sum(axis=1).max())
+            yield (
+                torch.from_numpy(self._inputs[rows, -width:]),
+                torch.from_numpy(batch_targets[:, -width:]),
+            )
+
+    def _loss(self, network: nn.Module, batch: Any) -> tuple[torch.Tensor, Any, float]:
+        x, y = batch
+        hidden, _ = network(x)  # (B, T, d)
+        real = y >= 0
+        loss = _full_softmax_loss(hidden[real], network.item_vectors(), y[real])
+        return loss, loss.item(), int(real.sum())
+
+    def _prepare_scoring(self, network: nn.Module) -> None:
         self.module_ = network
         with torch.no_grad():
             self.item_vectors_ = network.item_vectors().numpy().astype(np.float32, copy=True)
-        self.user_vectors_ = self._last_states(self.sequences)
-        self._empty_history = np.array([h.size == 0 for h in self.sequences], dtype=bool)
-        self.fit_seconds_ = time.perf_counter() - started
+        self.user_vectors_ = self._last_states(self.sequences_)
 
     # ----------------------------------------------------------------------------------------
 
@@ -530,7 +473,7 @@ class SASRec(Recommender):
         computed in batches of SCORE_BATCH_SIZE histories."""
         states = np.zeros((len(histories), self.factors), dtype=np.float32)
         filled = [i for i, h in enumerate(histories) if len(h)]
-        with _torch_threads(self.threads), torch.no_grad():
+        with torch_threads(self.threads), torch.no_grad():
             for start in range(0, len(filled), SCORE_BATCH_SIZE):
                 rows = filled[start : start + SCORE_BATCH_SIZE]
                 hidden, _ = self.module_(
@@ -545,7 +488,7 @@ class SASRec(Recommender):
         history = self._checked_histories([history])[0]
         if history.size == 0:
             return np.zeros((0, self.factors), dtype=np.float32)
-        with _torch_threads(self.threads), torch.no_grad():
+        with torch_threads(self.threads), torch.no_grad():
             hidden, _ = self.module_(_left_padded([history], self.max_length))
         return hidden[0].numpy().astype(np.float32)
 
@@ -613,6 +556,6 @@ class SASRec(Recommender):
         checked = self._checked_histories([history])[0]
         if checked.size == 0:
             raise ValueError("history is empty: attention needs at least one item")
-        with _torch_threads(self.threads), torch.no_grad():
+        with torch_threads(self.threads), torch.no_grad():
             _, weights = self.module_(_left_padded([checked], self.max_length), keep_weights=True)
         return torch.stack([w[0] for w in weights]).numpy().astype(np.float32)

@@ -1,0 +1,112 @@
+"""Files written safely and read with a check: atomic writes, checksums, atomic downloads.
+
+Every file recutils writes (cache entries, result tables, dataset copies, downloads) goes through
+:func:`atomic_path`: the bytes go to a hidden temporary file beside the target, which replaces
+the target (``os.replace``, atomic on one file system) only once it is complete. An interrupted
+run or an exception therefore never leaves a half-written file under the final name.
+
+Example::
+
+    >>> from pathlib import Path
+    >>> with atomic_path(Path("/tmp/table.md")) as temporary:  # doctest: +SKIP
+    ...     temporary.write_text("| a | b |")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+import uuid
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, as 64 hex digits (read in 1 MB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where directories cannot be opened (Windows)."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike[str], durable: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``target``; on a clean exit it replaces ``target``.
+
+    Write the file's content to the yielded path inside the ``with`` block. If the block
+    raises, the temporary file is removed and ``target`` is untouched.
+
+    Args:
+        target: the final file; its folder is created if needed.
+        durable: also ``fsync`` the file and its folder, so the new content survives a power
+            cut (for cache entries that must never be half there; slower).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+    try:
+        yield temporary
+        if durable:
+            with open(temporary, "rb+") as handle:
+                os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    if durable:
+        _fsync_directory(target.parent)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` (UTF-8) atomically (:func:`atomic_path`); returns the path."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def download_zip(url: str, target: Path, timeout: float, what: str, how_to_provide: str) -> Path:
+    """Download ``url`` to ``target`` atomically and check that it is a zip archive.
+
+    Args:
+        what: the dataset's name, for messages ("MovieLens 100K").
+        how_to_provide: a sentence saying where to put the file by hand, appended to errors.
+
+    Raises:
+        FileNotFoundError: the download failed (no network, timeout, HTTP error).
+        ValueError: what was downloaded is not a zip archive.
+    """
+    with atomic_path(target) as temporary:
+        with open(temporary, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as response:
+                    while block := response.read(1 << 20):
+                        out.write(block)
+            except (urllib.error.URLError, OSError) as error:  # URLError, HTTPError, timeouts
+                raise FileNotFoundError(
+                    f"Could not download {what} from {url}: {error}. {how_to_provide}"
+                ) from error
+        if not zipfile.is_zipfile(temporary):
+            raise ValueError(
+                f"The download of {what} from {url} is not a zip archive "
+                f"({temporary.stat().st_size} bytes); the site may have moved it. "
+                f"{how_to_provide}"
+            )
+    return target
