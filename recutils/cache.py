@@ -1,7 +1,8 @@
 """A small on-disk cache of NumPy arrays: atomic writes, verified reads.
 
-Used for text embeddings (:func:`recutils.text.encode_texts`) and for trained models. One
-cache *entry* is one ``.npz`` file holding named arrays plus a metadata record::
+Used for text embeddings (:func:`recutils.text.encode_texts`); trained models are not cached
+(each notebook fits its own from a fixed seed). One cache *entry* is one ``.npz`` file holding
+named arrays plus a metadata record::
 
     <directory>/<name>-<first 24 hex digits of key>.npz
         __recutils_cache__   JSON (as uint8 bytes): format, key, and per array its

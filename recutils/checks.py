@@ -15,10 +15,11 @@ is a mistake), and NumPy scalars are accepted wherever Python numbers are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 
@@ -240,3 +241,51 @@ def dense_vectors(values: Any, name: str = "item_vectors") -> np.ndarray:
             "zero row for an item without text)"
         )
     return array
+
+
+def _describe_value(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def text_list(texts: Any) -> list[str]:
+    """``texts`` (list, tuple, 1-D array, Series or Index of str) as a list; a clear error naming
+    the first entries that are not strings (missing text: use '')."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(
+            f"texts must be a list of strings, got a single {type(texts).__name__}; "
+            "wrap it in a list: encode_texts([text])"
+        )
+    labels: Sequence[Any] | None = None
+    if isinstance(texts, pd.Series):
+        labels = list(texts.index)
+        values = texts.tolist()
+    elif isinstance(texts, np.ndarray):
+        if texts.ndim != 1:
+            raise ValueError(f"texts must be one-dimensional, got an array of shape {texts.shape}")
+        values = texts.tolist()
+    elif isinstance(texts, (Sequence, pd.Index)):
+        values = list(texts)
+    else:
+        raise TypeError(
+            f"texts must be a list, tuple, numpy array or pandas Series of str, "
+            f"got {type(texts).__name__}"
+        )
+    bad = [i for i, value in enumerate(values) if not isinstance(value, str)]
+    if bad:
+        n_missing = sum(
+            1
+            for i in bad
+            if values[i] is None or (pd.api.types.is_scalar(values[i]) and pd.isna(values[i]))
+        )
+        examples = []
+        for i in bad[:3]:
+            where = f"position {i}" + (f" (index {labels[i]!r})" if labels is not None else "")
+            examples.append(f"{where}: {_describe_value(values[i])}")
+        raise ValueError(
+            f"texts has {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} that are not strings "
+            f"({n_missing} missing, i.e. None/NaN; e.g. {', '.join(examples)}); every entry must "
+            "be a str (the empty string is fine): replace missing text with '' "
+            "(e.g. texts.fillna('')) or drop those items, and convert other values with str()"
+        )
+    return values

@@ -5,10 +5,10 @@ Every notebook starts with ``recutils.setup(seed=...)``. It
 * seeds Python's ``random``, NumPy's global generator and torch;
 * fixes the number of threads, the same on every machine, so that floating-point sums are done
   in the same order and results agree between laptops: 1 thread for BLAS (NumPy/SciPy/implicit
-  via OpenBLAS: ALS ran 1.5-1.8x faster than with 2) and 2 threads for torch (the text encoder
-  ran about 1.9x and sparse graph propagation about 1.4x faster than with 1). These are the
-  fastest settings measured on a 2-core CPU; ``bench/threads_bench.py`` re-measures them on
-  yours (README, "Benchmarks");
+  via OpenBLAS: ALS ran faster than with 2) and 2 threads for torch (the text encoder and
+  sparse graph propagation ran faster than with 1). These are the fastest settings measured on
+  a 2-core CPU (``bench/results/threads_bench.md``); ``bench/threads_bench.py`` re-measures
+  them on yours (README, "Benchmarks");
 * silences what would make stored outputs differ between machines: transformers' weight-loading
   progress bars and info logs, tqdm's "IProgress not found" warning (which prints a local path),
   Hugging Face hub lookups (offline mode: nothing downloads), and every tqdm progress bar
@@ -259,7 +259,7 @@ def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """Directory for caches (embeddings, trained models): ``path``, else ``$RECUTILS_CACHE_DIR``,
+    """Directory for caches (text embeddings): ``path``, else ``$RECUTILS_CACHE_DIR``,
     else the repository's ``.cache/`` folder (or ``~/.cache/recutils`` outside a checkout)."""
     if path is not None:
         return Path(path).expanduser()

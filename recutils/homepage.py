@@ -146,8 +146,8 @@ def _walk_order(users: np.ndarray, items: np.ndarray, score: np.ndarray) -> np.n
 
     ``np.lexsort((items, -score, users))`` computes this but needs three stable sorts, one of
     them on floats; replacing each score by its rank among the distinct scores packs the three
-    keys into one int64 and sorts once, about 3x faster. Falls back to ``lexsort`` when the
-    packed key would overflow.
+    keys into one int64 and sorts once, which is faster (timings in ``bench/results/tuning.md``).
+    Falls back to ``lexsort`` when the packed key would overflow.
     """
     if users.size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -439,7 +439,7 @@ def apply_business_rules(
     Vectorised: one sort of all rows by (user, -score, item), boolean masks for rules 1-2 and
     two running counts (``groupby(...).cumcount()``) for rules 3-4 instead of a Python loop
     over users or items, so the cost is ``O(R log R)`` for ``R`` rows whatever the number of
-    users (3,000 users x 300 candidates: 0.1-0.3 s on one core).
+    users (a timing is in ``bench/results/tuning.md``).
 
     Args:
         ranked: long frame with integer columns ``user`` and ``item`` (user and item numbers)

@@ -123,8 +123,8 @@ def model_fingerprint() -> str:
     ``"all-MiniLM-L6-v2:" + SHA-256`` over the model's weights, configuration and tokenizer
     files plus the pooling settings (mean pooling, L2 normalisation, 256 tokens). Two machines
     with the same package version get the same fingerprint; any change to the weights, the
-    tokenizer or the settings changes it (and so invalidates cached embeddings). Hashing the
-    ~90 MB of weights takes about 0.1 s; the result is remembered for the process.
+    tokenizer or the settings changes it (and so invalidates cached embeddings). The result is
+    remembered for the process, so the ~90 MB of weights are hashed once.
     """
     directory = model_dir()
     digest = hashlib.sha256()
@@ -164,7 +164,7 @@ def count_tokens(texts: Sequence[str] | pd.Series | np.ndarray) -> np.ndarray:
     Returns:
         int64 array of shape ``(len(texts),)``.
     """
-    values = _as_text_list(texts)
+    values = checks.text_list(texts)
     if not values:
         return np.zeros(0, dtype=np.int64)
     encoded = load_tokenizer()(values, add_special_tokens=True, truncation=False)["input_ids"]
@@ -220,53 +220,6 @@ def mean_pooling(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -
     return summed / counts
 
 
-def _describe_value(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _as_text_list(texts: Any) -> list[str]:
-    """Check ``texts`` is a sequence of str and return it as a list (see :func:`encode_texts`)."""
-    if isinstance(texts, (str, bytes)):
-        raise TypeError(
-            f"texts must be a list of strings, got a single {type(texts).__name__}; "
-            "wrap it in a list: encode_texts([text])"
-        )
-    labels: Sequence[Any] | None = None
-    if isinstance(texts, pd.Series):
-        labels = list(texts.index)
-        values = texts.tolist()
-    elif isinstance(texts, np.ndarray):
-        if texts.ndim != 1:
-            raise ValueError(f"texts must be one-dimensional, got an array of shape {texts.shape}")
-        values = texts.tolist()
-    elif isinstance(texts, (Sequence, pd.Index)):
-        values = list(texts)
-    else:
-        raise TypeError(
-            f"texts must be a list, tuple, numpy array or pandas Series of str, "
-            f"got {type(texts).__name__}"
-        )
-    bad = [i for i, value in enumerate(values) if not isinstance(value, str)]
-    if bad:
-        n_missing = sum(
-            1
-            for i in bad
-            if values[i] is None or (pd.api.types.is_scalar(values[i]) and pd.isna(values[i]))
-        )
-        examples = []
-        for i in bad[:3]:
-            where = f"position {i}" + (f" (index {labels[i]!r})" if labels is not None else "")
-            examples.append(f"{where}: {_describe_value(values[i])}")
-        raise ValueError(
-            f"texts has {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} that are not strings "
-            f"({n_missing} missing, i.e. None/NaN; e.g. {', '.join(examples)}); every entry must "
-            "be a str (the empty string is fine): replace missing text with '' "
-            "(e.g. texts.fillna('')) or drop those items, and convert other values with str()"
-        )
-    return values
-
-
 def _check_pooling(pooling: Any) -> str:
     if not isinstance(pooling, str) or pooling not in POOLINGS:
         raise ValueError(
@@ -296,9 +249,9 @@ def _run_encoder(
     ``len(rows)`` results). Then the matrix products have the same shapes whichever texts
     share a batch, and a text's vector is the same bits alone, in any list and in any order
     (with padding or varying batch shapes, the last bits vary, about 1e-7): what lets
-    :func:`encode_texts` cache vectors text by text. It costs about 8% against padded batches
-    sorted by length (``bench/encoder_bench.py``). ``hidden_states=True`` also returns every
-    layer's output (``output.hidden_states``).
+    :func:`encode_texts` cache vectors text by text. ``bench/encoder_bench.py`` compares its
+    speed with padded batches sorted by length (``bench/results/encoder_bench.md``).
+    ``hidden_states=True`` also returns every layer's output (``output.hidden_states``).
     """
     import torch
 
@@ -412,7 +365,7 @@ def top_layer_inputs(
     """
     import torch
 
-    values = _as_text_list(texts)
+    values = checks.text_list(texts)
     if not values:
         raise ValueError("texts is empty; give one text per item")
     batch_size = checks.positive_int(batch_size, "batch_size", "texts per forward pass")
@@ -664,7 +617,7 @@ def encode_texts(
         ((2, 384), 0.7)
     """
     pooling = _check_pooling(pooling)
-    values = _as_text_list(texts)
+    values = checks.text_list(texts)
     batch_size = checks.positive_int(batch_size, "batch_size", "texts per forward pass")
     threads = checks.optional_positive_int(threads, "threads", "torch threads while encoding")
     if not values:

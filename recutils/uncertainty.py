@@ -384,7 +384,8 @@ def paired_test(
         ``scipy.stats.monte_carlo_test`` with the sign-flipped differences as the null
         distribution: the same test and p-value formula as ``permutation_test``'s random
         mode, but vectorised over users (``permutation_test`` loops over the users in
-        Python for every batch of patterns: 12-70 s for 30,000 users instead of 0.7 s).
+        Python for every batch of patterns, far slower for tens of thousands of users;
+        timings in ``bench/results/tuning.md``).
 
     With hundreds of users the p-value is close to that of a paired t-test
     (``scipy.stats.ttest_rel``), but it does not assume normal differences, which matters

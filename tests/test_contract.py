@@ -9,14 +9,17 @@ and bad input is refused with a clear error.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from recutils import models
 from recutils.datasets import load
 from recutils.models import (
     ALS,
@@ -70,7 +73,7 @@ def world() -> World:
 
 
 # name -> a factory of an unfitted model (small settings: the contract, not the quality)
-MODELS: dict[str, Callable[[], Recommender]] = {
+SMALL_SETTINGS: dict[str, Callable[[], Recommender]] = {
     "MostPopular": MostPopular,
     "UserKNN": lambda: UserKNN(neighbors=10),
     "ItemKNN": lambda: ItemKNN(neighbors=10),
@@ -86,8 +89,37 @@ MODELS: dict[str, Callable[[], Recommender]] = {
 }
 
 
+def exported_models() -> dict[str, type[Recommender]]:
+    """Every concrete model recutils.models exports: a new model is checked as soon as it is
+    exported (with its default settings, unless SMALL_SETTINGS says otherwise)."""
+    found = {}
+    for name in models.__all__:
+        value = getattr(models, name)
+        if isinstance(value, type) and issubclass(value, Recommender):
+            if not inspect.isabstract(value):
+                found[name] = value
+    return found
+
+
+def readme_model() -> type[Recommender]:
+    """The example model of recutils/README.md ("Adding a model"), run as written."""
+    readme = (Path(models.__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    code = readme.split("```python\n")[1].split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "recutils/README.md", "exec"), namespace)
+    return namespace["CoOccurrence"]
+
+
+MODELS: dict[str, Callable[[], Recommender]] = {
+    **exported_models(),
+    **SMALL_SETTINGS,
+    "CoOccurrence (recutils/README.md)": readme_model(),
+    "LightGCN with text": lambda: LightGCN(factors=8, epochs=2, batch_size=256, text_mode="add"),
+}
+
+
 # models whose fit refuses to run without their side data
-NEEDS_SIDE_DATA = {"ContentBased", "BertHybrid", "SASRec", "Oracle"}
+NEEDS_SIDE_DATA = {"ContentBased", "BertHybrid", "SASRec", "Oracle", "LightGCN with text"}
 
 
 def fitted(name: str, world: World, second: bool = False) -> Recommender:
@@ -99,6 +131,11 @@ def fitted(name: str, world: World, second: bool = False) -> Recommender:
 @pytest.fixture(scope="module", params=sorted(MODELS))
 def name(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+def test_the_small_settings_name_exported_models() -> None:
+    # a model renamed or no longer exported must not silently drop out of the contract test
+    assert set(SMALL_SETTINGS) <= set(exported_models())
 
 
 def test_fit_returns_the_model_and_declares_its_contract(name: str, world: World) -> None:

@@ -249,7 +249,10 @@ def test_lightgcn_text_vectors_give_cold_items_a_vector() -> None:
         ({"epochs": 0}, r"epochs must be a positive integer \(.*\), got 0"),
         ({"learning_rate": 0}, r"learning_rate must be a finite number > 0 \(.*\), got 0"),
         ({"l2": -1.0}, "l2 must be a finite number >= 0"),
-        ({"text_mode": "concat"}, r"text_mode must be one of \['add', 'init'\], got 'concat'"),
+        (
+            {"text_mode": "concat"},
+            r"text_mode must be one of \[None, 'add', 'init'\].*got 'concat'",
+        ),
         ({"propagation": "edge_index"}, "propagation must be one of"),
         ({"eval_every": 0}, "eval_every must be a positive integer"),
         ({"patience": 0}, "patience must be a positive integer"),
@@ -273,13 +276,18 @@ def test_lightgcn_bad_arguments(kwargs: dict, message: str) -> None:
 def test_lightgcn_bad_item_vectors(vectors: np.ndarray, message: str) -> None:
     train, _ = two_groups()
     with pytest.raises(ValueError, match=message):
-        LightGCN(epochs=1).fit(train, item_vectors=vectors)
+        LightGCN(epochs=1, text_mode="add").fit(train, item_vectors=vectors)
 
 
 def test_lightgcn_bad_input() -> None:
     train, test = two_groups()
     with pytest.raises(ValueError, match="item_vectors has 29 rows but the training matrix has 30"):
-        LightGCN(epochs=1).fit(train, item_vectors=np.ones((29, 3)))
+        LightGCN(epochs=1, text_mode="add").fit(train, item_vectors=np.ones((29, 3)))
+    with pytest.raises(TypeError, match=r"text_mode='init'\)\.fit needs item_vectors="):
+        LightGCN(epochs=1, text_mode="init").fit(train)
+    # without text_mode the model uses IDs only and refuses text vectors rather than ignore them
+    with pytest.raises(TypeError, match=r"side data it does not use: \['item_vectors'\]"):
+        LightGCN(epochs=1).fit(train, item_vectors=np.ones((30, 3)))
     with pytest.raises(TypeError, match=r"side data it does not use: \['sequences'\]"):
         LightGCN(epochs=1).fit(train, sequences=[])
     with pytest.raises(TypeError, match="side data it does not use"):

@@ -23,7 +23,6 @@ import scipy.sparse as sp
 
 from recutils import checks
 from recutils.models.base import Recommender
-from recutils.text import _as_text_list
 
 #: Numbers per block of intermediate results (float32: ~16 MB).
 _BLOCK_NUMBERS = 2**22
@@ -109,16 +108,16 @@ class ContentBased(Recommender):
     * ``aggregate="max"``: ``score(u, i) = max over the user's items j of sim(j, i)`` (weights
       only select the items; their size is ignored). An item close to *one* of the user's
       items wins even if it is far from the rest: useful for users with several unrelated
-      tastes, and what "because you bought X" lists show. Measured (validation nDCG@10,
-      random split): on Online Retail it raised MiniLM from 0.056 to 0.095 but lowered TF-IDF
-      from 0.124 to 0.108; on the shop it lowered both (MiniLM 0.024 to 0.021, TF-IDF 0.031 to
-      0.026). Hence the default ``"profile"``.
+      tastes, and what "because you bought X" lists show. The default ``"profile"`` was
+      chosen on validation splits of Online Retail and the shop, where ``"max"`` helped only
+      MiniLM vectors on Online Retail; the runs are in ``bench/results/tuning.md``.
 
     Tip: pretrained sentence embeddings share a common direction (two random shop products have
     cosine 0.24 with MiniLM), which pulls every profile towards the same "average product".
     Subtracting the mean item vector first, ``ContentBased(E - E.mean(axis=0))``, removed it
-    and raised validation nDCG@10 of the profile from 0.056 to 0.091 on Online Retail and from
-    0.024 to 0.026 on the shop (dense vectors only: centring a sparse matrix makes it dense).
+    and raised the profile's validation nDCG@10 on Online Retail and on the shop (the runs are
+    in ``bench/results/tuning.md``; dense vectors only: centring a sparse matrix makes it
+    dense).
 
     A user whose items all have zero vectors (no content) has no profile and, like a user
     without any training item, gets the training popularity of each item as scores.
@@ -139,9 +138,10 @@ class ContentBased(Recommender):
             above. Default 0: the post's formula 3.1.
         center: subtract the catalog's mean vector before normalising (dense vectors only).
             Pretrained sentence embeddings share a common direction, so that unrelated products
-            still have a clearly positive cosine; centring removes it. Measured with MiniLM
-            (validation, nDCG@10): Online Retail 0.076 -> 0.130, the shop 0.032 -> 0.036.
-            ``False`` gives the post's formula 3.1 on the raw vectors.
+            still have a clearly positive cosine; centring removes it. Default ``True``: it
+            raised the validation nDCG@10 of MiniLM vectors on Online Retail and on the shop
+            (the runs are in ``bench/results/tuning.md``). ``False`` gives the post's formula
+            3.1 on the raw vectors.
 
     Cost, with ``n`` items, ``d`` dimensions, ``z`` nonzeros of sparse vectors, ``b`` users per
     batch and ``m`` their training items:
@@ -151,12 +151,10 @@ class ContentBased(Recommender):
     * ``fit``: one pass over the vectors (normalisation), ``O(n d)``: a few milliseconds;
     * ``score`` of a batch, profile: the profiles ``(b, n) x (n, d)`` (sparse weights x
       vectors, ``O(m d)``), then one product ``(b, d) x (d, n)``, ``O(b d n)``: 1,000 users x
-      4,000 items x 384 is 1.5 billion multiply-adds. Measured on 2 CPU cores (BLAS 1 thread),
-      a batch of ~1,000 users took 0.03-0.07 s with MiniLM vectors and 0.05-0.15 s with TF-IDF
-      (sparse rows are multiplied in dense blocks of ~4M numbers); ``recommend`` for all 3,000
-      shop users 0.3-0.45 s;
+      4,000 items x 384 is 1.5 billion multiply-adds (sparse rows are multiplied in dense
+      blocks of ~4M numbers); timings on the shop are in ``bench/results/tuning.md``;
     * ``score`` of a batch, max: the (n, n) similarity matrix ``U U^T`` is computed once
-      (``O(n^2 d)``; 4,000 items: 64 MB and ~0.1 s) and kept while it has at most 2^26
+      (``O(n^2 d)``; 4,000 items: 64 MB) and kept while it has at most 2^26
       entries (8,192 items); then each user's rows are looked up and maximised, ``O(m n)``.
       For larger catalogs the similarities of the batch's ``m`` items are recomputed,
       ``O(m d n)`` per batch (about items-per-user times the work of the profile).
@@ -215,8 +213,8 @@ class ContentBased(Recommender):
         """``left @ item_unit_.T``: dense float32 (len(left), n_items).
 
         Sparse ``left`` rows are made dense in blocks of ~4M numbers and multiplied as
-        sparse item vectors x dense block, which was 2-3 times faster than a sparse x sparse
-        product (TF-IDF profiles have hundreds of nonzeros each).
+        sparse item vectors x dense block, which was faster than a sparse x sparse product
+        (TF-IDF profiles have hundreds of nonzeros each; timings in ``bench/results/tuning.md``).
         """
         if not sp.issparse(left):
             return np.asarray(left @ self.item_unit_.T, dtype=np.float32)
@@ -311,10 +309,9 @@ def tfidf_item_vectors(
     so "faux leather" is a term of its own and does not only match "leather"); every term kept
     (``min_df=1``); ``sublinear_tf=True``; no stop-word list (idf already makes "the" and "in"
     nearly weightless, and scikit-learn's English list drops product words such as "back",
-    "top" and "front"); float32. Measured with :class:`ContentBased` on a validation part of the
-    training data (nDCG@10, random 75/25 split): bigrams beat unigrams by 8% on Online Retail
-    (0.128 vs 0.116) and 1% on the shop; ``min_df=1`` beat ``min_df=2`` by 7% and 2%;
-    sublinear tf and stop words changed less than 3%.
+    "top" and "front"); float32. They were chosen with :class:`ContentBased` on a validation
+    part of the training data of Online Retail and the shop, where bigrams and ``min_df=1``
+    helped and the other options changed little; the runs are in ``bench/results/tuning.md``.
 
     Args:
         texts: one str per item, in the item order of the training matrix (e.g.
@@ -337,7 +334,7 @@ def tfidf_item_vectors(
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    values = _as_text_list(texts)
+    values = checks.text_list(texts)
     if not values:
         raise ValueError("texts is empty; give one text per item")
     options = {**TFIDF_DEFAULTS, **tfidf_options}

@@ -15,14 +15,13 @@ whose solution is closed-form (Lagrange multipliers for the diagonal constraint)
     scores = X B                  (n_users x n_items)
 
 One dense (n_items x n_items) inverse, no iterations, no learning rate. The price: memory
-grows with n_items^2 and time with n_items^3. Fine for a few thousand items (the shop's 4,000:
-about 2 s per inverse on one core, 10,000 items: about 20 s), impossible for 100,000 (80 GB
-per dense matrix).
+grows with n_items^2 and time with n_items^3. Fine for a few thousand items (the shop's 4,000),
+impossible for 100,000 (80 GB per dense matrix); timings are in ``bench/results/tuning.md``.
 
 Choosing lambda (``l2="auto"``) costs one inverse per candidate. One eigendecomposition
 ``G = V diag(s) V^T`` would give every ``P(lambda) = V diag(1 / (s + lambda)) V^T`` without
-re-inverting, but measured on one core it does not pay: ``scipy.linalg.eigh`` takes 8 s for
-4,000 items (about 130 s for 10,000) against 2.4 s (20 s) for a Cholesky inverse, and each
+re-inverting, but measured on one core it does not pay: ``scipy.linalg.eigh`` takes several
+times as long as a Cholesky inverse (timings in ``bench/results/tuning.md``), and each
 lambda still needs a dense product of the same order as an inverse to form its scores.
 """
 
@@ -130,10 +129,10 @@ class EASE(Recommender):
             each user's training interactions (fixed seed, so the choice is deterministic),
             fits on the rest for every candidate, keeps the lambda with the best nDCG@10 on the
             held-out part (:func:`recutils.metrics.ranking_metrics`; ties: the smaller lambda),
-            then refits on all of ``train``. The best factor differs between data sets (about
-            2 on Online Retail, 16 on the shop and on MovieLens-100k, whose mean popularities
-            differ too), so a relative grid travels better than one fixed number. Cost: 6 extra
-            inverses (the shop: about 12 s in all, against 1.5 s for a numeric ``l2``).
+            then refits on all of ``train``. The best factor differs between data sets (Online
+            Retail, the shop and MovieLens-100k, whose mean popularities differ too; the runs
+            are in ``bench/results/tuning.md``), so a relative grid travels better than one
+            fixed number. Cost: 6 extra inverses.
         binary: use 1 for every interaction (True, default) instead of the matrix's weights.
             Weights such as purchase counts make ``X^T X`` dominated by a few heavy buyers.
         max_memory_gb: refuse catalogs whose dense matrices would need more than this (about

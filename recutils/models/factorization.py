@@ -80,9 +80,9 @@ class ALS(Recommender):
         factors: length of each user and item vector.
         regularization: ``lambda`` of the L2 penalty (not scaled by the number of interactions).
             It shrinks the factorisation towards low rank: too small overfits, too large
-            shrinks every factor towards 0 and quality falls steeply (on a 600-user sample of
-            the shop, nDCG@10 fell from 0.150 at 20 to 0.064 at 40). The right size grows with
-            the data and with the confidences (roughly 5-20 times a typical ``c_ui``); tune it
+            shrinks every factor towards 0 and quality falls steeply (a run on a sample of the
+            shop is in ``bench/results/tuning.md``). The right size grows with the data and
+            with the confidences (roughly 5-20 times a typical ``c_ui``); tune it
             on a validation split with :func:`recutils.evaluation.grid_search`.
         alpha: confidence gained per unit of ``r_ui``. The course matrices count a view 1, a
             cart 3 and a purchase 5 (:func:`recutils.interactions.user_item_pairs`), so with
@@ -103,18 +103,19 @@ class ALS(Recommender):
 
             Both change the *scale* of ``r`` (median weight about 4 on the shop, 15 on Online
             Retail), so ``alpha`` means something different with them: ``"bm25"`` with
-            ``alpha=0.25`` was 1-8% better than the default on the full shop, Online Retail and
-            MovieLens-100k, but worse on 20% user samples of the shop and of MovieLens.
+            ``alpha=0.25`` was a little better than the default on the full shop, Online Retail
+            and MovieLens-100k, but worse on 20% user samples of the shop and of MovieLens, so
+            the default stays ``None`` (the runs are in ``bench/results/tuning.md``).
         seed: seed of implicit's random initial factors (``random_state``).
         threads: implicit's ``num_threads``. Users (then items) are solved independently, so
             the factors are bit-identical with 1 or 2 threads. On a 2-core machine 2 threads
-            fitted the shop in 0.24 s instead of 0.32 s when the machine was idle, but took
-            0.7 s when another process kept one core busy, hence the default 1.
+            were a little faster when the machine was idle but slower when another process kept
+            one core busy, hence the default 1 (timings in ``bench/results/tuning.md``).
 
     Defaults (chosen on validation splits of the shop, Online Retail and MovieLens-100k, and
     of 20% user samples of them): 64 factors, ``regularization=20``, ``alpha=1``, 15
-    iterations. Test nDCG@10 with them (random 75/25 split): shop 0.256, Online Retail 0.238,
-    MovieLens-100k 0.470 (most popular: 0.056, 0.063, 0.241).
+    iterations; the runs, with the test scores of these defaults, are in
+    ``bench/results/tuning.md``.
 
     Attributes set by :meth:`fit` (besides those of :class:`Recommender`):
         user_factors_: float32 (n_users, factors); zero rows for users without interactions.
@@ -235,27 +236,28 @@ class BPR(Recommender):
     with popularity on the shop), and plain BPR recommends too many niche items. Adding it back,
     ``score(u, i) = x_u . y_i + b_i + popularity_correction * log(max(n_i, 1))``, is the "logQ
     correction" for sampled negatives (Yi et al., RecSys 2019). It does not change the factors.
-    Test nDCG@10 without / with it: shop 0.183 / 0.237, Online Retail 0.169 / 0.201,
-    MovieLens-100k 0.305 / 0.433 (the published cornac BPR, with uniform negatives and 200
-    factors: 0.442). ``popularity_correction=0`` is plain BPR.
+    It raised test nDCG@10 on the shop, Online Retail and MovieLens-100k, on MovieLens close to
+    the published cornac BPR (the runs are in ``bench/results/tuning.md``).
+    ``popularity_correction=0`` is plain BPR.
 
     implicit parallelises the SGD without locks (threads overwrite each other's updates in a
     random order), so only one thread gives the same factors on every run; this class always
-    uses one (about 1.2 s for the shop with the defaults).
+    uses one.
 
     Args:
         factors: length of each user and item vector (without the bias).
         learning_rate: SGD step size.
         regularization: L2 weight decay applied at every update of a touched parameter.
         iterations: epochs (each one draws n_interactions triples). BPR overfits with more:
-            on MovieLens-100k, 200 epochs scored 11% lower than 100.
+            on MovieLens-100k, 200 epochs scored lower than 100.
         popularity_correction: weight of ``log(max(n_i, 1))`` added to every score (see
             above); ``n_i`` = number of training users of item ``i`` (``popularity_``).
         seed: seed of the initial factors and of the triple sampler.
 
     Defaults (chosen on validation splits of the shop, Online Retail and MovieLens-100k): 64
     factors, ``learning_rate=0.01``, ``regularization=0.01``, 100 epochs, correction 1 (the
-    value the sampling argument gives; 0.75-1.5 scored within a few % of each other).
+    value the sampling argument gives; nearby values scored about the same). The runs are in
+    ``bench/results/tuning.md``.
 
     Attributes set by :meth:`fit` (besides those of :class:`Recommender`):
         user_factors_: float32 (n_users, factors).

@@ -26,10 +26,10 @@ and the symmetrically normalised adjacency, with ``|N(i)|`` the degree of node `
 
 Speed on a CPU. ``torch_geometric`` can propagate over an ``edge_index`` (2 x n_edges: gather,
 multiply, scatter) or over a sparse adjacency (one sparse-dense matrix product). Here the
-second is about 10x faster. Because ``A_hat`` is symmetric, the gradient of ``A_hat X`` with
+second is much faster. Because ``A_hat`` is symmetric, the gradient of ``A_hat X`` with
 respect to ``X`` is ``A_hat G`` again; :func:`propagate` tells autograd so (torch otherwise
-transposes the sparse matrix on every backward pass), which saves another 2-3x. The result
-is identical; ``bench/lightgcn_bench.py`` measures all three.
+transposes the sparse matrix on every backward pass), which saves more time again. The result
+is identical; ``bench/lightgcn_bench.py`` measures all three (``bench/results/lightgcn_bench.md``).
 """
 
 from __future__ import annotations
@@ -181,9 +181,9 @@ class LightGCN(TorchRecommender):
     ``best_epoch_`` then tells how many epochs to use when refitting on train + validation
     without a validation part (the loop of :class:`~recutils.models.training.TorchRecommender`).
 
-    Text (the post's remark that a large model can encode the nodes): with the side data
-    ``item_vectors`` (n_items, d), e.g. :func:`recutils.text.encode_texts` of the item
-    texts, layer 0 of an item is
+    Text (the post's remark that a large model can encode the nodes): with ``text_mode`` set,
+    ``fit`` needs the side data ``item_vectors`` (n_items, d), e.g.
+    :func:`recutils.text.encode_texts` of the item texts, and layer 0 of an item is
 
     * ``text_mode="add"``: ``e_i^(0) = free_i + P t_i`` with a learned projection ``P``
       (``factors`` x d, not regularised): similar texts start close, and an item with few or no
@@ -193,6 +193,10 @@ class LightGCN(TorchRecommender):
     * ``text_mode="init"``: ``free_i`` starts at the first ``factors`` principal components of
       the text vectors (scaled to the random initialisation's size) and is then trained.
 
+    With ``text_mode=None`` (the default) the model uses IDs only and declares no side data, so
+    a pool of side data (:func:`recutils.models.fit_model`, ``evaluation.compare``) never turns
+    it into a text model behind your back.
+
     Args:
         factors: length of every vector.
         layers: propagation layers ``L`` (0 = matrix factorisation trained with BPR).
@@ -201,7 +205,7 @@ class LightGCN(TorchRecommender):
         learning_rate: Adam's step size.
         l2: weight of the regularisation above.
         eval_every, patience, valid_k: early stopping (only when ``fit`` gets ``valid``).
-        text_mode: see above (used when ``fit`` gets ``item_vectors``).
+        text_mode: ``None`` (IDs only), ``"add"`` or ``"init"``: see above.
         propagation: ``"symmetric"`` (default, :func:`propagate`), ``"pyg"`` (the layers of
             ``torch_geometric.nn.LightGCN``, ``LGConv``, on the same sparse matrix) or
             ``"pyg-edge-index"`` (``LGConv`` on the edge list and edge weights, PyG's usual
@@ -215,19 +219,11 @@ class LightGCN(TorchRecommender):
 
     Defaults: 64 factors, batch 2048, l2 1e-4 as in the paper; learning rate 0.005 (as
     Microsoft Recommenders; 0.001, the paper's, needed several times more epochs); and **one
-    layer**, not the paper's three, chosen on validation periods of three datasets (validation
-    nDCG@20 with early stopping, or test nDCG@10 of a random 75/25 split for MovieLens):
-
-    ==============  =========  =========  =========  =========
-    layers          0          1          2          3
-    shop            0.070      **0.072**  0.059      0.058
-    Online Retail   -          **0.077**  -          0.075
-    MovieLens-100k  -          0.429      **0.453**  0.444
-    ==============  =========  =========  =========  =========
-
-    More layers over-smooth on the sparse shop (notebook 04 measures it); one layer was best or
-    within 6% of the best everywhere. ``epochs=50`` suits MovieLens-100k without validation;
-    with a validation part, early stopping decides.
+    layer**, not the paper's three, chosen on the shop, Online Retail and MovieLens-100k
+    because it was best or close to the best on each (more layers over-smooth on the sparse
+    shop; notebook 04 measures it); the runs are in ``bench/results/tuning.md``.
+    ``epochs=50`` suits MovieLens-100k without validation; with a validation part, early
+    stopping decides.
 
     Attributes set by :meth:`fit` (besides those of :class:`Recommender`):
         user_vectors_: float32 (n_users, factors), final (layer-averaged) user vectors.
@@ -244,7 +240,8 @@ class LightGCN(TorchRecommender):
     """
 
     name = "LightGCN"
-    side_data: ClassVar = {"item_vectors": "(n_items, d) text vectors as node features"}
+    #: The side data of a model with text (``text_mode`` set); without text there is none.
+    TEXT_SIDE_DATA: ClassVar = {"item_vectors": "(n_items, d) text vectors as node features"}
 
     def __init__(
         self,
@@ -257,7 +254,7 @@ class LightGCN(TorchRecommender):
         eval_every: int = 2,
         patience: int = 3,
         valid_k: int = 20,
-        text_mode: Literal["add", "init"] = "add",
+        text_mode: Literal["add", "init"] | None = None,
         propagation: Literal["symmetric", "pyg", "pyg-edge-index"] = "symmetric",
         seed: int = DEFAULT_SEED,
         threads: int | None = None,
@@ -267,7 +264,13 @@ class LightGCN(TorchRecommender):
         self.layers = checks.non_negative_int(layers, "layers", "propagation steps")
         self.batch_size = checks.positive_int(batch_size, "batch_size", "triples per Adam step")
         self.l2 = checks.non_negative_number(l2, "l2", "weight of the L2 penalty on layer 0")
-        self.text_mode = checks.one_of(text_mode, "text_mode", TEXT_MODES)
+        self.text_mode = checks.one_of(
+            text_mode,
+            "text_mode",
+            (None, *TEXT_MODES),
+            "None for IDs only, 'add' or 'init' to use item text vectors",
+        )
+        self.side_data = {} if self.text_mode is None else dict(self.TEXT_SIDE_DATA)
         self.propagation = checks.one_of(propagation, "propagation", PROPAGATIONS)
         self._set_training(
             epochs=epochs,
@@ -283,10 +286,15 @@ class LightGCN(TorchRecommender):
     # -- the training loop's parts -----------------------------------------------------------
 
     def _prepare(self, train: sp.csr_matrix, *, item_vectors: Any = None) -> None:
-        self.item_text_vectors_ = (
-            None if item_vectors is None else checks.dense_vectors(item_vectors, "item_vectors")
-        )
-        if self.item_text_vectors_ is not None:
+        self.item_text_vectors_ = None
+        if self.text_mode is not None:
+            if item_vectors is None:
+                raise TypeError(
+                    f"LightGCN(text_mode={self.text_mode!r}).fit needs item_vectors=, one text "
+                    "vector per item (e.g. encode_texts(item_texts(dataset.items))); "
+                    "text_mode=None fits on IDs alone"
+                )
+            self.item_text_vectors_ = checks.dense_vectors(item_vectors, "item_vectors")
             self._check_item_rows(self.item_text_vectors_.shape[0], "item_vectors")
         a_hat = bipartite_adjacency(train)
         self.adjacency_ = to_torch_sparse(a_hat)

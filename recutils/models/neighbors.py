@@ -23,9 +23,9 @@ The neighbour lists are computed once, in ``fit``, a batch of rows at a time: a 
 of the batch with the whole matrix gives its dense similarity rows (batch x n), the ``k`` best
 of each row are kept (``np.partition``, linear time, no sort) and stored in a sparse (n x n)
 matrix with at most ``neighbors`` entries per row. Memory stays about ``batch x n`` floats,
-so 30,000 users need no 30,000 x 30,000 dense matrix (3.6 GB); their neighbour lists take
-about 15 s on one core (30 interactions each, 10,000 items). Scoring is then one sparse
-product: ``S_k[users] @ R`` (UserKNN) or ``R[users] @ S_k`` (ItemKNN).
+so 30,000 users need no 30,000 x 30,000 dense matrix (3.6 GB; a timing is in
+``bench/results/tuning.md``). Scoring is then one sparse product: ``S_k[users] @ R`` (UserKNN)
+or ``R[users] @ S_k`` (ItemKNN).
 """
 
 from __future__ import annotations
@@ -168,7 +168,8 @@ class UserKNN(_NeighborhoodModel):
             few common items. Default 0 (plain cosine): shrinking lost on all three data sets.
         binary: use 1 for every interaction (True, default) instead of the matrix's weights
             (purchase counts, event weights) in both the similarities and the votes ``r_{v,i}``.
-            Weights lost 0.04 nDCG@10 on the shop and Online Retail.
+            Weights lost on the shop and Online Retail (the runs are in
+            ``bench/results/tuning.md``).
 
     Attributes set by ``fit`` (besides those of :class:`Recommender`):
         similarity_: float32 CSR (n_users, n_users), row ``u`` holds ``sim(u, v)`` for the
@@ -202,14 +203,15 @@ class ItemKNN(_NeighborhoodModel):
     Args:
         neighbors: neighbours kept per item (> 0). Default 5: few but strong neighbours won on
             validation splits of the shop and Online Retail (whose items come in families of
-            near-duplicates, e.g. one bag in several prints) and cost little on MovieLens-100k
-            (nDCG@10 within 4% of its best, 10-400 neighbours); 100 or more lost up to a third
-            on Online Retail.
+            near-duplicates, e.g. one bag in several prints) and cost little on MovieLens-100k;
+            100 or more lost much on Online Retail (the runs are in
+            ``bench/results/tuning.md``).
         shrink: shrinkage >= 0 added to the cosine denominator ``||j|| ||i||`` (for binary data
             the square root of the two items' user counts). Default 20: with few neighbours it
             keeps items seen by a handful of users from taking the places.
         binary: use 1 for every interaction (True, default) instead of the matrix's weights;
-            weights let one heavy buyer make two items look alike (the shop: 0.24 -> 0.05).
+            weights let one heavy buyer make two items look alike (a run on the shop is in
+            ``bench/results/tuning.md``).
 
     Attributes set by ``fit`` (besides those of :class:`Recommender`):
         similarity_: float32 CSR (n_items, n_items), the neighbour matrix ``S_k``.

@@ -42,12 +42,12 @@ catalog beats BERT4Rec and trains faster. With ~4,000 items the full softmax is 
 
 **Shapes and cost.** A batch of ``B`` users is a (B, L) matrix of item numbers; the hidden
 states are (B, L, d). One block costs O(B L^2 d) for attention and O(B L d^2) for the rest; the
-output layer, O(B L d n_items), dominates for a catalog of thousands of items (about 2/3 of
-a step). An epoch over 3,000 users with 50 items each and 4,000 items (``d = 64``, ``L = 50``,
-batches of 128) took 5.3 s with ``threads=1`` on a 2-core CPU that another process kept busy;
-``history_`` records the seconds of every epoch. In that situation ``threads=2`` took 57 s:
-torch's two threads meet at every one of the many small operations of a step, and each meeting
-waits for the other process to give a core back. On a shared machine, pass ``threads=1``.
+output layer, O(B L d n_items), dominates for a catalog of thousands of items.
+``history_`` records the seconds of every epoch. On a 2-core CPU that another process kept
+busy, ``threads=2`` was many times slower than ``threads=1`` (timings in
+``bench/results/tuning.md``): torch's two threads meet at every one of the many small
+operations of a step, and each meeting waits for the other process to give a core back. On a
+shared machine, pass ``threads=1``.
 
 Scoring a user runs the network once over their (stored) history and takes the state after
 the last item, ``h_n``; ``h_n . E^T`` is the (n_items,) score vector. Because nothing is
