@@ -35,11 +35,12 @@ test: $(STAMP)
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
 	@$(PYTHON) tools/check_python.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) --upgrade pip==26.3
 	$(PIP_INSTALL) -r requirements.txt -c constraints.txt
+	$(PIP_INSTALL) --no-deps -r requirements-nodeps.txt -c constraints.txt
 	$(PIP_INSTALL) --no-deps -e .
 	@touch $(STAMP)
 

@@ -21,14 +21,17 @@ import scipy.sparse as sp
 
 from recutils import models
 from recutils.datasets import load
+from recutils.llm import tiny_language_model
 from recutils.models import (
     ALS,
     BPR,
     EASE,
+    TIGER,
     BertHybrid,
     ContentBased,
     ItemKNN,
     LightGCN,
+    LLMReranker,
     MostPopular,
     Oracle,
     Recommender,
@@ -84,8 +87,12 @@ SMALL_SETTINGS: dict[str, Callable[[], Recommender]] = {
     "LightGCN": lambda: LightGCN(factors=8, epochs=2, batch_size=256),
     "BertHybrid": lambda: BertHybrid(factors=8, hidden=16, epochs=1, batch_size=256),
     "SASRec": lambda: SASRec(max_length=10, factors=8, layers=1, heads=1, epochs=1),
+    "TIGER": lambda: TIGER(
+        levels=2, codebook_size=4, max_history=5, d_model=8, d_ff=16, heads=2, epochs=1
+    ),
     "Oracle": lambda: Oracle(at="2024-12-01"),
     "Switching": lambda: Switching(ContentBased(), ALS(factors=8, iterations=3), 3),
+    "LLMReranker": lambda: LLMReranker(MostPopular(), tiny_language_model(), n_candidates=3),
 }
 
 
@@ -119,7 +126,14 @@ MODELS: dict[str, Callable[[], Recommender]] = {
 
 
 # models whose fit refuses to run without their side data
-NEEDS_SIDE_DATA = {"ContentBased", "BertHybrid", "SASRec", "Oracle", "LightGCN with text"}
+NEEDS_SIDE_DATA = {
+    "ContentBased",
+    "BertHybrid",
+    "SASRec",
+    "TIGER",
+    "Oracle",
+    "LightGCN with text",
+}
 
 
 def fitted(name: str, world: World, second: bool = False) -> Recommender:

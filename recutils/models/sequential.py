@@ -170,6 +170,35 @@ def _check_history(history: Any, what: str) -> np.ndarray:
     return array
 
 
+def checked_sequences(sequences: Any, n_users: int, n_items: int) -> list[np.ndarray]:
+    """``sequences`` (side data of the sequential models) checked against the train matrix's
+    shape: a list of one 1-D int64 array of item numbers per user row, each in ``0..n_items-1``.
+
+    Raises ``TypeError`` for anything but a list-like of histories, ``ValueError`` naming the
+    first bad history otherwise.
+    """
+    if isinstance(sequences, (str, bytes, np.ndarray)) or not isinstance(sequences, Sequence):
+        raise TypeError(
+            "sequences must be a list with one array of item numbers per user row (from "
+            f"user_sequences), got {type(sequences).__name__}"
+        )
+    checked = [_check_history(h, f"sequences[{u}]") for u, h in enumerate(sequences)]
+    if len(checked) != n_users:
+        raise ValueError(
+            f"sequences has {len(checked)} histories but train has {n_users} users; "
+            "pass one (possibly empty) history per user row, e.g. "
+            "user_sequences(interactions, index) with the IdIndex of the train matrix"
+        )
+    for user, history in enumerate(checked):
+        if history.size and history.max() >= n_items:
+            bad = [int(v) for v in np.unique(history[history >= n_items])[:3]]
+            raise ValueError(
+                f"sequences[{user}] holds item numbers {bad} but train has {n_items} items "
+                f"(0..{n_items - 1}); build the sequences with the train matrix's IdIndex"
+            )
+    return checked
+
+
 # --------------------------------------------------------------------------------------------
 # The network
 # --------------------------------------------------------------------------------------------
@@ -401,26 +430,7 @@ class SASRec(TorchRecommender):
                 "SASRec.fit needs sequences=, one history per user row, e.g. "
                 "fit(train, sequences=user_sequences(events, index, before=test_start))"
             )
-        if isinstance(sequences, (str, bytes, np.ndarray)) or not isinstance(sequences, Sequence):
-            raise TypeError(
-                "sequences must be a list with one array of item numbers per user row (from "
-                f"user_sequences), got {type(sequences).__name__}"
-            )
-        self.sequences_ = [_check_history(h, f"sequences[{u}]") for u, h in enumerate(sequences)]
-        n_users, n_items = train.shape
-        if len(self.sequences_) != n_users:
-            raise ValueError(
-                f"sequences has {len(self.sequences_)} histories but train has {n_users} users; "
-                "pass one (possibly empty) history per user row, e.g. "
-                "user_sequences(interactions, index) with the IdIndex of the train matrix"
-            )
-        for user, history in enumerate(self.sequences_):
-            if history.size and history.max() >= n_items:
-                bad = [int(v) for v in np.unique(history[history >= n_items])[:3]]
-                raise ValueError(
-                    f"sequences[{user}] holds item numbers {bad} but train has {n_items} items "
-                    f"(0..{n_items - 1}); build the sequences with the train matrix's IdIndex"
-                )
+        self.sequences_ = checked_sequences(sequences, *train.shape)
         if not any(h.size >= 2 for h in self.sequences_):
             raise ValueError(
                 "no sequence has 2 or more items, so there is no next item to learn from; "

