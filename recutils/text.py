@@ -147,14 +147,9 @@ def model_fingerprint() -> str:
 def load_tokenizer() -> Any:
     """The bundled WordPiece tokenizer alone (fast: no model weights are read), loaded once."""
     from transformers import AutoTokenizer
-    from transformers.utils import logging as transformers_logging
 
-    verbosity = transformers_logging.get_verbosity()
-    transformers_logging.set_verbosity_error()
-    try:
+    with environment.quiet_transformers():
         return AutoTokenizer.from_pretrained(model_dir(), local_files_only=True)
-    finally:
-        transformers_logging.set_verbosity(verbosity)
 
 
 def count_tokens(texts: Sequence[str] | pd.Series | np.ndarray) -> np.ndarray:
@@ -184,20 +179,11 @@ def load_encoder() -> tuple[Any, Any]:
     """
     import torch
     from transformers import AutoModel
-    from transformers.utils import logging as transformers_logging
 
     directory = model_dir()
-    verbosity = transformers_logging.get_verbosity()
-    progress_bar = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
-    try:
+    with environment.quiet_transformers():
         tokenizer = load_tokenizer()
         model = AutoModel.from_pretrained(directory, local_files_only=True, dtype=torch.float32)
-    finally:
-        transformers_logging.set_verbosity(verbosity)
-        if progress_bar:
-            transformers_logging.enable_progress_bar()
     model.eval()
     return tokenizer, model
 

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from recutils import llm
-from recutils.cache import CacheWarning
+from recutils.cache import CacheEntryError, CacheWarning
 from recutils.models import ALS, MostPopular
-from recutils.models.reranking import LLMReranker, zscore
+from recutils.models.reranking import SYSTEM_MESSAGE, LLMReranker, zscore
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +36,14 @@ def full_pass_log_probs(lm: llm.LanguageModel, prompt: str, continuation: str) -
 
 def test_continuations_share_the_prompt_cache_without_changing_the_result(lm):
     prompt = lm.chat_prompt("a customer bought shirts and lamps")
-    texts = [" rugs", " a small shop sells lamps to people", " shirts and rugs"]
+    texts = [" rugs", " a small shop sells lamps to people", " shirts and rugs", " lamps to"]
     result = lm.continuations(prompt, texts, batch_size=2)  # two batches, padding in both
     for text, values in zip(texts, result.token_log_probs, strict=True):
         np.testing.assert_allclose(values, full_pass_log_probs(lm, prompt, text), atol=1e-5)
     assert result.lengths.tolist() == [len(lm.encode(t)) for t in texts]
-    np.testing.assert_allclose(result.total, [v.sum() for v in result.token_log_probs], rtol=1e-6)
-    np.testing.assert_allclose(result.mean, result.total / result.lengths, rtol=1e-6)
+    full = [full_pass_log_probs(lm, prompt, text).sum() for text in texts]
+    np.testing.assert_allclose(result.total, full, atol=1e-4)
+    np.testing.assert_allclose(result.mean, np.array(full) / result.lengths, atol=1e-4)
 
 
 def test_next_token_log_probs_after_each_continuation(lm):
@@ -55,12 +56,22 @@ def test_next_token_log_probs_after_each_continuation(lm):
     assert np.exp(lm.next_token_log_probs(prompt)).sum() == pytest.approx(1.0, abs=1e-4)
 
 
-def test_generation_is_reproducible(lm):
+def test_batched_generation_equals_one_prompt_at_a_time(lm):
+    prompts = [lm.chat_prompt("shirts"), lm.chat_prompt("a small shop sells lamps and rugs")]
+    together = lm.generate(prompts, 6, min_new_tokens=6)  # left-padded: prompts differ in length
+    assert together == [lm.generate(p, 6, min_new_tokens=6) for p in prompts]
+
+
+def test_sampling_follows_its_seed_and_leaves_the_callers_random_state(lm):
     prompt = lm.chat_prompt("shirts")
-    assert lm.generate(prompt, 6) == lm.generate(prompt, 6)  # greedy
-    sampled = lm.generate([prompt, prompt], 6, sample=True, seed=3)
-    assert isinstance(sampled, list) and len(sampled) == 2
-    assert sampled == lm.generate([prompt, prompt], 6, sample=True, seed=3)
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    first = lm.generate(prompt, 8, sample=True, seed=1, min_new_tokens=8)
+    assert torch.rand(1) == before  # generate did not move the caller's generator
+    assert first == lm.generate(prompt, 8, sample=True, seed=1, min_new_tokens=8)
+    others = {lm.generate(prompt, 8, sample=True, seed=s, min_new_tokens=8) for s in range(2, 6)}
+    assert others - {first}  # another seed, another text
 
 
 @pytest.mark.parametrize(
@@ -94,19 +105,41 @@ def test_cache_folder_round_trip_and_verification(lm, tmp_path):
         np.testing.assert_array_equal(model(input_ids=ids).logits, lm.model(input_ids=ids).logits)
     assert tokenizer("a small shop")["input_ids"] == lm.encode("a small shop")
     assert not list(tmp_path.glob(".*part"))  # no temporary folder left behind
-    with pytest.raises(ValueError, match="another model"):
+    with pytest.raises(CacheEntryError, match="another model"):
         llm._read_cache_folder(folder, "key-2")  # stale: written for another key
     with open(folder / "model.safetensors", "r+b") as handle:  # damage one byte
         handle.seek(200)
         byte = handle.read(1)
         handle.seek(200)
         handle.write(bytes([byte[0] ^ 0xFF]))
-    with pytest.raises(ValueError, match="checksum"):
+    with pytest.raises(CacheEntryError, match="checksum"):
         llm._read_cache_folder(folder, "key-1")
     manifest = json.loads((folder / "manifest.json").read_text())
     assert set(manifest["files"]) >= {"model.safetensors", "config.json"}
     with pytest.raises(FileNotFoundError):
         llm._read_cache_folder(tmp_path / "absent", "key-1")
+
+
+def test_a_damaged_cache_folder_is_rebuilt_with_a_warning(lm, tmp_path, monkeypatch):
+    monkeypatch.setattr(llm, "gguf_path", lambda: tmp_path / "model.gguf")
+    monkeypatch.setattr(llm, "gguf_fingerprint", lambda: "tiny:0")
+    monkeypatch.setattr(llm, "_load_from_gguf", lambda path: (lm.model, lm.tokenizer))
+    llm._load_weights.cache_clear()
+    try:
+        llm._load_weights(str(tmp_path))  # converts (here: the tiny model) and writes the folder
+        (folder,) = tmp_path.glob("llm-*")
+        (folder / "config.json").write_text("{}")  # damage it
+        llm._load_weights.cache_clear()
+        with pytest.warns(CacheWarning, match="unusable"):
+            llm._load_weights(str(tmp_path))
+        llm._verify_cache_folder(folder, llm._cache_key("tiny:0"))  # rebuilt, and good again
+        llm._load_weights.cache_clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CacheWarning)
+            model, _ = llm._load_weights(str(tmp_path))  # read back without a warning
+        assert model is not lm.model
+    finally:
+        llm._load_weights.cache_clear()
 
 
 # -- the re-ranker -----------------------------------------------------------------------------
@@ -169,6 +202,33 @@ def test_listing_the_candidates_makes_the_order_matter(lm, tiny_shop):
     assert np.abs(scores["model"] - scores["reversed"]).max() > 1e-6  # another prompt
 
 
+def test_yes_prompt_is_the_chat_prompt_split_before_the_title(lm, tiny_shop):
+    train, sequences, titles = tiny_shop
+    reranker = LLMReranker(MostPopular(), lm, method="yes", n_candidates=3)
+    reranker.fit(train, item_texts=titles, sequences=sequences)
+    candidates, _, scores = reranker.llm_scores([3])
+    shared, continuations, (yes, no) = reranker.prompts(3, candidates[0])
+    history = "\n".join(f"- {titles[i]}" for i in sequences[3][-10:])
+    for j, (item, continuation) in enumerate(zip(candidates[0], continuations, strict=True)):
+        question = (
+            f"A customer bought or viewed these products, oldest first:\n{history}\n\n"
+            f"Would the customer buy this product next? Answer Yes or No.\nProduct: {titles[item]}"
+        )
+        assert shared + continuation == lm.chat_prompt(question, system=SYSTEM_MESSAGE)
+        full = lm.next_token_log_probs(shared + continuation)
+        assert scores[0, j] == pytest.approx(full[yes] - full[no], abs=1e-4)
+
+
+def test_changing_a_prompt_setting_after_fit_gives_new_scores(lm, tiny_shop):
+    train, sequences, titles = tiny_shop
+    reranker = LLMReranker(MostPopular(), lm, n_candidates=3).fit(
+        train, item_texts=titles, sequences=sequences
+    )
+    title_scores = reranker.llm_scores([3])[2]
+    reranker.method = "yes"
+    assert not np.array_equal(reranker.llm_scores([3])[2], title_scores)
+
+
 def test_blend_and_zscore():
     np.testing.assert_allclose(
         zscore(np.array([[1.0, 2.0, 3.0]])), [[-1.2247449, 0, 1.2247449]], rtol=1e-6
@@ -176,6 +236,10 @@ def test_blend_and_zscore():
     assert zscore(np.array([2.0, 2.0])).tolist() == [0.0, 0.0]
     blended = LLMReranker.blend(np.array([[3.0, 2.0, np.nan]]), np.array([[0.0, 1.0, 0.0]]), 0.5)
     assert blended[0, 2] == -np.inf and blended[0, 0] == pytest.approx(blended[0, 1])
+    not_prompted = LLMReranker.blend(np.array([[3.0, 2.0]]), np.array([[np.nan, np.nan]]), 1.0)
+    assert not_prompted[0, 0] > not_prompted[0, 1]  # the candidate order is kept
+    with pytest.raises(ValueError, match="one shape"):
+        LLMReranker.blend(np.zeros((1, 3)), np.zeros((1, 2)), 0.5)
 
 
 @pytest.mark.parametrize(
@@ -194,9 +258,11 @@ def test_reranker_bad_settings(lm, options, message):
 
 def test_reranker_bad_side_data(lm, tiny_shop):
     train, sequences, titles = tiny_shop
+    with pytest.raises(ValueError, match="empty titles"):
+        LLMReranker(MostPopular(), lm).fit(train, item_texts=[""] * 9, sequences=sequences)
     with pytest.raises(ValueError, match="item_texts has 2 rows"):
         LLMReranker(MostPopular(), lm).fit(train, item_texts=titles[:2], sequences=sequences)
-    with pytest.raises(ValueError, match="sequences has 3 entries"):
+    with pytest.raises(ValueError, match="sequences has 3 histories"):
         LLMReranker(MostPopular(), lm).fit(train, item_texts=titles, sequences=sequences[:3])
     with pytest.raises(TypeError, match="needs item_texts"):
         LLMReranker(MostPopular(), lm).fit(train, sequences=sequences)
@@ -209,11 +275,12 @@ def test_reranker_bad_side_data(lm, tiny_shop):
 def test_bundled_model(tmp_path):
     """The GGUF file loads, its cached float32 copy gives the same logits, and it answers."""
     with warnings.catch_warnings():
-        warnings.simplefilter("error", CacheWarning)  # a fresh folder: no cache warning
-        fresh = llm.load_language_model(cache_directory=tmp_path)
+        warnings.simplefilter("error", CacheWarning)  # a fresh folder, then a good entry
+        llm._load_weights.cache_clear()
+        fresh = llm.load_language_model(cache_directory=tmp_path)  # converts the GGUF file
+        llm._load_weights.cache_clear()
+        cached = llm.load_language_model(cache_directory=tmp_path)  # reads the cache folder
     assert fresh.parameter_count() == 134_515_008
-    llm._load_cached.cache_clear()
-    cached = llm.load_language_model(cache_directory=tmp_path)  # now from the cache folder
     assert cached.model is not fresh.model
     prompt = fresh.chat_prompt("Name a colour.")
     np.testing.assert_allclose(
@@ -221,4 +288,4 @@ def test_bundled_model(tmp_path):
     )
     answer = cached.continuations(prompt, [" Blue", " Table"])
     assert answer.total.shape == (2,) and np.isfinite(answer.total).all()
-    llm._load_cached.cache_clear()
+    llm._load_weights.cache_clear()

@@ -43,13 +43,14 @@ import scipy.sparse as sp
 from recutils import checks
 from recutils.environment import DEFAULT_SEED
 from recutils.models.base import Recommender, fit_model
+from recutils.models.sequential import checked_sequences
 
 #: Scoring methods of :class:`LLMReranker`.
 METHODS = ("title", "yes")
 #: Orders the candidates can be listed in, when the prompt lists them.
 CANDIDATE_ORDERS = ("model", "reversed", "shuffled")
 #: The system message of every prompt.
-SYSTEM = "You are a shop assistant who predicts what a customer will buy."
+SYSTEM_MESSAGE = "You are a shop assistant who predicts what a customer will buy."
 
 
 def history_block(titles: list[str]) -> str:
@@ -70,15 +71,16 @@ def zscore(values: np.ndarray) -> np.ndarray:
 class LLMReranker(Recommender):
     """A candidate model's top ``n_candidates`` items, re-ordered by a language model.
 
-    Side data of ``fit``: whatever ``candidates`` takes, plus
+    Side data of ``fit``: whatever ``candidate_model`` takes, plus
         item_texts: one short text per item (its title), as the prompt shows it.
         sequences: ``sequences[u]`` = the items of user row ``u``, oldest first (as for SASRec):
             the history the prompt shows.
 
     Args:
-        candidates: the model that proposes the candidates (fitted by ``fit``).
+        candidate_model: the model that proposes the candidates (fitted by ``fit``, with
+            ``valid`` if it uses it).
         language_model: a :class:`~recutils.llm.LanguageModel` (default: the course's
-            SmolLM2, loaded on first use).
+            SmolLM2, loaded by ``fit``).
         method: ``"title"`` or ``"yes"`` (module docstring).
         n_candidates: the candidate list's length (>= 2).
         history_length: the most recent history items shown in the prompt.
@@ -88,9 +90,13 @@ class LLMReranker(Recommender):
             ``"reversed"`` or ``"shuffled"`` (seeded per user).
         seed: the shuffles of ``candidate_order="shuffled"``.
 
-    Users without history keep the candidate model's scores (there is nothing to prompt with).
-    LLM scores are remembered per user until the next ``fit`` (so :meth:`blend` and repeated
-    calls are free).
+    Users without history keep the candidate model's order (there is nothing to prompt with).
+    LLM scores are remembered per user and prompt settings until the next ``fit`` (so
+    :meth:`blend` and repeated calls are free; changing ``method`` or another prompt setting
+    computes new ones).
+
+    Attributes set by ``fit``: ``language_model_`` (the model used), ``titles_``,
+    ``histories_``.
 
     Example::
 
@@ -101,10 +107,11 @@ class LLMReranker(Recommender):
 
     name = "LLM re-ranker"
     new_users = "own"  # no history: the candidate model's order
+    uses_valid = True  # passed on to the candidate model if it uses it (as Switching does)
 
     def __init__(
         self,
-        candidates: Recommender,
+        candidate_model: Recommender,
         language_model: Any = None,
         *,
         method: str = "title",
@@ -115,12 +122,12 @@ class LLMReranker(Recommender):
         candidate_order: str = "model",
         seed: int = DEFAULT_SEED,
     ) -> None:
-        if not isinstance(candidates, Recommender):
+        if not isinstance(candidate_model, Recommender):
             raise TypeError(
-                "candidates must be a recutils model (a Recommender), got "
-                f"{type(candidates).__name__}"
+                "candidate_model must be a recutils model (a Recommender), got "
+                f"{type(candidate_model).__name__}"
             )
-        self.candidates = candidates
+        self.candidate_model = candidate_model
         self.language_model = language_model
         self.method = checks.one_of(method, "method", METHODS)
         self.n_candidates = checks.positive_int(n_candidates, "n_candidates")
@@ -132,60 +139,58 @@ class LLMReranker(Recommender):
         self.candidate_order = checks.one_of(candidate_order, "candidate_order", CANDIDATE_ORDERS)
         self.seed = checks.seed(seed)
         self.side_data = {
-            **candidates.side_data,
+            **candidate_model.side_data,
             "item_texts": "one short text per item (its title), shown in the prompt",
             "sequences": "one array of item numbers per user row, oldest first",
         }
 
     def __repr__(self) -> str:
         return (
-            f"LLMReranker({self.candidates.name}, method={self.method!r}, "
+            f"LLMReranker({self.candidate_model.name}, method={self.method!r}, "
             f"n_candidates={self.n_candidates}, llm_weight={self.llm_weight})"
         )
 
     # -- fitting -----------------------------------------------------------------------------
 
-    def _fit(self, train: sp.csr_matrix, **side_data: Any) -> None:
-        texts = side_data.pop("item_texts", None)
-        sequences = side_data.pop("sequences", None)
+    def _fit(self, train: sp.csr_matrix, *, valid: Any = None, **side_data: Any) -> None:
+        texts = side_data.get("item_texts")
+        sequences = side_data.get("sequences")
         if texts is None or sequences is None:
             raise TypeError(
-                "LLMReranker.fit needs item_texts (one title per item) and sequences (each user's "
-                "items, oldest first)"
+                "LLMReranker.fit needs item_texts (one title per item) and sequences (each "
+                "user's items, oldest first)"
             )
         titles = checks.text_list(texts)
         self._check_item_rows(len(titles), "item_texts")
-        if len(sequences) != self.n_users_:
+        empty = [i for i, title in enumerate(titles) if not title.strip()]
+        if empty:
             raise ValueError(
-                f"sequences has {len(sequences)} entries but the training matrix has "
-                f"{self.n_users_} user rows; give one (possibly empty) array per row"
+                f"item_texts has {len(empty)} empty titles (e.g. items {empty[:3]}); the prompt "
+                "shows each candidate's title: give every item one"
             )
-        histories = [np.asarray(s, dtype=np.int64) for s in sequences]
-        for row, history in enumerate(histories):
-            if history.size and (history.min() < 0 or history.max() >= self.n_items_):
-                raise ValueError(
-                    f"sequences[{row}] holds item numbers outside [0, {self.n_items_})"
-                )
-        candidate_data = {k: v for k, v in side_data.items() if k in self.candidates.side_data}
-        if "item_texts" in self.candidates.side_data:
-            candidate_data["item_texts"] = texts
-        if "sequences" in self.candidates.side_data:
-            candidate_data["sequences"] = sequences
-        fit_model(self.candidates, train, side_data=candidate_data)
-        if self.language_model is None:
+        histories = checked_sequences(sequences, self.n_users_, self.n_items_)
+        used = {k: v for k, v in side_data.items() if k in self.candidate_model.side_data}
+        fit_model(self.candidate_model, train, valid=valid, side_data=used)
+        language_model = self.language_model
+        if language_model is None:
             from recutils.llm import load_language_model
 
-            self.language_model = load_language_model()
+            language_model = load_language_model()
+        self.language_model_ = language_model
         self.titles_ = titles
         self.histories_ = histories
-        self.memo_: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.memo_: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # -- the LLM's scores ----------------------------------------------------------------------
 
-    def prompts(self, user: int, candidates: np.ndarray) -> tuple[str, list[str], list[int]]:
-        """The shared prompt of ``user``, the continuation of each candidate and the tokens
-        read after them (" Yes"/" No" ids for ``method="yes"``, none for ``"title"``)."""
-        lm = self.language_model
+    def prompts(self, user: int, candidates: Any) -> tuple[str, list[str], list[int]]:
+        """The shared prompt of ``user``, the continuation of each of ``candidates`` (item
+        numbers) and the tokens read after them (the ids of "Yes" and "No" for
+        ``method="yes"``, none for ``"title"``)."""
+        self._check_fitted()
+        user = int(checks.positions([user], self.n_users_, "user")[0])
+        candidates = checks.positions(candidates, self.n_items_, "item")
+        lm = self.language_model_
         history = [self.titles_[i] for i in self.histories_[user][-self.history_length :]]
         listed = ""
         if self.list_candidates:
@@ -193,7 +198,7 @@ class LLMReranker(Recommender):
             if self.candidate_order == "reversed":
                 order = order[::-1]
             elif self.candidate_order == "shuffled":
-                order = np.random.default_rng([self.seed, int(user)]).permutation(candidates.size)
+                order = np.random.default_rng([self.seed, user]).permutation(candidates.size)
             listed = "\n\nCandidate products:\n" + history_block(
                 [self.titles_[i] for i in candidates[order]]
             )
@@ -203,78 +208,99 @@ class LLMReranker(Recommender):
         )
         if self.method == "title":
             question = f"{intro}Which product will the customer buy next? Answer with its name."
-            prompt = lm.chat_prompt(question, system=SYSTEM)
+            prompt = lm.chat_prompt(question, system=SYSTEM_MESSAGE)
             return prompt, [self.titles_[i] for i in candidates], []
         # "yes": the candidate sits inside the question, after the shared part (the prompt
         # ends at "Product:", each continuation starts with " " + title, then closes the turn)
         marker = "\x00candidate\x00"
         question = f"{intro}Would the customer buy this product next? Answer Yes or No.\nProduct:"
-        shared, after = lm.chat_prompt(question + marker, system=SYSTEM).split(marker)
-        answers = [lm.encode("Yes")[0], lm.encode("No")[0]]
-        return shared, [f" {self.titles_[i]}{after}" for i in candidates], answers
+        shared, after = lm.chat_prompt(question + marker, system=SYSTEM_MESSAGE).split(marker)
+        yes, no = lm.encode("Yes"), lm.encode("No")
+        if len(yes) != 1 or len(no) != 1:
+            raise ValueError(
+                "method='yes' needs 'Yes' and 'No' to be single tokens; this tokenizer gives "
+                f"{yes} and {no}: use method='title'"
+            )
+        return shared, [f" {self.titles_[i]}{after}" for i in candidates], [yes[0], no[0]]
+
+    def _prompt_settings(self) -> tuple[Any, ...]:
+        return (
+            self.method,
+            self.history_length,
+            self.list_candidates,
+            self.candidate_order,
+            self.seed,
+            self.n_candidates,
+        )
 
     def llm_scores(self, users: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For each user: the candidates (best first by the candidate model), their candidate
-        model scores and their LLM scores, each ``(len(users), n_candidates)``. Users without
-        history get LLM scores of 0 (their blend keeps the candidate model's order)."""
+        """For each user: the candidates (best first by the candidate model; -1 = empty slot),
+        their candidate model scores and their LLM scores, each ``(len(users), n_candidates)``.
+        Users without history and empty slots get NaN LLM scores (nothing was prompted)."""
         self._check_fitted()
         rows = checks.positions(users, self.n_users_, "user")
+        settings = self._prompt_settings()
         for user in np.unique(rows):
-            if int(user) not in self.memo_:
-                self.memo_[int(user)] = self._score_user(int(user))
-        stacked = [self.memo_[int(u)] for u in rows]
-        return tuple(np.stack([s[part] for s in stacked]) for part in range(3))  # type: ignore[return-value]
+            if (settings, int(user)) not in self.memo_:
+                self.memo_[(settings, int(user))] = self._score_user(int(user))
+        stacked = [self.memo_[(settings, int(u))] for u in rows]
+        candidates, cf, llm = (np.stack([s[part] for s in stacked]) for part in range(3))
+        return candidates, cf, llm
 
     def _score_user(self, user: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        base = self.candidates.score([user])[0].astype(np.float64)
-        seen = self.train_.indices[self.train_.indptr[user] : self.train_.indptr[user + 1]]
-        base[seen] = -np.inf
-        k = min(self.n_candidates, self.n_items_ - seen.size)
-        order = np.lexsort((np.arange(base.size), -base))[:k]
-        candidates = np.full(self.n_candidates, -1, dtype=np.int64)
-        candidates[:k] = order
-        cf = np.full(self.n_candidates, np.nan, dtype=np.float32)
-        cf[:k] = base[order]
-        llm = np.zeros(self.n_candidates, dtype=np.float32)
-        if self.histories_[user].size and k >= 2:
-            prompt, continuations, answers = self.prompts(user, order)
-            result = self.language_model.continuations(prompt, continuations, next_tokens=answers)
+        top = self.candidate_model.recommend([user], k=self.n_candidates)
+        candidates, cf = top.items[0], top.scores[0].astype(np.float32)
+        llm = np.full(self.n_candidates, np.nan, dtype=np.float32)
+        filled = candidates >= 0
+        if self.histories_[user].size and filled.sum() >= 2:
+            prompt, continuations, answers = self.prompts(user, candidates[filled])
+            result = self.language_model_.continuations(prompt, continuations, answers)
             if self.method == "title":
-                llm[:k] = result.mean
+                llm[filled] = result.mean
             else:
-                llm[:k] = result.next_log_probs[:, 0] - result.next_log_probs[:, 1]
+                llm[filled] = result.next_log_probs[:, 0] - result.next_log_probs[:, 1]
         return candidates, cf, llm
 
     @staticmethod
-    def blend(cf: np.ndarray, llm: np.ndarray, llm_weight: float) -> np.ndarray:
-        """``(1 - w) z(cf) + w z(llm)`` row by row (module docstring); ``(n, n_candidates)``.
-        Slots without a candidate (NaN cf) get -inf."""
+    def blend(cf: Any, llm: Any, llm_weight: float) -> np.ndarray:
+        """``(1 - w) z(cf) + w z(llm)`` row by row over the filled slots (module docstring);
+        float32 ``(n, n_candidates)``. Slots without a candidate (NaN ``cf``) get -inf; rows
+        whose LLM scores are all NaN (nothing was prompted) keep the candidate order
+        (``w = 0``)."""
         weight = checks.fraction(llm_weight, "llm_weight", one=True)
         cf = np.asarray(cf, dtype=np.float64)
-        valid = np.isfinite(cf)
+        llm = np.asarray(llm, dtype=np.float64)
+        if cf.ndim != 2 or cf.shape != llm.shape:
+            raise ValueError(
+                f"cf and llm must be 2-D arrays of one shape (users, candidates), got {cf.shape} "
+                f"and {llm.shape}"
+            )
         blended = np.full(cf.shape, -np.inf, dtype=np.float32)
         for row in range(cf.shape[0]):
-            keep = valid[row]
-            if keep.any():
-                blended[row, keep] = (1 - weight) * zscore(cf[row, keep]) + weight * zscore(
-                    np.asarray(llm[row], dtype=np.float64)[keep]
-                )
+            keep = np.isfinite(cf[row])
+            if not keep.any():
+                continue
+            prompted = np.isfinite(llm[row, keep]).all()
+            row_weight = weight if prompted else 0.0
+            llm_z = zscore(llm[row, keep]) if prompted else 0.0
+            blended[row, keep] = (1 - row_weight) * zscore(cf[row, keep]) + row_weight * llm_z
         return blended
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        base = self.candidates.score(users).astype(np.float32)
+        base = self.candidate_model.score(users).astype(np.float32)
         candidates, cf, llm = self.llm_scores(users)
         blended = self.blend(cf, llm, self.llm_weight)
-        no_history = np.array([self.histories_[u].size == 0 for u in users], dtype=bool)
-        if no_history.any():  # nothing was prompted: the candidate model's order
-            blended[no_history] = self.blend(cf[no_history], llm[no_history], 0.0)
         # every candidate above every other item; the others keep the candidate model's order
+        # (ties: lower item number first, as recutils.ranking does); -inf stays -inf
         floor = np.nanmin(np.where(np.isfinite(blended), blended, np.nan), axis=1, initial=0.0)
         scores = np.empty_like(base)
         for row in range(users.size):
+            order = np.argsort(-base[row], kind="stable")
             ranks = np.empty(self.n_items_, dtype=np.float64)
-            ranks[np.lexsort((np.arange(self.n_items_), -base[row]))] = np.arange(self.n_items_)
+            ranks[order] = np.arange(self.n_items_)
             scores[row] = floor[row] - 1.0 - ranks / self.n_items_
+            never = ~np.isfinite(base[row])
+            scores[row, never] = base[row, never]
             keep = candidates[row] >= 0
             scores[row, candidates[row, keep]] = blended[row, keep]
         return scores
