@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/threads_bench.py --output bench/results/threads_bench.md
 	$(BIN)/python bench/encoder_bench.py --n 5000 --output bench/results/encoder_bench.md
 	$(BIN)/python bench/models_bench.py --output bench/results/models_bench.md
+	$(BIN)/python bench/llm_bench.py --output bench/results/llm_bench.md
 	$(BIN)/python bench/lightgcn_bench.py --output bench/results/lightgcn_bench.md
 	$(BIN)/python bench/hybrid_bench.py --output bench/results/hybrid_bench.md
 	$(BIN)/python bench/reference_check.py --output bench/results/reference_check.md
