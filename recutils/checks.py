@@ -15,6 +15,7 @@ is a mistake), and NumPy scalars are accepted wherever Python numbers are.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -139,6 +140,17 @@ def one_of(value: Any, name: str, options: Iterable[Any], meaning: str | None = 
     if any(type(value) is type(option) and value == option for option in allowed):
         return value
     raise ValueError(f"{name} must be one of {allowed}{_what(meaning)}, got {value!r}")
+
+
+def divisible_by_heads(width: int, name: str, heads: int) -> None:
+    """Raise ``ValueError`` unless attention ``heads`` split ``width`` (the vector length called
+    ``name``) into equal parts, suggesting the nearest widths and head counts that would."""
+    if width % heads:
+        raise ValueError(
+            f"{name} ({width}) must be divisible by heads ({heads}): each head works on "
+            f"{name} / heads numbers; e.g. {name}={-(-width // heads) * heads} or "
+            f"heads={math.gcd(width, heads)}"
+        )
 
 
 def positions(values: Any, size: int, kind: str) -> np.ndarray:

@@ -176,12 +176,7 @@ class TIGER(TorchRecommender):
         self.encoder_layers = checks.positive_int(encoder_layers, "encoder_layers", "blocks")
         self.decoder_layers = checks.positive_int(decoder_layers, "decoder_layers", "blocks")
         self.heads = checks.positive_int(heads, "heads", "attention heads per block")
-        if self.d_model % self.heads:
-            raise ValueError(
-                f"d_model ({self.d_model}) must be divisible by heads ({self.heads}): each head "
-                f"works on d_model / heads numbers; e.g. d_model="
-                f"{-(-self.d_model // self.heads) * self.heads}"
-            )
+        checks.divisible_by_heads(self.d_model, "d_model", self.heads)
         self.dropout = checks.fraction(dropout, "dropout", "share of activations zeroed")
         self.batch_size = checks.positive_int(batch_size, "batch_size", "examples per Adam step")
         self._set_training(

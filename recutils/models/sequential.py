@@ -400,13 +400,7 @@ class SASRec(TorchRecommender):
         self.factors = checks.positive_int(factors, "factors", "length of every vector")
         self.layers = checks.positive_int(layers, "layers", "Transformer blocks")
         self.heads = checks.positive_int(heads, "heads", "attention heads per block")
-        if self.factors % self.heads:
-            raise ValueError(
-                f"factors ({self.factors}) must be divisible by heads ({self.heads}): each head "
-                f"works on factors / heads dimensions; e.g. factors="
-                f"{-(-self.factors // self.heads) * self.heads} or "
-                f"heads={math.gcd(self.factors, self.heads)}"
-            )
+        checks.divisible_by_heads(self.factors, "factors", self.heads)
         self.dropout = checks.fraction(
             dropout, "dropout", "the share of activations zeroed while training"
         )
