@@ -7,27 +7,9 @@ and at the end; the difference is what the rest of the machine used.
 
 from __future__ import annotations
 
-import os
-import resource
 import time
 
-
-def machine_busy_seconds() -> float | None:
-    """CPU seconds all processes have used since boot (Linux /proc/stat); None elsewhere."""
-    try:
-        with open("/proc/stat", encoding="ascii") as stat:
-            fields = [int(x) for x in stat.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    """CPU seconds used by this process and its finished children."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+from recutils.environment import machine_busy_seconds, own_cpu_seconds
 
 
 class Contention:

@@ -3,12 +3,16 @@
 Every notebook starts with ``recutils.setup(seed=...)``. It
 
 * seeds Python's ``random``, NumPy's global generator and torch;
-* fixes the number of threads, the same on every machine, so that floating-point sums are done
-  in the same order and results agree between laptops: 1 thread for BLAS (NumPy/SciPy/implicit
-  via OpenBLAS: ALS ran faster than with 2) and 2 threads for torch (the text encoder and
-  sparse graph propagation ran faster than with 1). These are the fastest settings measured on
-  a 2-core CPU (``bench/results/threads_bench.md``); ``bench/threads_bench.py`` re-measures
-  them on yours (README, "Benchmarks");
+* fixes the number of threads: 1 for BLAS (NumPy/SciPy/implicit via OpenBLAS: ALS ran faster
+  than with 2), the same on every machine so that floating-point sums are done in the same
+  order; for torch, 2 threads on a quiet machine (the text encoder and sparse graph propagation
+  ran faster than with 1: ``bench/results/threads_bench.md``), but 1 thread when another
+  program is keeping a core busy as ``setup`` runs (see :func:`auto_torch_threads`: two
+  threads sharing a core with someone else wait for each other at every step, and a model
+  trained many times slower than on one thread, ``bench/results/load_bench.md``).
+  ``RECUTILS_TORCH_THREADS=1`` in the environment (or ``setup(torch_threads=1)``) fixes the
+  count for a whole workshop room. ``bench/threads_bench.py`` and ``bench/load_bench.py``
+  re-measure both on your machine (README, "Benchmarks");
 * silences what would make stored outputs differ between machines: transformers' weight-loading
   progress bars and info logs, tqdm's "IProgress not found" warning (which prints a local path),
   Hugging Face hub lookups (offline mode: nothing downloads), and every tqdm progress bar
@@ -34,13 +38,16 @@ from recutils import checks
 
 #: Threads of the BLAS library behind NumPy, SciPy and implicit (see module docstring).
 DEFAULT_BLAS_THREADS = 1
-#: Threads of torch's intra-op pool (text encoder, neural models).
+#: Threads of torch's intra-op pool (text encoder, neural models) on a quiet machine.
 DEFAULT_TORCH_THREADS = 2
+#: Other programs' CPU use (in cores) from which ``setup`` gives torch a single thread.
+BUSY_CORES = 0.5
 #: The seed every model and every random split uses unless told otherwise.
 DEFAULT_SEED = 42
 
 _ENV_DATA_DIR = "RECUTILS_DATA_DIR"
 _ENV_CACHE_DIR = "RECUTILS_CACHE_DIR"
+_ENV_TORCH_THREADS = "RECUTILS_TORCH_THREADS"
 
 _state: dict[str, int] = {
     "blas_threads": DEFAULT_BLAS_THREADS,
@@ -57,11 +64,14 @@ class SetupInfo:
     torch_threads: int
     torch_version: str
     transformers_version: str
+    #: How ``torch_threads`` was chosen: ``"auto"`` (by :func:`auto_torch_threads`), ``"set"``.
+    torch_threads_rule: str = "set"
 
     def __repr__(self) -> str:  # short and machine independent, for the notebook's first output
+        torch_threads = "auto" if self.torch_threads_rule == "auto" else self.torch_threads
         return (
             f"recutils.setup: seed={self.seed}, threads: BLAS {self.blas_threads}, torch "
-            f"{self.torch_threads}; torch {self.torch_version}, "
+            f"{torch_threads}; torch {self.torch_version}, "
             f"transformers {self.transformers_version}"
         )
 
@@ -99,6 +109,73 @@ def set_threads(blas_threads: int, torch_threads: int) -> None:
     _state["blas_threads"], _state["torch_threads"] = blas_threads, torch_threads
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all processes have used since boot (Linux ``/proc/stat``); None elsewhere."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds used by this process and its finished children."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def other_programs_busy_cores(window_seconds: float = 0.25) -> float | None:
+    """How many cores the *other* processes kept busy over the next ``window_seconds``.
+
+    ``(machine busy CPU-seconds - this process's CPU-seconds) / wall seconds``, read from
+    ``/proc/stat`` before and after a short sleep. On systems without ``/proc/stat`` (macOS,
+    Windows) it returns the 1-minute load average (runnable processes, a coarser measure) where
+    there is one, else ``None``.
+    """
+    import time
+
+    busy_start, own_start, wall_start = machine_busy_seconds(), own_cpu_seconds(), time.time()
+    if busy_start is None:
+        try:
+            return float(os.getloadavg()[0])
+        except (AttributeError, OSError):
+            return None
+    time.sleep(window_seconds)
+    busy_end = machine_busy_seconds()
+    if busy_end is None:
+        return None
+    others = busy_end - busy_start - (own_cpu_seconds() - own_start)
+    return max(others, 0.0) / max(time.time() - wall_start, 1e-9)
+
+
+def auto_torch_threads() -> int:
+    """torch threads for this machine right now: ``RECUTILS_TORCH_THREADS`` if set; else 2 on a
+    quiet machine with at least 2 cores, 1 if other programs keep at least :data:`BUSY_CORES`
+    of a core busy (:func:`other_programs_busy_cores`) or the machine has one core.
+
+    Why: on a quiet 2-core CPU, 2 threads fit LightGCN and encode texts 1.3-1.8x faster than 1;
+    with one busy program beside them, 2 threads were 5-11x *slower* than 1 (each parallel step
+    waits for the thread whose core the other program holds; ``bench/results/load_bench.md``).
+    The text encoder gives the same vectors with 1 or 2 threads; small neural models trained
+    with 2 threads differ from run to run in the last bits, with 1 thread they do not.
+    """
+    value = os.environ.get(_ENV_TORCH_THREADS, "").strip()
+    if value:
+        try:
+            return checks.positive_int(int(value), _ENV_TORCH_THREADS)
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"the environment variable {_ENV_TORCH_THREADS}={value!r} must be a whole "
+                "number of threads >= 1 (e.g. 1), or unset for the automatic choice"
+            ) from None
+    if (os.cpu_count() or 1) < 2:
+        return 1
+    busy = other_programs_busy_cores()
+    return 1 if busy is not None and busy >= BUSY_CORES else DEFAULT_TORCH_THREADS
+
+
 def configured_threads() -> tuple[int, int]:
     """(blas_threads, torch_threads) as last set by :func:`setup`."""
     return _state["blas_threads"], _state["torch_threads"]
@@ -106,7 +183,7 @@ def configured_threads() -> tuple[int, int]:
 
 @contextmanager
 def torch_threads(threads: int | None = None) -> Iterator[int]:
-    """Run a block with ``threads`` torch threads (default: the :func:`setup` setting, 2),
+    """Run a block with ``threads`` torch threads (default: the :func:`setup` setting),
     then restore the previous setting, even if the block raises.
 
     Example::
@@ -148,7 +225,7 @@ def quiet_transformers() -> Iterator[None]:
 def setup(
     seed: int = DEFAULT_SEED,
     blas_threads: int = DEFAULT_BLAS_THREADS,
-    torch_threads: int = DEFAULT_TORCH_THREADS,
+    torch_threads: int | str = "auto",
 ) -> SetupInfo:
     """Make the current process reproducible and its outputs machine independent.
 
@@ -158,12 +235,21 @@ def setup(
             notebook itself.
         blas_threads: threads of the BLAS library (NumPy, SciPy, implicit); 1 was fastest for
             the course's matrices on a 2-core CPU (``bench/threads_bench.py``).
-        torch_threads: threads of torch (text encoder, neural models); 2 was fastest there.
+        torch_threads: threads of torch (text encoder, neural models), or ``"auto"``
+            (default, :func:`auto_torch_threads`): 2 on a quiet machine, where they were
+            fastest, 1 when another program keeps a core busy, or ``RECUTILS_TORCH_THREADS``.
 
     Returns:
         A :class:`SetupInfo`; display it as the notebook's first output.
     """
     blas_threads = checks.positive_int(blas_threads, "blas_threads")
+    rule = "set"
+    if isinstance(torch_threads, str):
+        if torch_threads != "auto":
+            raise ValueError(
+                f"torch_threads must be a whole number >= 1 or 'auto', got {torch_threads!r}"
+            )
+        torch_threads, rule = auto_torch_threads(), "auto"
     torch_threads = checks.positive_int(torch_threads, "torch_threads")
     _quiet_environment_variables()
     # OpenBLAS reads this when it is loaded; threadpoolctl below covers libraries already loaded.
@@ -214,6 +300,7 @@ def setup(
         # without the local build tag ("2.13.0+cpu" -> "2.13.0"): the same on every platform
         torch_version=torch.__version__.split("+")[0],
         transformers_version=transformers.__version__.split("+")[0],
+        torch_threads_rule=rule,
     )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recutils.schema import EVENT, EVENTS, ITEM, TIMESTAMP, USER, WEIGHT, Dataset
+from recutils.schema import EVENT, EVENTS, ITEM, TIMESTAMP, USER, WEIGHT, Dataset, require_times
 
 #: Default importance of each event type when several are merged into one pair weight.
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {"view": 1.0, "cart": 3.0, "purchase": 5.0}
@@ -29,9 +29,16 @@ def user_item_pairs(
     """Collapse events into one row per (user, item) pair.
 
     ``weight`` of a pair = sum over its events of ``event_weights[event]`` (events of types not in
-    ``event_weights`` count 0; ``None`` uses :data:`DEFAULT_EVENT_WEIGHTS` and gives any other
-    event type, e.g. ``"rating"`` in your own data, weight 1; the event's own
-    ``weight`` column is ignored: a purchase of 3 units counts like a purchase of 1). ``timestamp``
+    ``event_weights`` count 0; the event's own ``weight`` column is ignored: a purchase of 3
+    units counts like a purchase of 1).
+
+    With ``event_weights=None`` the weights are *relative*: :data:`DEFAULT_EVENT_WEIGHTS`
+    (view 1, cart 3, purchase 5; any other type, e.g. ``"rating"``, 1) divided by the smallest
+    of them among the event types present, so the weakest type present counts 1. A log of one
+    event type therefore gives every event weight 1 whatever it is called: a purchase log, a
+    ratings table or your own export through ``from_frames`` (whose ``event`` defaults to
+    ``"purchase"``) give a model the same matrix. With views present, views count 1, carts 3
+    and purchases 5. The weights used are in ``pairs.attrs["event_weights"]``. ``timestamp``
     is the pair's *first* event (when the user discovered the item), ``last_timestamp`` its last,
     ``events`` the number of events, ``event`` the strongest event type reached (by weight; equal
     weights by funnel order, purchase > cart > view).
@@ -48,9 +55,11 @@ def user_item_pairs(
         names the event types present.
     """
     if event_weights is None:
-        # the course's defaults, and weight 1 for any other event type of your own data
+        # the course's defaults (1 for any other type), relative to the weakest type present
         present = pd.unique(interactions[EVENT])
         weights = {str(e): DEFAULT_EVENT_WEIGHTS.get(str(e), 1.0) for e in present}
+        weakest = min(weights.values(), default=1.0)
+        weights = {event: weight / weakest for event, weight in weights.items()}
     else:
         weights = dict(event_weights)
     bad = {k: v for k, v in weights.items() if not np.isfinite(v) or v < 0}
@@ -85,7 +94,10 @@ def user_item_pairs(
     pairs[EVENT] = np.asarray(ranked, dtype=object)[pairs.pop("_strongest").to_numpy()]
     pairs[EVENT] = pairs[EVENT].astype(str)
     columns = [USER, ITEM, TIMESTAMP, "last_timestamp", EVENT, WEIGHT, "events"]
-    return pairs[columns].sort_values([USER, TIMESTAMP, ITEM], kind="stable").reset_index(drop=True)
+    pairs = pairs[columns].sort_values([USER, TIMESTAMP, ITEM], kind="stable")
+    pairs = pairs.reset_index(drop=True)
+    pairs.attrs["event_weights"] = weights
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -182,6 +194,7 @@ def recency_weighted(
             f"half_life_days must be a positive number of days, got {half_life_days!r}"
         )
     times = pairs["last_timestamp"] if "last_timestamp" in pairs.columns else pairs[TIMESTAMP]
+    require_times(times, "recency_weighted (a half-life in days)")
     reference = times.max() if now is None else pd.Timestamp(now)
     age_days = (reference - times).dt.total_seconds().to_numpy() / 86400.0
     if (age_days < 0).any():

@@ -6,7 +6,9 @@ Interactions (one row per event)
     ==============  ===============  ==========================================================
     ``user_id``     str              who acted
     ``item_id``     str              on which product (must be in the items table)
-    ``timestamp``   datetime64       when (naive, in the shop's local time; any unit)
+    ``timestamp``   datetime64       when (naive, in the shop's local time; any unit) -- or,
+                    or int64         for data that has an order but no times, the event's
+                                     position (see "Order instead of times" below)
     ``event``       str              ``"view"``, ``"cart"`` or ``"purchase"`` (other names are
                                      allowed for your own data)
     ``weight``      float64          quantity for purchases, 1.0 for views and carts; >= 0
@@ -26,7 +28,17 @@ Items (one row per product)
 
 A column that a dataset does not have at all is present and entirely missing (NaN), so code
 can rely on the columns existing; :meth:`Dataset.missing_item_fields` says which are empty.
+A blank text (``""`` or only spaces) counts as missing everywhere (:func:`is_blank`).
 Extra columns (``domain``, ``launch_time``, ...) are allowed and kept.
+
+Order instead of times
+    Many public sequence datasets give each user's items in order but no times. Their
+    ``timestamp`` column holds integers -- a position in the user's sequence, or a global
+    sequence number -- never invented dates. Everything that needs only the order works on
+    them (sorting, :func:`~recutils.splitting.leave_last_n_out`, sequence models,
+    :func:`~recutils.splitting.temporal_split` with integer cut-offs); what needs durations
+    (days, half-lives, calendar windows) raises an error that says so (:func:`require_times`).
+    ``recutils.datasets.from_frames(..., order=...)`` builds such a table.
 """
 
 from __future__ import annotations
@@ -58,6 +70,33 @@ ITEM_TEXT_FIELDS: tuple[str, ...] = (TITLE, DESCRIPTION, CATEGORY, BRAND)
 #: Event types of the course datasets, in funnel order.
 EVENTS: tuple[str, ...] = ("view", "cart", "purchase")
 CATEGORY_SEPARATOR = " > "
+
+
+def is_blank(values: pd.Series) -> pd.Series:
+    """True where a value is missing (None/NaN) or a string that is empty after stripping
+    whitespace: ``["a", "", "  ", None] -> [False, True, True, True]``."""
+    text = values.astype("string")
+    return (text.isna() | (text.str.strip() == "")).fillna(True).astype(bool)
+
+
+def blank_as_missing(values: pd.Series) -> pd.Series:
+    """``values`` with blank strings (``""``, whitespace only) replaced by missing (NaN)."""
+    return values.where(~is_blank(values).to_numpy())
+
+
+def is_order(timestamps: pd.Series) -> bool:
+    """Whether a ``timestamp`` column holds an order (integers) rather than times."""
+    return bool(pd.api.types.is_integer_dtype(timestamps))
+
+
+def require_times(timestamps: pd.Series, what: str) -> None:
+    """Raise ``ValueError`` naming ``what`` if ``timestamps`` is an order (integers), not times."""
+    if is_order(timestamps):
+        raise ValueError(
+            f"{what} needs real times (datetime64), but this {TIMESTAMP} column is an order "
+            "(integers: the data have positions, not times). Use what needs only the order, "
+            "e.g. recutils.splitting.leave_last_n_out, or load data with times"
+        )
 
 
 def _examples(
@@ -145,9 +184,9 @@ def validate_interactions(
 
     Checks: the columns of :data:`INTERACTION_COLUMNS` exist; ``user_id``/``item_id`` have no
     nulls; ``timestamp`` is naive datetime64 without missing values (strings that do not parse
-    are reported); ``weight`` is numeric, finite, present and >= 0; ``price`` finite and >= 0
-    where known; no duplicated
-    (user_id, item_id, timestamp, event) rows; and, if ``items`` is given, every ``item_id``
+    are reported) or an integer order; ``weight`` is numeric, finite, present and >= 0;
+    ``price`` finite and >= 0 where known; no duplicated (user_id, item_id, timestamp, event)
+    rows; and, if ``items`` is given, every ``item_id``
     is in the catalog.
     """
     _require_columns(interactions, INTERACTION_COLUMNS, name)
@@ -155,7 +194,9 @@ def validate_interactions(
     _check_no_nulls(interactions, ITEM, name, also=[USER, TIMESTAMP])
 
     timestamps = interactions[TIMESTAMP]
-    if not pd.api.types.is_datetime64_any_dtype(timestamps):
+    if is_order(timestamps):
+        pass  # an order instead of times: integers, never missing (module docstring)
+    elif not pd.api.types.is_datetime64_any_dtype(timestamps):
         parsed = pd.to_datetime(timestamps, errors="coerce", format="mixed")
         bad = (parsed.isna() & timestamps.notna()).to_numpy()
         if bad.any():
@@ -228,14 +269,24 @@ class Dataset:
     truth: Any = None
 
     def validate(self) -> Dataset:
-        """Check both tables against the schema; returns ``self`` so calls can be chained."""
+        """Check both tables against the schema; returns ``self`` so calls can be chained.
+
+        A dataset needs at least one item and one interaction: an empty table is refused here,
+        where it is made, rather than failing later inside a model.
+        """
+        for table, frame in (("items", self.items), ("interactions", self.interactions)):
+            if isinstance(frame, pd.DataFrame) and len(frame) == 0:
+                raise ValueError(
+                    f"{self.name}.{table} has no rows; a dataset needs at least one item and "
+                    "one interaction (check the file, or a filter that removed every row)"
+                )
         validate_items(self.items, name=f"{self.name}.items")
         validate_interactions(self.interactions, self.items, name=f"{self.name}.interactions")
         return self
 
     def missing_item_fields(self) -> list[str]:
         """Item columns of the schema that are entirely missing in this dataset."""
-        return [c for c in ITEM_COLUMNS if c != ITEM and self.items[c].isna().all()]
+        return [c for c in ITEM_COLUMNS if c != ITEM and is_blank(self.items[c]).all()]
 
     def summary(self) -> pd.Series:
         """Sizes and sparsity: users, items, events, user-item pairs, density, time span."""

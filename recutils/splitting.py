@@ -42,7 +42,7 @@ import scipy.sparse as sp
 
 from recutils import checks
 from recutils.interactions import IdIndex, user_item_pairs
-from recutils.schema import ITEM, TIMESTAMP, USER, WEIGHT, Dataset
+from recutils.schema import ITEM, TIMESTAMP, USER, WEIGHT, Dataset, is_order, require_times
 
 
 @dataclass
@@ -98,10 +98,13 @@ def _check_frame(frame: pd.DataFrame, columns: list[str], name: str = "interacti
             )
     if TIMESTAMP in columns:
         times = frame[TIMESTAMP]
+        if is_order(times):
+            return  # an order instead of times (recutils.schema): integers sort as well
         if not pd.api.types.is_datetime64_any_dtype(times) or getattr(times.dtype, "tz", None):
             raise ValueError(
-                f"{name}.{TIMESTAMP} must be naive datetime64 (the course schema), got dtype "
-                f"{times.dtype}; convert with pandas.to_datetime (and .dt.tz_localize(None))"
+                f"{name}.{TIMESTAMP} must be naive datetime64 (the course schema) or an integer "
+                f"order, got dtype {times.dtype}; convert with pandas.to_datetime (and "
+                ".dt.tz_localize(None))"
             )
 
 
@@ -174,10 +177,20 @@ def random_split(
     return _parts(interactions, pair_label[pair_codes], "random (per user, by pair)", params)
 
 
-def _cutoff(times: pd.Series, value: object, name: str) -> pd.Timestamp:
-    """A date, or a number in (0, 1) meaning that quantile of the event times."""
+def _cutoff(times: pd.Series, value: object, name: str) -> Any:
+    """A date, or a number in (0, 1) meaning that quantile of the event times; for an order
+    (integer timestamps), a fraction in (0, 1) or an integer position."""
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a date or a fraction in (0, 1), got {value!r}")
+    if is_order(times):
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Real) and 0.0 < float(value) < 1.0:
+            return int(times.quantile(float(value), interpolation="lower"))
+        raise ValueError(
+            f"{name} must be a fraction in (0, 1) or a whole-number position: the timestamps "
+            f"are an order (integers), not times; got {value!r}"
+        )
     if isinstance(value, numbers.Real):
         if not 0.0 < float(value) < 1.0:
             raise ValueError(
@@ -215,7 +228,12 @@ def temporal_split(
 
     Every train event is strictly earlier than every valid event, and every valid event
     strictly earlier than every test event. Users and items first seen after the cut-off are
-    in test only: cold start, see :meth:`Split.sizes`.
+    in test only: cold start, see :meth:`Split.sizes`. For an order instead of times (integer
+    timestamps, :mod:`recutils.schema`) the cut-offs are fractions or integer positions.
+
+    Raises:
+        ValueError: a cut-off is not a date or fraction, or lies outside the data (at or before
+            the first event, or after the last), which would leave train or test empty.
     """
     _check_frame(interactions, [USER, ITEM, TIMESTAMP])
     times = interactions[TIMESTAMP]
@@ -226,13 +244,23 @@ def temporal_split(
     end = None if test_end is None else _cutoff(times, test_end, "test_end")
     if end is not None and end <= test_cut:
         raise ValueError(f"test_end ({end}) must be after test_start ({test_cut})")
+    first, last = times.min(), times.max()
+    for label_name, cut in (("test_start", test_cut), ("valid_start", valid_cut)):
+        if not first < cut <= last:
+            raise ValueError(
+                f"{label_name} ({cut}) is outside the data, which run from {first} to {last}: "
+                f"{'train' if cut <= first else 'test'} would be empty. Choose a cut-off after "
+                "the first event and at or before the last, or a fraction such as 0.8"
+            )
     values = times.to_numpy()
-    label = np.where(
-        values >= np.datetime64(test_cut), 2, np.where(values >= np.datetime64(valid_cut), 1, 0)
-    )
+
+    def at_or_after(cut: Any) -> np.ndarray:
+        return values >= (cut if is_order(times) else np.datetime64(cut))
+
+    label = np.where(at_or_after(test_cut), 2, np.where(at_or_after(valid_cut), 1, 0))
     label = label.astype(np.int8)
     if end is not None:
-        label[values >= np.datetime64(end)] = -1
+        label[at_or_after(end)] = -1
     params = {
         "test_start": test_cut,
         "valid_start": None if valid_start is None else valid_cut,
@@ -362,6 +390,7 @@ def temporal_protocol(
     test_days = checks.positive_int(test_days, "test_days", "days of the test period")
     valid_days = checks.positive_int(valid_days, "valid_days", "days of the validation period")
     interactions = dataset.interactions
+    require_times(interactions[TIMESTAMP], "temporal_protocol (periods of days)")
     last_day = interactions[TIMESTAMP].max().normalize()
     test_start = last_day - pd.Timedelta(days=int(test_days) - 1)
     valid_start = test_start - pd.Timedelta(days=int(valid_days))

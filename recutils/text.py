@@ -24,6 +24,17 @@ so no batch needs padding) and caches the vectors on disk text by text, keyed by
 fingerprint and the exact text: every text is encoded once, whichever notebook first asks for
 it, and a re-run reads the embeddings back in well under a second without loading the model.
 :func:`item_texts` builds the text of each product from the course item schema.
+
+Languages
+    The model and its WordPiece vocabulary are English (uncased). Emoji and Chinese characters
+    are not in the vocabulary: each becomes ``[UNK]``, so two different emoji get identical
+    vectors and a Chinese title shares almost nothing with its English translation (the post
+    this course follows is Chinese; notebook 02 measures it). Accented Latin text works
+    partly (sub-words), Cyrillic and Greek are cut into single letters. :func:`encode_texts`
+    warns (:class:`UnknownTextWarning`) when a text is mostly unknown tokens
+    (:func:`unknown_token_share`). For such a catalog use a multilingual encoder (e.g.
+    paraphrase-multilingual-MiniLM-L12-v2, installed and loaded yourself) or translate the
+    texts first.
 """
 
 from __future__ import annotations
@@ -164,6 +175,72 @@ def count_tokens(texts: Sequence[str] | pd.Series | np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     encoded = load_tokenizer()(values, add_special_tokens=True, truncation=False)["input_ids"]
     return np.array([len(ids) for ids in encoded], dtype=np.int64)
+
+
+#: Share of a text's tokens that are ``[UNK]`` from which :func:`encode_texts` warns.
+UNKNOWN_SHARE_WARNING = 0.5
+
+
+class UnknownTextWarning(UserWarning):
+    """Some texts are mostly tokens the encoder's English vocabulary does not know."""
+
+
+def unknown_token_share(texts: Sequence[str] | pd.Series | np.ndarray) -> np.ndarray:
+    """Share of each text's WordPiece tokens that are ``[UNK]`` (0 for a text without tokens).
+
+    The bundled model is English: its vocabulary has no emoji and none of the Chinese
+    characters of a product title, so ``"红色跑步鞋"`` (red running shoes) is five ``[UNK]``
+    tokens (share 1.0) and two different emoji give the same vector. Cyrillic or Greek text
+    is split into single letters, which the model has barely seen in context.
+
+    Returns:
+        float64 array of shape ``(len(texts),)`` with values in [0, 1].
+
+    Example:
+        >>> unknown_token_share(["red running shoes", "红色跑步鞋", "shoes 😀"]).tolist()
+        [0.0, 1.0, 0.5]
+    """
+    values = checks.text_list(texts)
+    if not values:
+        return np.zeros(0, dtype=np.float64)
+    tokenizer = _word_pieces()
+    unknown = tokenizer.token_to_id("[UNK]")
+    encoded = tokenizer.encode_batch(values, add_special_tokens=False)
+    return np.array(
+        [
+            sum(t == unknown for t in item.ids) / len(item.ids) if item.ids else 0.0
+            for item in encoded
+        ],
+        dtype=np.float64,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _word_pieces() -> Any:
+    """The bundled tokenizer through the light ``tokenizers`` library (no transformers import,
+    so the cached path of :func:`encode_texts` stays fast), without padding or truncation."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def _warn_about_unknown_text(values: list[str]) -> None:
+    share = unknown_token_share(values)
+    mostly_unknown = np.flatnonzero(share >= UNKNOWN_SHARE_WARNING)
+    if mostly_unknown.size == 0:
+        return
+    examples = ", ".join(repr(values[i][:40]) for i in mostly_unknown[:3])
+    warnings.warn(
+        f"{mostly_unknown.size} of {len(values)} texts are mostly tokens the English encoder "
+        f"does not know (e.g. {examples}): their vectors carry little of their meaning and "
+        "texts that differ only in those characters get the same vector. Translate them, or "
+        "use a multilingual encoder (recutils.text, 'Languages')",
+        UnknownTextWarning,
+        stacklevel=3,
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -572,7 +649,8 @@ def encode_texts(
     Args:
         texts: one str per item (list, tuple, 1-D numpy array or pandas Series; a Series'
             index is ignored, rows come back in its order). Empty strings are allowed; None/NaN
-            are not (replace them with ``""`` or drop those items).
+            are not (replace them with ``""`` or drop those items). Texts that are mostly
+            unknown tokens (not English) give an :class:`UnknownTextWarning`.
         batch_size: texts per forward pass, all of one token length (no padding; a short
             batch is filled up). Part of the cache key: a text's vector is the same bits in
             any batch of this size, and may differ in the last bits with another size.
@@ -608,6 +686,7 @@ def encode_texts(
     threads = checks.optional_positive_int(threads, "threads", "torch threads while encoding")
     if not values:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    _warn_about_unknown_text(values)
     n_threads = int(threads) if threads is not None else environment.configured_threads()[1]
     if not cache:
         return _encode_uncached(values, int(batch_size), n_threads, pooling)

@@ -1,6 +1,8 @@
 """setup(): seeds, threads, quiet warnings; data and cache folders."""
 
 import random
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -54,3 +56,48 @@ def test_data_and_cache_dirs_follow_argument_then_environment(monkeypatch, tmp_p
     monkeypatch.delenv("RECUTILS_DATA_DIR")
     monkeypatch.delenv("RECUTILS_CACHE_DIR")
     assert data_dir().name == "data" and cache_dir().name in (".cache", "recutils")
+
+
+def test_auto_threads_follow_the_machines_load(monkeypatch):
+    from recutils import environment
+
+    monkeypatch.delenv("RECUTILS_TORCH_THREADS", raising=False)
+    monkeypatch.setattr(environment.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(environment, "other_programs_busy_cores", lambda: 0.05)
+    assert environment.auto_torch_threads() == 2
+    monkeypatch.setattr(environment, "other_programs_busy_cores", lambda: 0.9)
+    assert environment.auto_torch_threads() == 1
+    info = recutils.setup(seed=1)
+    assert info.torch_threads == 1 and torch.get_num_threads() == 1
+    assert "torch auto" in repr(info)  # the same first output whatever the load
+    monkeypatch.setattr(environment, "other_programs_busy_cores", lambda: None)  # not measurable
+    assert environment.auto_torch_threads() == 2
+    monkeypatch.setattr(environment.os, "cpu_count", lambda: 1)
+    assert environment.auto_torch_threads() == 1
+    monkeypatch.setenv("RECUTILS_TORCH_THREADS", "3")
+    assert environment.auto_torch_threads() == 3
+    monkeypatch.setenv("RECUTILS_TORCH_THREADS", "two")
+    with pytest.raises(ValueError, match="RECUTILS_TORCH_THREADS='two' must be a whole number"):
+        environment.auto_torch_threads()
+    with pytest.raises(ValueError, match="torch_threads must be a whole number >= 1 or 'auto'"):
+        recutils.setup(torch_threads="fast")
+    monkeypatch.delenv("RECUTILS_TORCH_THREADS")
+    assert "torch 2;" in repr(recutils.setup(seed=1, torch_threads=2))
+    recutils.setup()
+
+
+def test_other_programs_busy_cores_measures_a_busy_loop():
+    from recutils import environment
+
+    if environment.machine_busy_seconds() is None:
+        pytest.skip("needs Linux /proc/stat")
+    busy = subprocess.Popen([sys.executable, "-c", "while True:\n    pass\n"])
+    try:
+        import time
+
+        time.sleep(0.3)
+        measured = environment.other_programs_busy_cores(window_seconds=0.5)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert measured is not None and measured > 0.5

@@ -181,7 +181,7 @@ def test_csv_and_parquet_files(tmp_path: Path) -> None:
 
 def test_unsupported_or_missing_files(tmp_path: Path) -> None:
     with pytest.raises(
-        ValueError, match=r"'orders.xlsx'.*'\.xlsx' is not supported.*\.csv, \.csv\.gz, \.parquet"
+        ValueError, match=r"'orders.xlsx'.*'\.xlsx' is not supported.*\.csv, \.csv\.gz.*\.jsonl"
     ):
         from_files(tmp_path / "orders.xlsx", columns=COLUMNS)
     with pytest.raises(FileNotFoundError, match=r"orders\.csv"):
@@ -200,8 +200,15 @@ def test_mapping_typo_names_the_column() -> None:
 
 
 def test_unmapped_required_column() -> None:
-    with pytest.raises(ValueError, match=r"missing column\(s\) \['item_id'\]"):
+    with pytest.raises(ValueError) as error:
         from_frames(orders(), columns={"customer": "user_id", "ts": "timestamp"})
+    message = str(error.value)
+    assert message.startswith("interactions has no item_id column")
+    assert "not mapped: ['sku', 'qty', 'order']" in message
+    assert "from_frames" not in message and "my-shop" not in message
+    assert "'event'" not in message and "'weight'" not in message  # nothing we added ourselves
+    with pytest.raises(ValueError, match="order='rows'"):
+        from_frames(orders().drop(columns="ts"), columns={"customer": "user_id", "sku": "item_id"})
 
 
 def test_two_columns_mapped_to_one_name() -> None:
@@ -292,3 +299,230 @@ def test_float_ids_in_csv_files(tmp_path: Path) -> None:
     inter = from_files(tmp_path / "orders.csv", columns=mapping).interactions
     assert inter["user_id"].tolist() == ["17850", "13047"]
     assert inter["item_id"].tolist() == ["00123", "2.0"]  # not every sku is a float: kept as text
+
+
+# --------------------------------------------------------------------------------------------
+# Real exports (issue 14): timestamps, orders, file formats, blanks, empty input
+
+
+def events(ts: list[object]) -> pd.DataFrame:
+    n = len(ts)
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{i % 2}" for i in range(n)],
+            "item_id": [f"i{i}" for i in range(n)],
+            "ts": ts,
+        }
+    ).rename(columns={"ts": "timestamp"})
+
+
+def test_day_first_strings_are_read_one_way() -> None:
+    dataset = from_frames(events(["01/02/2024", "13/01/2024", "02/03/2024"]))
+    assert dataset.interactions.sort_values("item_id")["timestamp"].dt.strftime(
+        "%Y-%m-%d"
+    ).tolist() == ["2024-02-01", "2024-01-13", "2024-03-02"]
+    assert dataset.info["date_order"] == "day first"
+    month_first = from_frames(events(["01/02/2024", "01/13/2024", "02/03/2024"]))
+    assert month_first.info["date_order"] == "month first"
+    assert sorted(month_first.interactions["timestamp"].dt.strftime("%m-%d")) == [
+        "01-02",
+        "01-13",
+        "02-03",
+    ]
+
+
+def test_ambiguous_or_contradictory_day_month_strings_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"ambiguous.*'01/02/2024'.*timestamp_format='%d/%m/%Y'"):
+        from_frames(events(["01/02/2024", "03/04/2024"]))
+    with pytest.raises(ValueError, match="mixes day-first dates"):
+        from_frames(events(["13/01/2024", "01/13/2024"]))
+    same = from_frames(events(["01/01/2024", "02/02/2024"]))  # both readings agree
+    assert same.interactions["timestamp"].dt.month.tolist() == [1, 2]
+    given = from_frames(events(["01/02/2024", "03/04/2024"]), timestamp_format="%m/%d/%Y")
+    assert given.interactions["timestamp"].dt.month.tolist() == [1, 3]
+
+
+def test_epoch_unit_mistakes_are_named() -> None:
+    seconds = [1_700_000_000, 1_700_000_060]
+    with pytest.warns(UserWarning, match=r"every date is before 1990.*timestamp_unit='s'"):
+        from_frames(events(seconds), timestamp_unit="ms")
+    milliseconds = [1_700_000_000_000, 1_700_000_060_000]
+    with pytest.raises(ValueError, match=r"epoch seconds.*look like epoch milliseconds.*'ms'"):
+        from_frames(events(milliseconds), timestamp_unit="s")
+    assert from_frames(events(milliseconds), timestamp_unit="ms").interactions[
+        "timestamp"
+    ].min() == pd.Timestamp("2023-11-14 22:13:20")
+    with pytest.raises(ValueError, match="timestamp_unit must be one of"):
+        from_frames(events(seconds), timestamp_unit="sec")
+
+
+def test_future_dates_warn() -> None:
+    with pytest.warns(UserWarning, match=r"1 date\(s\) are in the future"):
+        from_frames(events(["2024-01-01", "2099-01-01"]))
+    with pytest.raises(ValueError, match="outside the years 1677-2262"):
+        from_frames(events(["2024-01-01", "2999-01-01"]))
+
+
+def test_mixed_utc_offsets_keep_wall_clock_or_convert() -> None:
+    written = ["2024-03-30T12:00:00+01:00", "2024-03-31T12:00:00+02:00"]
+    dataset = from_frames(events(written))
+    assert dataset.interactions["timestamp"].tolist() == [
+        pd.Timestamp("2024-03-30 12:00"),
+        pd.Timestamp("2024-03-31 12:00"),
+    ]
+    assert "+01:00" in dataset.info["timezone"] and "+02:00" in dataset.info["timezone"]
+    utc = from_frames(events(written), timezone="UTC")
+    assert utc.interactions["timestamp"].tolist() == [
+        pd.Timestamp("2024-03-30 11:00"),
+        pd.Timestamp("2024-03-31 10:00"),
+    ]
+    # across the autumn change, wall-clock times repeat; UTC keeps the true order
+    autumn = ["2024-10-27T02:30:00+02:00", "2024-10-27T02:10:00+01:00"]
+    true_order = from_frames(events(autumn), timezone="UTC").interactions["timestamp"]
+    assert true_order.iloc[0] < true_order.iloc[1]
+    with pytest.raises(ValueError, match="is not a time zone name"):
+        from_frames(events(written), timezone="Mars/Olympus")
+    with pytest.raises(ValueError, match="has none"):
+        from_frames(events(["2024-01-01", "2024-01-02"]), timezone="UTC")
+
+
+def test_order_instead_of_times() -> None:
+    from recutils.interactions import IdIndex, recency_weighted, user_item_pairs
+    from recutils.models.sequential import user_sequences
+    from recutils.splitting import leave_last_n_out, temporal_protocol, temporal_split
+
+    frame = pd.DataFrame(
+        {
+            "user": ["a", "a", "a", "b", "b", "b"],
+            "item": ["x", "y", "z", "z", "x", "y"],
+            "step": [3, 1, 2, 1, 2, 3],
+        }
+    )
+    dataset = from_frames(frame, columns={"user": "user_id", "item": "item_id"}, order="step")
+    times = dataset.interactions["timestamp"]
+    assert pd.api.types.is_integer_dtype(times) and "step" not in dataset.interactions
+    assert "positions, not times" in dataset.info["order"]
+    split = leave_last_n_out(dataset.interactions, n_test=1)
+    assert sorted(split.test["item_id"]) == ["x", "y"]  # a's step 3 is x, b's is y
+    index = IdIndex.from_dataset(dataset)
+    sequences = user_sequences(dataset.interactions, index)
+    assert [index.items[s].tolist() for s in sequences] == [["y", "z", "x"], ["z", "x", "y"]]
+    assert [
+        index.items[s].tolist() for s in user_sequences(dataset.interactions, index, before=3)
+    ] == [["y", "z"], ["z", "x"]]
+    assert len(temporal_split(dataset.interactions, test_start=3).test) == 2
+    with pytest.raises(ValueError, match="needs real times"):
+        temporal_protocol(dataset)
+    with pytest.raises(ValueError, match="needs real times"):
+        recency_weighted(user_item_pairs(dataset.interactions), half_life_days=7)
+    by_rows = from_frames(
+        frame.drop(columns="step"), columns={"user": "user_id", "item": "item_id"}, order="rows"
+    )
+    assert by_rows.interactions["timestamp"].tolist() == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="not whole numbers"):
+        from_frames(
+            frame.assign(step=[1, 2, None, 1, 2, 3]),
+            columns={"user": "user_id", "item": "item_id"},
+            order="step",
+        )
+    with pytest.raises(ValueError, match="either times or an order"):
+        from_frames(
+            frame.assign(timestamp="2024-01-01"),
+            columns={"user": "user_id", "item": "item_id"},
+            order="step",
+        )
+    with pytest.raises(ValueError, match="order='stp' names no column"):
+        from_frames(frame, columns={"user": "user_id", "item": "item_id"}, order="stp")
+
+
+def test_a_one_type_log_weighs_the_same_whatever_its_event_is_called() -> None:
+    from recutils.interactions import user_item_pairs
+
+    frame = events(["2024-01-01", "2024-01-02", "2024-01-03"])
+    as_purchases = user_item_pairs(from_frames(frame).interactions)
+    as_ratings = user_item_pairs(from_frames(frame, event="rating").interactions)
+    assert as_purchases["weight"].tolist() == as_ratings["weight"].tolist() == [1.0, 1.0, 1.0]
+    assert as_purchases.attrs["event_weights"] == {"purchase": 1.0}
+    funnel = frame.assign(event=["view", "cart", "purchase"])
+    weights = user_item_pairs(from_frames(funnel).interactions).attrs["event_weights"]
+    assert weights == {"view": 1.0, "cart": 3.0, "purchase": 5.0}
+
+
+def test_empty_input_is_refused_where_it_is_made() -> None:
+    from recutils.schema import Dataset
+
+    with pytest.raises(ValueError, match="interactions has no rows"):
+        from_frames(events([]).astype({"timestamp": "datetime64[ns]"}))
+    with pytest.raises(ValueError, match="items has no rows"):
+        from_frames(events(["2024-01-01"]), products().iloc[:0], item_columns={"sku": "item_id"})
+    dataset = from_frames(events(["2024-01-01"]))
+    with pytest.raises(ValueError, match=r"my-shop.interactions has no rows"):
+        Dataset("my-shop", dataset.interactions.iloc[:0], dataset.items).validate()
+
+
+def test_cutoffs_outside_the_data_are_refused() -> None:
+    from recutils.splitting import temporal_split
+
+    interactions = from_frames(events(["2024-01-01", "2024-01-02", "2024-01-03"])).interactions
+    with pytest.raises(
+        ValueError, match=r"test_start \(2025-01-01 00:00:00\) is outside.*test would be empty"
+    ):
+        temporal_split(interactions, test_start="2025-01-01")
+    with pytest.raises(ValueError, match="train would be empty"):
+        temporal_split(interactions, test_start="2023-01-01")
+    with pytest.raises(ValueError, match=r"valid_start .* is outside"):
+        temporal_split(interactions, test_start="2024-01-03", valid_start="2024-01-01")
+    assert len(temporal_split(interactions, test_start="2024-01-03").test) == 1
+
+
+def test_blank_strings_are_missing() -> None:
+    items = products().assign(name=["White hanging heart", "", "  "], path=["", None, "Kitchen"])
+    frame = orders()
+    dataset = from_frames(
+        frame,
+        items,
+        columns=COLUMNS,
+        item_columns={"sku": "item_id", "name": "title", "path": "category"},
+    )
+    assert dataset.items["title"].isna().tolist() == [False, True, True]
+    assert dataset.items["category"].isna().tolist() == [True, True, False]
+    with pytest.raises(ValueError, match=r"interactions.item_id has 1 null value"):
+        from_frames(frame.assign(sku=["85123A", " ", "85123A", "22423"]), columns=COLUMNS)
+    from recutils.schema import Dataset
+
+    raw = Dataset("raw", dataset.interactions, dataset.items.assign(brand=["", " ", None]))
+    assert "brand" in raw.missing_item_fields()
+
+
+@pytest.mark.parametrize(
+    ("name", "delimiter"), [("orders.tsv", "\t"), ("orders.txt", ";"), ("orders.csv", "|")]
+)
+def test_delimiters_are_sniffed(tmp_path: Path, name: str, delimiter: str) -> None:
+    path = tmp_path / name
+    orders().assign(sku=["00123", "71053", "00123", "22423"]).to_csv(
+        path, sep=delimiter, index=False
+    )
+    dataset = from_files(path, columns=COLUMNS)
+    assert sorted(dataset.items["item_id"]) == ["00123", "22423", "71053"]
+
+
+def test_a_wrong_delimiter_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    orders().to_csv(path, sep="\t", index=False)
+    with pytest.raises(
+        ValueError, match=r"reads as a single column.*header contains '\\t'.*delimiter="
+    ):
+        from_files(path, columns=COLUMNS, delimiter=",")
+    assert len(from_files(path, columns=COLUMNS, delimiter="\t").interactions) == 4
+
+
+def test_json_lines_and_arrays(tmp_path: Path) -> None:
+    frame = orders().assign(sku=["00123", "71053", "00123", "22423"])
+    lines = tmp_path / "orders.jsonl"
+    frame.to_json(lines, orient="records", lines=True)
+    array = tmp_path / "orders.json"
+    frame.to_json(array, orient="records")
+    for path in (lines, array):
+        dataset = from_files(path, columns=COLUMNS)
+        assert sorted(dataset.items["item_id"]) == ["00123", "22423", "71053"]
+        assert dataset.interactions["user_id"].iloc[0] in {"17850", "13047"}

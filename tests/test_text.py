@@ -497,3 +497,19 @@ def test_count_tokens_counts_special_tokens_and_does_not_truncate():
     assert count_tokens([]).shape == (0,)
     with pytest.raises(ValueError):
         count_tokens(["fine", None])
+
+
+def test_unknown_tokens_are_measured_and_warned_about(tmp_path) -> None:
+    shares = text.unknown_token_share(["red running shoes", "红色跑步鞋", "shoes 😀", ""])
+    assert shares.tolist() == [0.0, 1.0, 0.5, 0.0]
+    with pytest.warns(
+        text.UnknownTextWarning, match=r"1 of 2 texts are mostly tokens.*'红色跑步鞋'"
+    ):
+        vectors = text.encode_texts(["红色跑步鞋", "red running shoes"], cache_dir=tmp_path)
+    # the warning comes on every call, whether the vectors are computed or read from the cache
+    with pytest.warns(text.UnknownTextWarning):
+        again = text.encode_texts(["红色跑步鞋", "red running shoes"], cache_dir=tmp_path)
+    np.testing.assert_array_equal(vectors, again)
+    with pytest.warns(text.UnknownTextWarning):
+        emoji = text.encode_texts(["😀", "🎉"], cache=False)
+    np.testing.assert_array_equal(emoji[0], emoji[1])  # two emoji, one vector: both are [UNK]

@@ -71,7 +71,7 @@ from recutils import checks
 from recutils.environment import DEFAULT_SEED, torch_threads
 from recutils.interactions import IdIndex
 from recutils.models.training import TorchRecommender
-from recutils.schema import ITEM, TIMESTAMP, USER
+from recutils.schema import ITEM, TIMESTAMP, USER, is_order
 
 #: Histories (users) run through the network at once when scoring.
 SCORE_BATCH_SIZE = 256
@@ -97,7 +97,8 @@ def user_sequences(
             ``timestamp`` of the course schema. Every id must be in ``index``.
         index: the numbering of users (rows) and items (columns), as for the train matrix.
         before: keep only events strictly before this time (e.g. the split's cut-off, so that
-            the histories hold training events only); ``None`` keeps all.
+            the histories hold training events only); ``None`` keeps all. For an order
+            instead of times (integer timestamps), a position.
         collapse_repeats: merge consecutive events on the same item into one step (a view,
             then a cart, then a purchase of one product is one step of the sequence).
 
@@ -116,7 +117,8 @@ def user_sequences(
             f"interactions lacks the column(s) {missing}; it needs {[USER, ITEM, TIMESTAMP]} "
             "(the course schema, recutils.schema)"
         )
-    times = pd.to_datetime(interactions[TIMESTAMP])
+    ordered_only = is_order(interactions[TIMESTAMP])  # an order instead of times (schema)
+    times = interactions[TIMESTAMP] if ordered_only else pd.to_datetime(interactions[TIMESTAMP])
     if times.isna().any():
         rows = list(interactions.index[times.isna().to_numpy()][:3])
         raise ValueError(
@@ -124,7 +126,14 @@ def user_sequences(
             f"labels {rows}); drop them or fill in their time"
         )
     keep = np.ones(len(interactions), dtype=bool)
-    if before is not None:
+    if before is not None and ordered_only:
+        if not isinstance(before, (int, np.integer)) or isinstance(before, bool):
+            raise ValueError(
+                f"before must be a whole-number position when the timestamps are an order "
+                f"(integers), got {before!r}"
+            )
+        keep = (times < before).to_numpy()
+    elif before is not None:
         try:
             cutoff = pd.Timestamp(before)
         except (TypeError, ValueError) as error:
@@ -136,7 +145,12 @@ def user_sequences(
     frame = interactions.loc[keep]
     users = index.user_positions(frame[USER])
     items = index.item_positions(frame[ITEM]).astype(np.int64)
-    stamps = times.to_numpy()[keep].astype("datetime64[ns]").astype(np.int64)
+    stamps = times.to_numpy()[keep]
+    stamps = (
+        stamps.astype(np.int64)
+        if ordered_only
+        else stamps.astype("datetime64[ns]").astype(np.int64)
+    )
     order = np.lexsort((stamps, users))  # by user, then time; lexsort is stable
     users, items = users[order], items[order]
     if collapse_repeats and users.size:
