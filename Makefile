@@ -57,6 +57,7 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/metrics_bench.py --output bench/results/metrics_bench.md
 	$(BIN)/python bench/threads_bench.py --output bench/results/threads_bench.md
+	$(BIN)/python bench/load_bench.py --output bench/results/load_bench.md
 	$(BIN)/python bench/encoder_bench.py --n 5000 --output bench/results/encoder_bench.md
 	$(BIN)/python bench/models_bench.py --output bench/results/models_bench.md
 	$(BIN)/python bench/llm_bench.py --output bench/results/llm_bench.md
