@@ -91,7 +91,8 @@ def user_item_pairs(
         events=("_points", "size"),
         _strongest=("_strength", "max"),
     ).reset_index()
-    pairs[EVENT] = np.asarray(ranked, dtype=object)[pairs.pop("_strongest").to_numpy()]
+    strongest = pairs.pop("_strongest").to_numpy().astype(np.int64)  # float when empty
+    pairs[EVENT] = np.asarray(ranked, dtype=object)[strongest]
     pairs[EVENT] = pairs[EVENT].astype(str)
     columns = [USER, ITEM, TIMESTAMP, "last_timestamp", EVENT, WEIGHT, "events"]
     pairs = pairs[columns].sort_values([USER, TIMESTAMP, ITEM], kind="stable")

@@ -526,3 +526,20 @@ def test_json_lines_and_arrays(tmp_path: Path) -> None:
         dataset = from_files(path, columns=COLUMNS)
         assert sorted(dataset.items["item_id"]) == ["00123", "22423", "71053"]
         assert dataset.interactions["user_id"].iloc[0] in {"17850", "13047"}
+
+
+def test_empty_parts_give_empty_pairs_downstream() -> None:
+    from recutils.interactions import IdIndex, user_item_pairs
+
+    dataset = from_frames(events(["2024-01-01", "2024-01-02"]))
+    pairs = user_item_pairs(dataset.interactions.iloc[:0])
+    assert len(pairs) == 0 and list(pairs.columns) == [
+        "user_id",
+        "item_id",
+        "timestamp",
+        "last_timestamp",
+        "event",
+        "weight",
+        "events",
+    ]
+    assert IdIndex.from_dataset(dataset).matrix(pairs).nnz == 0
