@@ -26,10 +26,11 @@ it, and a re-run reads the embeddings back in well under a second without loadin
 :func:`item_texts` builds the text of each product from the course item schema.
 
 Languages
-    The model and its WordPiece vocabulary are English (uncased). Emoji and Chinese characters
-    are not in the vocabulary: each becomes ``[UNK]``, so two different emoji get identical
-    vectors and a Chinese title shares almost nothing with its English translation (the post
-    this course follows is Chinese; notebook 02 measures it). Accented Latin text works
+    The model and its WordPiece vocabulary are English (uncased). Emoji are not in the
+    vocabulary and of Chinese only a few hundred common characters are: the rest become
+    ``[UNK]``, so two different emoji get identical vectors, two Chinese titles made only of
+    unknown characters too, and a Chinese title shares almost nothing with its English
+    translation (the post this course follows is Chinese; notebook 02 measures it). Accented Latin text works
     partly (sub-words), Cyrillic and Greek are cut into single letters. :func:`encode_texts`
     warns (:class:`UnknownTextWarning`) when a text is mostly unknown tokens
     (:func:`unknown_token_share`). For such a catalog use a multilingual encoder (e.g.
@@ -188,9 +189,9 @@ class UnknownTextWarning(UserWarning):
 def unknown_token_share(texts: Sequence[str] | pd.Series | np.ndarray) -> np.ndarray:
     """Share of each text's WordPiece tokens that are ``[UNK]`` (0 for a text without tokens).
 
-    The bundled model is English: its vocabulary has no emoji and none of the Chinese
-    characters of a product title, so ``"红色跑步鞋"`` (red running shoes) is five ``[UNK]``
-    tokens (share 1.0) and two different emoji give the same vector. Cyrillic or Greek text
+    The bundled model is English: its vocabulary has no emoji and only a few hundred common
+    Chinese characters, so ``"红色跑步鞋"`` (red running shoes) is five ``[UNK]`` tokens
+    (share 1.0) and two different emoji give the same vector. Cyrillic or Greek text
     is split into single letters, which the model has barely seen in context.
 
     Returns:

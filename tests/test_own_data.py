@@ -543,3 +543,31 @@ def test_empty_parts_give_empty_pairs_downstream() -> None:
         "events",
     ]
     assert IdIndex.from_dataset(dataset).matrix(pairs).nnz == 0
+
+
+def test_review_cases_mixed_formats_epoch_zones_renamed_order_blank_times(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"mixes date formats.*'13/01/2024'.*'2024-01-05'"):
+        from_frames(events(["13/01/2024", "03/01/2024", "2024-01-05"]))
+    seconds = events([1_700_000_000, 1_700_000_060])
+    assert from_frames(seconds, timestamp_unit="s").interactions["timestamp"].iloc[0] == (
+        pd.Timestamp("2023-11-14 22:13:20")
+    )
+    berlin = from_frames(seconds, timestamp_unit="s", timezone="Europe/Berlin")
+    assert berlin.interactions["timestamp"].iloc[0] == pd.Timestamp("2023-11-14 23:13:20")
+    assert berlin.info["timezone"] == "converted to Europe/Berlin"
+    frame = pd.DataFrame({"u": ["a", "a"], "i": ["x", "y"], "pos": [2, 1]})
+    for order in ("pos", "step"):  # your name, or the name it is renamed to
+        dataset = from_frames(
+            frame, columns={"u": "user_id", "i": "item_id", "pos": "step"}, order=order
+        )
+        assert dataset.interactions.sort_values("timestamp")["item_id"].tolist() == ["y", "x"]
+    with pytest.raises(ValueError, match=r"timestamp has 1 missing value"):
+        from_frames(events(["2024-01-01", "  "]))
+    path = tmp_path / "products.tsv"
+    products().to_csv(path, sep="\t", index=False)
+    orders_path = tmp_path / "orders.csv"
+    orders().to_csv(orders_path, sep=";", index=False)
+    dataset = from_files(
+        orders_path, path, columns=COLUMNS, item_columns={"sku": "item_id"}, delimiter=";"
+    )
+    assert len(dataset.items) == 3

@@ -34,10 +34,11 @@ or :func:`from_frames` with pandas frames you already have. What happens, in ord
    reads id columns as text, so leading zeros (``"00123"``) survive.
 4. **Timestamps** are parsed with :func:`pandas.to_datetime`, the whole column one way:
 
-   * date strings like ``01/02/2024``: if some value has a first number above 12 the column is
-     read day first, if some has a second number above 12 month first; if neither (every
-     value could be either) the call refuses and asks for ``timestamp_format``, e.g.
-     ``"%d/%m/%Y %H:%M"``, rather than guess value by value;
+   * date strings like ``01/02/2024``: if some value's first number is above 12 the column
+     is read day first, if some value's second number is, month first; if both, or neither
+     (every value could be either, unless day equals month everywhere), the call refuses and
+     asks for ``timestamp_format``, e.g. ``"%d/%m/%Y %H:%M"``, rather than guess value by
+     value; so does a column that mixes such dates with another format;
    * numbers are *not* guessed: Unix epoch times need ``timestamp_unit="s"`` (or ``"ms"``); a
      unit that puts the dates outside pandas' range is an error naming the unit the values
      look like, and one that puts every date before 1990 (or any in the future) warns
@@ -46,9 +47,11 @@ or :func:`from_frames` with pandas frames you already have. What happens, in ord
      (the schema is naive local time), also when the offsets differ (an export across a
      daylight-saving change); ``timezone="Europe/Berlin"`` converts them all to one zone
      first, and ``timezone="UTC"`` also keeps the true order of the events in the hour when
-     clocks go back (whose wall-clock times repeat).
+     clocks go back (whose wall-clock times repeat). Epoch numbers are UTC instants: they
+     stay UTC unless ``timezone`` names the shop's zone;
      ``Dataset.info`` records what was found (``date_order``, ``timezone``);
-   * values that do not parse are reported by the validator with their count and example rows.
+   * values that do not parse, and blank ones, are reported by the validator with their count
+     and example rows.
 
    Data without times but in order (many public sequence datasets): pass ``order=`` -- the
    name of a position column, or ``"rows"`` for the row order -- and ``timestamp`` holds those
@@ -226,8 +229,16 @@ def _day_first(values: pd.Series, name: str) -> bool | None:
     text = values.dropna().astype(str)
     parts = text.str.extract(_DAY_MONTH)
     matched = parts[0].notna()
-    if text.empty or not matched.all():
+    if text.empty or not matched.any():
         return None
+    if not matched.all():
+        raise ValueError(
+            f"{name} mixes date formats: {int(matched.sum())} value(s) like "
+            f"{text[matched].iloc[0]!r} and {int((~matched).sum())} like "
+            f"{text[~matched].iloc[0]!r}; "
+            "read value by value they could be read with day and month swapped. Make the "
+            "export use one format, or pass timestamp_format for the common one"
+        )
     first, second = parts[0].astype(int), parts[1].astype(int)
     first_over, second_over = first > 12, second > 12
     if first_over.any() and second_over.any():
@@ -328,7 +339,10 @@ def _parse_timestamps(
                 f"{_unit_hint(values)}"
             ) from error
         _warn_if_implausible(parsed, name, f"timestamp_unit={unit!r}; {_unit_hint(values)}")
-        return parsed
+        if timezone is None:
+            facts["timezone"] = "UTC (epoch times); pass timezone='<your zone>' for local times"
+            return parsed
+        return _to_naive(parsed.dt.tz_localize("UTC"), timezone, facts)
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
     elif pd.api.types.is_numeric_dtype(values):
@@ -561,18 +575,22 @@ def from_frames(
         columns: your interaction column names -> schema names, e.g.
             ``{"customer": "user_id", "sku": "item_id", "ts": "timestamp", "qty": "weight"}``.
         item_columns: the same for ``items``, e.g. ``{"sku": "item_id", "name": "title"}``.
-        event: the event type of every row when there is no ``event`` column. With one event
-            type the name does not change any model's input: every event of a one-type log
-            weighs 1 (:func:`recutils.interactions.user_item_pairs`).
+        event: the event type of every row when there is no ``event`` column. With
+            :func:`recutils.interactions.user_item_pairs`' default weights the name of a single
+            type does not matter (each event weighs 1); the notebooks weigh ``"view"``,
+            ``"cart"`` and ``"purchase"`` (``EVENT_WEIGHTS``), so keep ``"purchase"`` for a
+            one-type log you run them on.
         timestamp_unit: ``"s"`` / ``"ms"`` (or ``"us"``, ``"ns"``) if timestamps are Unix epoch
             numbers.
         timestamp_format: a :func:`~datetime.datetime.strptime` format for date strings,
             e.g. ``"%d/%m/%Y %H:%M"`` (default: inferred, module docstring step 4).
-        timezone: for times that carry a UTC offset: convert them all to this zone (e.g.
-            ``"Europe/Berlin"``) before dropping it; default ``None`` keeps each time as written.
-        order: for data without times: the name of a column (in ``interactions``, before
-            renaming) holding each event's position as a whole number, or ``"rows"`` for the
-            row order of ``interactions``. The ``timestamp`` column then holds these integers
+        timezone: for times that carry a UTC offset, and for epoch numbers (which are UTC):
+            convert them all to this zone (e.g. ``"Europe/Berlin"``) before dropping it;
+            default ``None`` keeps each time as written (epoch times stay UTC).
+        order: for data without times: the name of a column (your name or the one it is
+            renamed to in ``columns``) holding each event's position as a whole number, or
+            ``"rows"`` for the row order of ``interactions``. The ``timestamp`` column then
+            holds these integers
             (an order, :mod:`recutils.schema`); there must be no time column as well.
         aggregate_duplicates: merge rows with the same (user, item, timestamp, event)
             (module docstring, step 5); ``False`` makes them an error.
@@ -615,6 +633,7 @@ def from_frames(
                 f"interactions has a {TIMESTAMP} column and order={order!r}: give either times "
                 "or an order, not both"
             )
+        order = dict(columns or {}).get(order, order)  # your name or the renamed one
         frame[TIMESTAMP] = _order_positions(frame, order, original)
         if order != ORDER_BY_ROWS:
             frame = frame.drop(columns=[order])
@@ -639,6 +658,8 @@ def from_frames(
     frame[WEIGHT] = _numeric(frame[WEIGHT])
     frame[PRICE] = _numeric(frame[PRICE])
     if order is None:
+        if not pd.api.types.is_numeric_dtype(frame[TIMESTAMP]):
+            frame[TIMESTAMP] = blank_as_missing(frame[TIMESTAMP])  # "" is a missing time
         parsed = _parse_timestamps(
             frame[TIMESTAMP],
             timestamp_unit,
@@ -719,7 +740,11 @@ def _read_table(
         return pd.read_parquet(path)
     if suffix in JSON_SUFFIXES:
         return _read_json(path, suffix, text_columns)
-    sep = delimiter if delimiter is not None else _sniff_delimiter(path, suffix)
+    sep = (
+        _sniff_delimiter(path, suffix)
+        if delimiter is None or suffix.startswith(".tsv")
+        else delimiter
+    )
     header = pd.read_csv(path, sep=sep, nrows=0).columns
     found = [repr(d) for d in DELIMITERS if d in str(header[0])]
     if len(header) == 1 and (delimiter is None or found):
@@ -770,8 +795,9 @@ def from_files(
     """:func:`from_frames` on files, read by suffix (:data:`SUPPORTED_SUFFIXES`).
 
     * Delimited text (``.csv``, ``.tsv``, ``.txt``, each also ``.gz``): the delimiter is
-      sniffed from the first lines among comma, tab, semicolon and pipe (a tab for ``.tsv``),
-      or given as ``delimiter=``; a file that still reads as one column is an error that says
+      sniffed from the first lines among comma, tab, semicolon and pipe, or given as
+      ``delimiter=`` (for both files; a ``.tsv`` file is always read with tabs); a file
+      that still reads as one column is an error that says
       so. The id columns (those mapped to ``user_id``, ``item_id`` and ``session_id``, or
       already named so) are read as text, so ids like ``"00123"`` keep their leading zeros; a
       column whose every id is a whole number written as a float (``"17850.0"``, as pandas
