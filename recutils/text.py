@@ -30,10 +30,10 @@ Languages
     vocabulary and of Chinese only a few hundred common characters are: the rest become
     ``[UNK]``, so two different emoji get identical vectors, two Chinese titles made only of
     unknown characters too, and a Chinese title shares almost nothing with its English
-    translation (the post this course follows is Chinese; notebook 02 measures it). Accented Latin text works
-    partly (sub-words), Cyrillic and Greek are cut into single letters. :func:`encode_texts`
-    warns (:class:`UnknownTextWarning`) when a text is mostly unknown tokens
-    (:func:`unknown_token_share`). For such a catalog use a multilingual encoder (e.g.
+    translation (the post this course follows is Chinese; notebook 02 measures it). Accented
+    Latin text works partly (sub-words), Cyrillic and Greek are cut into single letters.
+    :func:`encode_texts` warns (:class:`UnknownTextWarning`) when a text is mostly unknown
+    tokens (:func:`unknown_token_share`). For such a catalog use a multilingual encoder (e.g.
     paraphrase-multilingual-MiniLM-L12-v2, installed and loaded yourself) or translate the
     texts first.
 """
