@@ -6,8 +6,21 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from recutils.metrics import ranking_metrics
 from recutils.models import EASE
-from recutils.models.ease import AUTO_L2_FACTORS, inverse_spd
+from recutils.models.ease import (
+    AUTO_FOLDS,
+    AUTO_HOLDOUT_FRACTION,
+    AUTO_K,
+    AUTO_L2_FACTORS,
+    AUTO_SEED,
+    AUTO_TOLERANCE,
+    content_order,
+    ease_weights,
+    inverse_spd,
+    near_best_l2,
+)
+from recutils.ranking import top_k_items
 from recutils.splitting import holdout_split
 
 
@@ -59,6 +72,17 @@ def test_inverse_spd_matches_numpy() -> None:
     np.testing.assert_allclose(inverse_spd(np.asfortranarray(gram)), np.linalg.inv(gram), atol=1e-8)
 
 
+def test_inverse_spd_and_weights_in_float32() -> None:
+    matrix = random_train()
+    gram = (matrix.T @ matrix).toarray().astype(np.float64)
+    single = inverse_spd(np.asfortranarray(gram + 30 * np.eye(25), dtype=np.float32))
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, np.linalg.inv(gram + 30 * np.eye(25)), rtol=1e-4, atol=1e-7)
+    weights = ease_weights(gram, 30.0, dtype=np.float32)
+    assert weights.dtype == np.float32 and (np.diag(weights) == 0).all()
+    np.testing.assert_allclose(weights, ease_weights(gram, 30.0), atol=1e-5)
+
+
 def test_holdout_split_keeps_one_item_per_user() -> None:
     matrix = random_train()
     kept, held = holdout_split(matrix, 0.2, seed=3)
@@ -69,19 +93,77 @@ def test_holdout_split_keeps_one_item_per_user() -> None:
     np.testing.assert_array_equal(np.diff(sp.csr_matrix(held).indptr), expected)
 
 
-def test_auto_l2_is_on_the_grid_and_deterministic() -> None:
+# --------------------------------------------------------------------------------------------
+# Choosing lambda: l2="auto"
+# --------------------------------------------------------------------------------------------
+
+
+def test_near_best_l2_is_the_geometric_middle_of_the_near_ties() -> None:
+    quality = {1.0: 0.20, 2.0: 0.295, 4.0: 0.30, 8.0: 0.299, 16.0: 0.296, 32.0: 0.25}
+    # within 2% of 0.30 (>= 0.294): 2, 4, 8, 16 -> (2 * 4 * 8 * 16) ** (1 / 4)
+    assert near_best_l2(quality, 0.02) == pytest.approx(1024**0.25)
+    assert near_best_l2(quality, 0.0) == 4.0  # no tolerance: the best alone
+    assert near_best_l2(quality, 0.5) == pytest.approx(np.exp(np.mean(np.log(list(quality)))))
+    assert near_best_l2({3.0: 0.0, 12.0: 0.0}, 0.02) == pytest.approx(6.0)
+
+
+def test_content_order_ignores_the_column_order_but_not_the_weights() -> None:
+    matrix = random_train(n_users=40, n_items=12)
+    permutation = np.random.default_rng(5).permutation(12)
+    permuted = matrix[:, permutation]
+    ordered = matrix[:, content_order(matrix)]
+    assert (ordered != permuted[:, content_order(permuted)]).nnz == 0
+    assert sorted(content_order(matrix)) == list(range(12))
+    # columns 0 and 1 have the same users but other weights: two contents, two keys
+    weighted = sp.csr_matrix(np.array([[1, 2, 0], [1, 2, 1], [0, 0, 1]], dtype=np.float32))
+    swapped = weighted[:, [1, 0, 2]]
+    assert (weighted[:, content_order(weighted)] != swapped[:, content_order(swapped)]).nnz == 0
+
+
+def test_auto_l2_searches_a_relative_grid_and_refits_on_all_of_train() -> None:
     matrix = random_train(n_users=200, n_items=30)
     first = EASE().fit(matrix)
     second = EASE().fit(matrix)
-    grid = np.array(list(first.l2_search_))
-    assert grid.size == len(AUTO_L2_FACTORS)
-    np.testing.assert_allclose(grid / grid[0], np.array(AUTO_L2_FACTORS) / AUTO_L2_FACTORS[0])
-    assert first.l2_ in first.l2_search_
-    assert first.l2_search_[first.l2_] == max(first.l2_search_.values())
+    scale = (matrix > 0).sum() / 30  # mean(diag(X^T X)) of all of train, binary
+    np.testing.assert_allclose(list(first.l2_search_), np.array(AUTO_L2_FACTORS) * scale)
+    assert first.l2_ == near_best_l2(first.l2_search_, AUTO_TOLERANCE)
     assert first.l2_ == second.l2_ and first.l2_search_ == second.l2_search_
     np.testing.assert_array_equal(first.weights_, second.weights_)
     # the final weights are refitted on all of train with the chosen lambda
     np.testing.assert_allclose(first.weights_, EASE(l2=first.l2_).fit(matrix).weights_)
+
+
+def test_auto_l2_averages_the_ndcg_of_every_hold_out() -> None:
+    matrix = random_train(n_users=200, n_items=30)
+    model = EASE().fit(matrix)
+    ordered = sp.csr_matrix(matrix[:, content_order(matrix > 0, AUTO_SEED)] > 0, dtype=np.float32)
+    ordered.sort_indices()
+    expected = np.zeros(len(AUTO_L2_FACTORS))
+    for fold in range(AUTO_FOLDS):
+        kept, held = holdout_split(ordered, AUTO_HOLDOUT_FRACTION, AUTO_SEED + fold)
+        users = np.flatnonzero(np.diff(held.indptr) > 0)
+        gram = (kept.T @ kept).toarray()
+        for position, factor in enumerate(AUTO_L2_FACTORS):
+            # each hold-out's lambda is relative to the interactions it keeps
+            weights = ease_weights(gram, factor * np.mean(np.diag(gram)), dtype=np.float32)
+            recommended = top_k_items(kept[users] @ weights, AUTO_K, exclude=kept[users])
+            metrics = ranking_metrics(recommended, held[users], k=AUTO_K)
+            expected[position] += metrics.loc[AUTO_K, "ndcg"] / AUTO_FOLDS
+    assert AUTO_FOLDS >= 2
+    np.testing.assert_allclose(list(model.l2_search_.values()), expected, rtol=1e-12)
+
+
+def test_auto_l2_does_not_depend_on_the_order_of_the_catalog() -> None:
+    matrix = random_train(seed=4, n_users=300, n_items=40)
+    permutation = np.random.default_rng(2).permutation(40)
+    original = EASE().fit(matrix)
+    permuted = EASE().fit(matrix[:, permutation])
+    assert permuted.l2_ == original.l2_
+    assert permuted.l2_search_ == original.l2_search_
+    users = np.arange(300)
+    np.testing.assert_allclose(
+        permuted.score(users), original.score(users)[:, permutation], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_refuses_a_catalog_too_large_for_dense_matrices() -> None:
