@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/llm_bench.py --output bench/results/llm_bench.md
 	$(BIN)/python bench/lightgcn_bench.py --output bench/results/lightgcn_bench.md
 	$(BIN)/python bench/hybrid_bench.py --output bench/results/hybrid_bench.md
+	$(BIN)/python bench/ease_bench.py --fixed 2,4,8
 	$(BIN)/python bench/reference_check.py --output bench/results/reference_check.md
 	$(BIN)/python tools/update_readme.py
 
