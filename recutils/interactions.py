@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recutils import checks
 from recutils.schema import EVENT, EVENTS, ITEM, TIMESTAMP, USER, WEIGHT, Dataset, require_times
 
 #: Default importance of each event type when several are merged into one pair weight.
@@ -206,3 +207,45 @@ def recency_weighted(
     weighted = pairs.copy()
     weighted[column] = pairs[column].to_numpy(dtype=float) * 0.5 ** (age_days / half_life_days)
     return weighted
+
+
+def only_items(matrix: sp.spmatrix, items: np.ndarray) -> sp.csr_matrix:
+    """The entries of ``matrix`` in the given columns, every other entry removed.
+
+    ``only_items(M, S)[u, i] = M[u, i]`` if ``i`` is in ``S`` else ``0`` (not stored), e.g. the
+    test pairs on new items, on rarely seen items, or on one department. Rows left empty stay
+    in the matrix (evaluation skips users without a relevant item).
+
+    Args:
+        matrix: (n_users, n_items) sparse matrix.
+        items: a (n_items,) boolean mask, or item (column) numbers.
+
+    Returns:
+        A float32-or-same-dtype CSR matrix of the same shape, with explicit zeros removed.
+
+    Example:
+        >>> m = sp.csr_matrix(np.array([[1, 2, 0], [0, 3, 4]], dtype=np.float32))
+        >>> only_items(m, np.array([False, True, True])).toarray().tolist()
+        [[0.0, 2.0, 0.0], [0.0, 3.0, 4.0]]
+        >>> only_items(m, [0]).nnz
+        1
+    """
+    if not sp.issparse(matrix):
+        raise TypeError(
+            f"matrix must be a scipy.sparse (n_users, n_items) matrix, got {type(matrix).__name__}"
+        )
+    array = np.asarray(items)
+    n_items = matrix.shape[1]
+    if array.dtype == bool:
+        if array.shape != (n_items,):
+            raise ValueError(
+                f"items as a mask must have one entry per column ({n_items}), got shape "
+                f"{array.shape}"
+            )
+        mask = array
+    else:
+        mask = np.zeros(n_items, dtype=bool)
+        mask[checks.positions(array, n_items, "item")] = True
+    kept = sp.csr_matrix(matrix).multiply(mask[None, :]).tocsr()
+    kept.eliminate_zeros()
+    return kept

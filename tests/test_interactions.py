@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from recutils.interactions import IdIndex, user_item_pairs
 from recutils.schema import Dataset
@@ -122,3 +123,17 @@ def test_default_weights_count_other_event_types_once():
     assert pairs.set_index(["user_id", "item_id"]).loc[("u1", "a"), "weight"] == 2.0  # two events
     with pytest.raises(ValueError, match="no event has a positive weight"):
         user_item_pairs(ratings, event_weights={"purchase": 1.0})
+
+
+def test_only_items_keeps_the_chosen_columns():
+    from recutils.interactions import only_items
+
+    matrix = sp.csr_matrix(np.array([[1, 2, 0], [0, 3, 4]], dtype=np.float32))
+    by_mask = only_items(matrix, np.array([False, True, True]))
+    assert by_mask.toarray().tolist() == [[0, 2, 0], [0, 3, 4]]
+    assert by_mask.nnz == 3 and by_mask.shape == matrix.shape
+    assert only_items(matrix, [0]).toarray().tolist() == [[1, 0, 0], [0, 0, 0]]
+    with pytest.raises(ValueError, match="one entry per column"):
+        only_items(matrix, np.array([True, False]))
+    with pytest.raises(TypeError, match=r"scipy\.sparse"):
+        only_items(matrix.toarray(), [0])

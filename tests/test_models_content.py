@@ -307,3 +307,15 @@ def test_popularity_weight_adds_log_popularity() -> None:
     )
     with pytest.raises(ValueError, match="popularity_weight must be a finite number >= 0"):
         ContentBased(popularity_weight=-1.0)
+
+
+def test_centred_unit_rows_matches_content_based():
+    from recutils.models import centred_unit_rows
+
+    vectors = np.random.default_rng(0).normal(1.0, 1.0, size=(6, 4)).astype(np.float32)
+    unit, centre = centred_unit_rows(vectors)
+    assert np.allclose(centre, vectors.mean(axis=0))
+    assert np.allclose(np.linalg.norm(unit, axis=1), 1.0, atol=1e-6)
+    train = sp.csr_matrix(np.eye(3, 6, dtype=np.float32))
+    model = ContentBased().fit(train, item_vectors=vectors)
+    assert np.allclose(model.item_unit_, unit)

@@ -38,7 +38,7 @@ from recutils.models.base import (
     as_train_matrix,
     fit_model,
 )
-from recutils.models.content import ContentBased, tfidf_item_vectors
+from recutils.models.content import ContentBased, centred_unit_rows, tfidf_item_vectors
 from recutils.models.ease import EASE
 from recutils.models.factorization import ALS, BPR
 from recutils.models.generative import TIGER
@@ -70,6 +70,7 @@ __all__ = [
     "TorchRecommender",
     "UserKNN",
     "as_train_matrix",
+    "centred_unit_rows",
     "fit_model",
     "tfidf_item_vectors",
     "user_sequences",

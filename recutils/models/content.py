@@ -89,6 +89,31 @@ def unit_rows(vectors: np.ndarray | sp.csr_matrix) -> np.ndarray | sp.csr_matrix
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
+def centred_unit_rows(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Subtract the mean row, then scale each row to unit length: ``u_i = (v_i - m) / ||v_i - m||``.
+
+    Pretrained sentence embeddings share a common direction (two unrelated products still have a
+    clearly positive cosine); removing the catalog's mean ``m`` leaves what tells them apart.
+    Queries (a user's statement, another text) must be centred with the same ``m``:
+    ``unit_rows(query - m)``.
+
+    Args:
+        vectors: (n, d) dense float32 vectors, e.g. ``encode_texts(item_texts(items))``.
+
+    Returns:
+        ``(unit, centre)``: (n, d) float32 centred unit rows (a row equal to the mean stays
+        zero) and the (d,) mean that was subtracted.
+
+    Example:
+        >>> unit, centre = centred_unit_rows(np.array([[1, 0], [0, 1]], dtype=np.float32))
+        >>> unit.astype(float).round(3).tolist(), centre.tolist()
+        ([[0.707, -0.707], [-0.707, 0.707]], [0.5, 0.5])
+    """
+    vectors = checks.dense_vectors(vectors, "vectors")
+    centre = vectors.mean(axis=0)
+    return unit_rows(vectors - centre), centre
+
+
 class ContentBased(Recommender):
     """Recommend items whose content vectors resemble those of the user's items (formula 3.1).
 
@@ -197,8 +222,9 @@ class ContentBased(Recommender):
             # clearly positive cosine); removing the catalog's mean vector leaves what tells
             # products apart. Sparse TF-IDF vectors are left as they are (centring would make
             # them dense, and they have no such common direction).
-            vectors = vectors - vectors.mean(axis=0, keepdims=True)
-        self.item_unit_ = unit_rows(vectors)
+            self.item_unit_, _ = centred_unit_rows(vectors)
+        else:
+            self.item_unit_ = unit_rows(vectors)
         self.item_has_content_ = ~_row_norms_zero(self.item_unit_)
         self.item_similarity_: np.ndarray | None = None  # aggregate="max" computes it once
 
