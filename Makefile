@@ -30,10 +30,11 @@ course: $(STAMP)
 
 # nbval compares with outputs made with 2 torch threads; "auto" would pick 1 on a busy machine
 # (and the last digits of some neural models differ), so the check fixes 2 (README, Benchmarks).
+# RECUTILS_CHECK_SOLUTIONS=1: every exercise check also verifies its solution in solutions/.
 test: $(STAMP)
 	$(BIN)/python -m ruff check recutils tests bench tools
 	$(BIN)/python -m pytest tests
-	RECUTILS_TORCH_THREADS=2 $(BIN)/python -m pytest $(NBVAL) notebooks
+	RECUTILS_TORCH_THREADS=2 RECUTILS_CHECK_SOLUTIONS=1 $(BIN)/python -m pytest $(NBVAL) notebooks
 
 setup: $(STAMP)
 
