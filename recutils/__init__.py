@@ -23,6 +23,7 @@ a model or a dataset):
 * :mod:`recutils.checks`, :mod:`recutils.files`, :mod:`recutils.cache` -- argument checks,
   atomic files, verified caches
 * :mod:`recutils.plotting`, :mod:`recutils.reporting` -- the recurring plots and result tables
+* :mod:`recutils.exercises` -- exercise checks that do not reveal the answer
 
 A typical pipeline (events are split first, then each part is paired on its own, so no
 future interaction leaks into training)::
