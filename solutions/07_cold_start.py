@@ -1,0 +1,77 @@
+"""Worked solutions of notebook 07's exercises (read them after trying).
+
+Each ``exercise_k(nb)`` computes the answer from the notebook's variables (``nb.cold``,
+``nb.per_user_ndcg``, ``nb.item_models``, ...); ``make test`` runs every one through the
+notebook's check.
+"""
+
+import numpy as np
+
+from recutils.metrics import ranking_metrics_per_user
+from recutils.models.onboarding import Onboarding
+
+
+def exercise_1(nb):
+    """(b): the slots, not the model.
+
+    Onboarding never reads the interactions (formula (07.1) has no term for them), so a change
+    with ``n`` must come from the protocol. The test set is the same at every ``n`` (the pairs
+    after the first 20), which rules out (c). What changes is what the lists leave out: with
+    only the ``n`` revealed products left out, a list at ``n = 0`` may hold products among the
+    user's first 20. They are in the ticked categories (that is why the user touched them), so
+    onboarding ranks them high; they are not in the test, so each such slot is a miss. Revealing
+    them removes them from the lists and the slots go to products that can be hits. Section 2.3
+    counts those slots; leaving out all of the first 20 at every ``n`` removes the effect.
+    """
+    return "b"
+
+
+def exercise_2(nb):
+    """One pick: each user's single most likely category, popularity within it, then the rest.
+
+    The same protocol as section 2.2 (``per_user_ndcg`` leaves out the first 20 products and
+    judges on the same test pairs), at ``n = 0``. One category fills the top 10 with its
+    best-sellers; three spread the list over the three categories the user is most likely to
+    browse. Whether that helps depends on how concentrated a user's interest is: compare the
+    result with onboarding's row at ``n = 0`` of the curve table.
+    """
+    single = {
+        int(user): {str(nb.leaf_names[np.argmax(row)])}
+        for user, row in zip(nb.cold.users, nb.interest, strict=True)
+    }
+    values = nb.per_user_ndcg(Onboarding(nb.item_categories, single), 0)
+    return float(values.loc[nb.report_users].mean())
+
+
+def exercise_3(nb):
+    """Form and history: the ticked categories plus those of the user's ten products.
+
+    ``history="categories"`` adds every category the user touched to the ticked ones, all with
+    the same weight (07.1), and orders them together by popularity. The ticked categories are
+    exact (the simulated user knows their interests), while ten products also touch categories
+    the user browsed once; adding those spreads the list over more categories and lets their
+    best-sellers push out those of the ticked ones. Measured at ``n = 10`` on the report users.
+    """
+    both = nb.per_user_ndcg(Onboarding(nb.item_categories, nb.picks, history="categories"), 10)
+    return bool(both.loc[nb.report_users].mean() > nb.curve.loc[10, "onboarding"])
+
+
+def exercise_4(nb):
+    """Reserve two slots: ALS's best 8 known products, then the content model's best 2 new ones.
+
+    ``items=`` restricts each model's ranking to a subset of the catalog (known products for
+    ALS, new ones for the content model), so the two parts never overlap. Recall@10 on new
+    products counts the users' new test products found in the ten slots. ALS finds none of them
+    (section 1), so everything comes from the two reserved slots: compare with the content
+    model's "new only" recall@10, which uses ten slots for new products.
+    """
+    users = nb.new_users
+    known = nb.item_models["ALS"].recommend(users, k=8, items=~nb.cold_items.new).items
+    fresh = (
+        nb.item_models["content-based (MiniLM)"]
+        .recommend(users, k=2, items=nb.cold_items.new)
+        .items
+    )
+    lists = np.concatenate([known, fresh], axis=1)
+    frame = ranking_metrics_per_user(lists, nb.cold_items.test_new[users], k=10)
+    return float(frame["recall@10"].mean())
