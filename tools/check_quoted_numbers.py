@@ -83,7 +83,10 @@ def _supported(quoted: str, printed: set[Decimal]) -> bool:
             for rounding in (ROUND_HALF_UP, ROUND_HALF_EVEN):
                 if not scaled.is_finite():
                     continue
-                rounded = scaled.quantize(places, rounding=rounding)
+                try:
+                    rounded = scaled.quantize(places, rounding=rounding)
+                except InvalidOperation:  # too many digits for the context: not this number
+                    continue
                 if rounded in candidates:
                     return True
     return False
