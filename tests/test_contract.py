@@ -33,6 +33,7 @@ from recutils.models import (
     LightGCN,
     LLMReranker,
     MostPopular,
+    Onboarding,
     Oracle,
     Recommender,
     SASRec,
@@ -42,6 +43,10 @@ from recutils.models import (
     user_sequences,
 )
 from recutils.splitting import temporal_protocol
+
+# the small shop every model is checked on (its catalog has a few more items than n_items)
+CONTRACT_SHOP = load("shop", n_users=120, n_items=150, seed=5)
+CATEGORIES = CONTRACT_SHOP.items["category"].to_numpy()
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world() -> World:
-    shop = load("shop", n_users=120, n_items=150, seed=5)
+    shop = CONTRACT_SHOP
     first = temporal_protocol(shop, test_days=30, valid_days=30)
     second = temporal_protocol(shop, test_days=60, valid_days=30)
     vectors = np.random.default_rng(0).normal(size=(first.train.shape[1], 16)).astype(np.float32)
@@ -70,6 +75,9 @@ def world() -> World:
                 shop.interactions, protocol.index, before=protocol.valid_start
             ),
             "truth": shop.truth,
+            "item_categories": CONTRACT_SHOP.items.set_index("item_id")["category"]
+            .loc[protocol.index.items]
+            .to_numpy(),
         }
 
     return World(first, second, side(first), side(second))
@@ -91,6 +99,7 @@ SMALL_SETTINGS: dict[str, Callable[[], Recommender]] = {
         levels=2, codebook_size=4, max_history=5, d_model=8, d_ff=16, heads=2, epochs=1
     ),
     "Oracle": lambda: Oracle(at="2024-12-01"),
+    "Onboarding": lambda: Onboarding(CATEGORIES, picks={0: {CATEGORIES[0]}}, history="categories"),
     "Switching": lambda: Switching(ContentBased(), ALS(factors=8, iterations=3), 3),
     "LLMReranker": lambda: LLMReranker(MostPopular(), tiny_language_model(), n_candidates=3),
 }
@@ -133,6 +142,9 @@ NEEDS_SIDE_DATA = {
     "TIGER",
     "Oracle",
     "LightGCN with text",
+    "LastCategoryPopular",
+    "LastItemTransitions",
+    "RecentlyViewed",
 }
 
 

@@ -1,22 +1,26 @@
 """Recommenders behind one contract (:mod:`recutils.models.base`).
 
-=================  =====================================================  ==================
-model              idea                                                   module
-=================  =====================================================  ==================
-MostPopular        the most-bought items, for everybody                   base
-UserKNN            the post's formula 3.2: ratings of similar users       neighbors
-ItemKNN            items similar to what the user has                     neighbors
-EASE               closed-form item-item regression (Steck, 2019)         ease
-ALS, BPR           matrix factorisation with the implicit library         factorization
-ContentBased       similarity of item vectors (text embeddings, TF-IDF)   content
-LightGCN           propagation over the user-item graph, BPR              graph
-SASRec             causal Transformer over the item sequence: next item   sequential
-TIGER              T5 writes the next item's semantic ID, token by token  generative
-BertHybrid         user + item IDs + pretrained text vector -> MLP        hybrid
-Oracle             the synthetic shop's true preferences (upper bound)    oracle
-Switching          one model for new users, another for the rest          switching
-LLMReranker        a model's candidates re-ordered by a language model    reranking
-=================  =====================================================  ==================
+===================  =======================================================  ==============
+model                idea                                                     module
+===================  =======================================================  ==============
+MostPopular          the most-bought items, for everybody                     base
+UserKNN              the post's formula 3.2: ratings of similar users         neighbors
+ItemKNN              items similar to what the user has                       neighbors
+EASE                 closed-form item-item regression (Steck, 2019)           ease
+ALS, BPR             matrix factorisation with the implicit library           factorization
+ContentBased         similarity of item vectors (text embeddings, TF-IDF)     content
+LightGCN             propagation over the user-item graph, BPR                graph
+SASRec               causal Transformer over the item sequence: next item     sequential
+TIGER                T5 writes the next item's semantic ID, token by token    generative
+BertHybrid           user + item IDs + pretrained text vector -> MLP          hybrid
+Oracle               the synthetic shop's true preferences (upper bound)      oracle
+Onboarding           best-sellers of the categories a new user ticked         onboarding
+LastCategoryPopular  best-sellers of the last event's category (no training)  sequence_rules
+RecentlyViewed       the user's most recent distinct items                    sequence_rules
+LastItemTransitions  what followed the last item in training histories        sequence_rules
+Switching            one model for new users, another for the rest            switching
+LLMReranker          a model's candidates re-ordered by a language model      reranking
+===================  =======================================================  ==============
 
 The neural models share one training loop (:mod:`recutils.models.training`). Every model is
 used the same way::
@@ -45,8 +49,10 @@ from recutils.models.generative import TIGER
 from recutils.models.graph import LightGCN
 from recutils.models.hybrid import BertHybrid
 from recutils.models.neighbors import ItemKNN, UserKNN
+from recutils.models.onboarding import Onboarding
 from recutils.models.oracle import Oracle
 from recutils.models.reranking import LLMReranker
+from recutils.models.sequence_rules import LastCategoryPopular, LastItemTransitions, RecentlyViewed
 from recutils.models.sequential import SASRec, user_sequences
 from recutils.models.switching import Switching
 from recutils.models.training import TorchRecommender
@@ -60,9 +66,13 @@ __all__ = [
     "ContentBased",
     "ItemKNN",
     "LLMReranker",
+    "LastCategoryPopular",
+    "LastItemTransitions",
     "LightGCN",
     "MostPopular",
+    "Onboarding",
     "Oracle",
+    "RecentlyViewed",
     "Recommendations",
     "Recommender",
     "SASRec",

@@ -220,8 +220,9 @@ class LightGCN(TorchRecommender):
     Defaults: 64 factors, batch 2048, l2 1e-4 as in the paper; learning rate 0.005 (as
     Microsoft Recommenders; 0.001, the paper's, needed several times more epochs); and **one
     layer**, not the paper's three, chosen on the shop, Online Retail and MovieLens-100k
-    because it was best or close to the best on each (more layers over-smooth on the sparse
-    shop; notebook 04 measures it); the runs are in ``bench/results/tuning.md``.
+    because it was best or close to the best on each (on the shop, with the same epoch budget
+    for every depth, 2 and 3 layers are level with 1; notebook 04 measures it); the runs are
+    in ``bench/results/tuning.md``.
     ``epochs=50`` suits MovieLens-100k without validation; with a validation part, early
     stopping decides.
 
