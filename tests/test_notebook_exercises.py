@@ -51,10 +51,25 @@ def test_answers_are_never_filled_in(path):
     assert not filled, f"{path.name} cells {filled} fill in the answer when the learner has none"
 
 
+def _markdown_lines(path: Path) -> list[str]:
+    return [line for cell in _cells(path) if cell["cell_type"] == "markdown"
+            for line in _source(cell).splitlines()]
+
+
+def _listed_exercises(path: Path) -> int:
+    """Exercises listed in the '## Exercises' section: "1. ..." items or "**NN.k ..." heads."""
+    listed, inside = 0, False
+    for line in _markdown_lines(path):
+        if line.startswith("#"):
+            inside = bool(re.match(r"##\s+Exercises", line))
+        elif inside and re.match(r"(\d+\.\s|\*\*\d\d\.\d+\b)", line):
+            listed += 1
+    return listed
+
+
 @pytest.mark.parametrize("path", CORE, ids=[p.stem for p in CORE])
 def test_exercises_come_before_the_recap(path):
-    headings = [_source(cell).splitlines()[0] for cell in _cells(path)
-                if cell["cell_type"] == "markdown" and _source(cell).startswith("#")]
+    headings = [line for line in _markdown_lines(path) if line.startswith("## ")]
     exercises = [n for n, h in enumerate(headings) if re.match(r"##\s+Exercises", h)]
     recap = [n for n, h in enumerate(headings) if re.match(r"##\s+Recap", h)]
     assert exercises, f"{path.name} has no '## Exercises' section"
@@ -63,18 +78,11 @@ def test_exercises_come_before_the_recap(path):
 
 @pytest.mark.parametrize("path", CORE, ids=[p.stem for p in CORE])
 def test_every_listed_exercise_is_checked(path):
-    """The numbered exercises of the '## Exercises' section: as many as there are checks."""
-    cells = _cells(path)
-    listed, inside = 0, False
-    for cell in cells:
-        text = _source(cell)
-        if cell["cell_type"] == "markdown" and text.startswith("#"):
-            inside = bool(re.match(r"##\s+Exercises", text))
-        if inside and cell["cell_type"] == "markdown":
-            listed += len(re.findall(r"^\d+\.\s", text, flags=re.MULTILINE))
-    checked = {int(k) for cell in cells if cell["cell_type"] == "code"
+    """As many checks, numbered 1..n, as exercises listed in the '## Exercises' section."""
+    listed = _listed_exercises(path)
+    checked = {int(k) for cell in _cells(path) if cell["cell_type"] == "code"
                for _, k in CHECK.findall(_source(cell))}
-    assert checked == set(range(1, listed + 1)), (
+    assert listed and checked == set(range(1, listed + 1)), (
         f"{path.name} lists {listed} exercises but checks {sorted(checked)}"
     )
 
