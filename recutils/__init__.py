@@ -4,6 +4,7 @@ Modules, by pipeline stage (``recutils/README.md`` is the map, with the files to
 a model or a dataset):
 
 * :mod:`recutils.environment` -- ``setup()``: seeds, threads, quiet logging, data/cache folders
+* :mod:`recutils.settings` -- settings chosen in one notebook and reused by later ones
 * :mod:`recutils.schema` -- the interactions/items schema, validation, :class:`Dataset`
 * :mod:`recutils.datasets` -- ``load("shop")``, ``load("online-retail")``, ``from_frames``
   (your data), a registry of loaders
