@@ -32,7 +32,7 @@ course: $(STAMP)
 # (and the last digits of some neural models differ), so the check fixes 2 (README, Benchmarks).
 # RECUTILS_CHECK_SOLUTIONS=1: every exercise check also verifies its solution in solutions/.
 test: $(STAMP)
-	$(BIN)/python -m ruff check recutils tests bench tools
+	$(BIN)/python -m ruff check recutils tests bench tools notebooks solutions
 	$(BIN)/python -m pytest tests
 	RECUTILS_TORCH_THREADS=2 RECUTILS_CHECK_SOLUTIONS=1 $(BIN)/python -m pytest $(NBVAL) notebooks
 
@@ -71,7 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python tools/update_readme.py
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check recutils tests bench tools
+	$(BIN)/python -m ruff check recutils tests bench tools notebooks solutions
 
 clean:
 	rm -rf $(VENV) .cache

@@ -1,4 +1,4 @@
-"""The shop's oracle: its true next-view probabilities, as a recommender (an upper bound).
+"""The shop's oracle: its true next-view probabilities, as a recommender (a reference point).
 
 With ``taste=False`` or ``departments=False`` the same oracle answers a diagnostic question:
 how well could one rank if one knew everything about the users *except* that part of them?
@@ -21,9 +21,12 @@ from recutils.models.base import Recommender
 class Oracle(Recommender):
     """Scores with the synthetic shop's ground truth, ``truth.view_probability(at)``.
 
-    No model trained on the log can rank a user's next views better on average (they were drawn
-    from this distribution), so its metrics are the ceiling of a table; the gap between a model
-    and the oracle is what is left to learn. It knows every user's tastes, new users included.
+    For the first view of a session starting at ``at`` no model trained on the log can rank
+    better in expectation (those views are drawn from this distribution). A test month of any
+    events is a different target (tastes drift, products launch, carts and purchases follow
+    views), so the oracle's metrics there are a reference point, not a strict ceiling: a model
+    can beat it for some users and, in principle, on average. The gap between a model and the
+    oracle is roughly what is left to learn. It knows every user's tastes, new users included.
     Only for the shop: user and item numbers must be those of ``IdIndex.from_dataset(shop)``
     (same order as the truth).
 
