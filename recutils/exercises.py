@@ -12,7 +12,8 @@ Each exercise in a notebook ends with a check cell::
   only a salted hash of the canonical answer (:func:`digest`), so reading the check cell does
   not give the answer away. Numbers are compared at ``decimals`` places, and the neighbours
   one unit away in the last place are accepted too, so an answer that rounds the other way
-  near a boundary is still right.
+  near a boundary is still right; an integer stands for the same real number (``0`` for
+  ``0.00``).
 
 Neither kind ever fills in the answer. Worked solutions live in ``solutions/`` at the root of
 the repository, one Python file per notebook (``solutions/03_collaborative_filtering.py``)
@@ -71,12 +72,14 @@ def _exercise_id(exercise: str) -> tuple[str, int]:
     return notebook, int(number)
 
 
-def _canonical(answer: Any, decimals: int | None, shift: int = 0) -> str:
+def _canonical(
+    answer: Any, decimals: int | None, shift: int = 0, integers_as_reals: bool = False
+) -> str:
     if answer is None:
         raise ValueError("None is not an answer")
     if isinstance(answer, bool | np.bool_):
         return str(bool(answer))
-    if isinstance(answer, Integral):
+    if isinstance(answer, Integral) and not (integers_as_reals and decimals is not None):
         return str(int(answer))
     if isinstance(answer, Real):
         value = float(answer)
@@ -95,10 +98,11 @@ def _canonical(answer: Any, decimals: int | None, shift: int = 0) -> str:
     if isinstance(answer, np.ndarray):
         answer = answer.tolist()
     if isinstance(answer, set | frozenset):
-        parts = sorted(_canonical(element, decimals) for element in answer)
+        parts = sorted(_canonical(e, decimals, shift, integers_as_reals) for e in answer)
         return "{" + ",".join(parts) + "}"
     if isinstance(answer, Iterable):
-        return "[" + ",".join(_canonical(element, decimals) for element in answer) + "]"
+        parts = [_canonical(e, decimals, shift, integers_as_reals) for e in answer]
+        return "[" + ",".join(parts) + "]"
     raise TypeError(
         f"cannot check an answer of type {type(answer).__name__}: give a number, a string, "
         "True/False, or a list, tuple, set or array of those"
@@ -138,11 +142,13 @@ def _is_right(
     tolerance: float,
 ) -> bool:
     if digest_ is not None:
-        shifts = (0, -1, 1) if _has_reals(answer) and decimals is not None else (0,)
+        # an integer where the answer has decimals (0 for 0.00) is the same number
+        shifts = (0, -1, 1) if decimals is not None else (0,)
         try:
             return any(
-                _hash(exercise, _canonical(answer, decimals, shift)) == digest_
+                _hash(exercise, _canonical(answer, decimals, shift, as_reals)) == digest_
                 for shift in shifts
+                for as_reals in (False, True)
             )
         except (TypeError, ValueError):
             return False
@@ -152,18 +158,6 @@ def _is_right(
     except (TypeError, ValueError):
         return bool(answer == expected)
     return got.shape == want.shape and bool(np.allclose(got, want, rtol=0, atol=tolerance))
-
-
-def _has_reals(answer: Any) -> bool:
-    if isinstance(answer, bool | np.bool_ | Integral | str):
-        return False
-    if isinstance(answer, Real):
-        return True
-    if isinstance(answer, np.ndarray):
-        return answer.dtype.kind == "f"
-    if isinstance(answer, Iterable):
-        return any(_has_reals(element) for element in answer)
-    return False
 
 
 def _as_numpy(value: Any) -> Any:

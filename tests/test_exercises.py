@@ -24,6 +24,14 @@ def test_check_accepts_the_right_answer_and_its_neighbours(capsys):
     assert "0.123" not in out
 
 
+def test_integers_count_as_the_same_real_number():
+    stored = digest("01.1", (0.0, 0.75), decimals=2)
+    assert check("01.1", (0, 0.75), digest=stored, decimals=2) is True
+    assert check("01.1", (0.0, 0.751), digest=stored, decimals=2) is True
+    assert check("01.1", (1, 0.75), digest=stored, decimals=2) is False
+    assert check("01.2", 481, digest=digest("01.2", 481)) is True
+
+
 def test_check_canonical_forms():
     assert check("03.1", "  ALS ", digest=digest("03.1", "als")) is True
     assert check("03.1", True, digest=digest("03.1", True)) is True
