@@ -301,3 +301,18 @@ def test_oracle_knows_new_users_too(world: World) -> None:
     truth = world.side_first["truth"].view_probability(model.at, users=new)
     np.testing.assert_allclose(model.score(new), truth, rtol=1e-6)
     assert not np.allclose(model.score(new), model.popularity_)
+
+
+# The per-model checks above, for test files that run them on settings of their own (e.g. every
+# history option of Onboarding, tests/test_onboarding.py).
+CONTRACT_CHECKS = [
+    test_fit_returns_the_model_and_declares_its_contract,
+    test_refitting_on_another_split_is_the_same_as_a_fresh_fit,
+    test_two_fits_with_the_same_settings_give_the_same_scores,
+    test_scores_have_the_documented_shape_and_type,
+    test_recommend_returns_items_and_their_scores_best_first,
+    test_recommend_within_a_subset_and_with_exclusions,
+    test_new_users_get_what_the_model_declares,
+    test_bad_input_is_refused_with_a_clear_error,
+    test_a_failed_fit_never_leaves_a_half_fitted_model,
+]

@@ -114,17 +114,7 @@ def test_bad_picks_and_labels_are_refused_in_fit(
 
 world = contract.world  # the contract's fixture: a small shop, two temporal splits
 
-CONTRACT_CHECKS = [
-    contract.test_fit_returns_the_model_and_declares_its_contract,
-    contract.test_refitting_on_another_split_is_the_same_as_a_fresh_fit,
-    contract.test_two_fits_with_the_same_settings_give_the_same_scores,
-    contract.test_scores_have_the_documented_shape_and_type,
-    contract.test_recommend_returns_items_and_their_scores_best_first,
-    contract.test_recommend_within_a_subset_and_with_exclusions,
-    contract.test_new_users_get_what_the_model_declares,
-    contract.test_bad_input_is_refused_with_a_clear_error,
-    contract.test_a_failed_fit_never_leaves_a_half_fitted_model,
-]
+CONTRACT_CHECKS = contract.CONTRACT_CHECKS
 
 
 @pytest.mark.parametrize("history", ["none", "categories", "counts"])
