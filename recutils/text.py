@@ -303,24 +303,22 @@ def _equal_length_batches(lengths: np.ndarray, batch_size: int) -> Iterator[np.n
             yield group[first : first + batch_size]
 
 
-def _run_encoder(
-    texts: list[str], batch_size: int, threads: int | None, hidden_states: bool = False
-) -> Iterator[tuple[np.ndarray, Any, Any]]:
-    """Run the bundled encoder over ``texts``; yield ``(rows, output, mask)`` per batch.
+def token_id_batches(texts: list[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The encoder's input for ``texts``, in the batches :func:`encode_texts` uses.
 
-    Every forward pass has exactly ``batch_size`` texts of one token length: no padding, and a
-    short last batch is filled up with copies of its last text (the caller keeps the first
-    ``len(rows)`` results). Then the matrix products have the same shapes whichever texts
-    share a batch, and a text's vector is the same bits alone, in any list and in any order
-    (with padding or varying batch shapes, the last bits vary, about 1e-7): what lets
-    :func:`encode_texts` cache vectors text by text. ``bench/encoder_bench.py`` compares its
-    speed with padded batches sorted by length (``bench/results/encoder_bench.md``).
-    ``hidden_states=True`` also returns every layer's output (``output.hidden_states``).
+    Each text is tokenised (``[CLS] ... [SEP]``, cut at :data:`MAX_LENGTH`); texts of one token
+    length are grouped, longest first (:func:`_equal_length_batches`), and a short batch is
+    filled up with copies of its last text. Any runtime that gets these batches (torch here,
+    ONNX Runtime in :mod:`recutils.encoder_compression`) sees the same shapes, so a text's
+    vector does not depend on which other texts are in the list.
+
+    Yields:
+        ``(rows, input_ids)``: ``rows`` int64 ``(<= batch_size,)``, the positions in ``texts``
+        of the batch's texts; ``input_ids`` int64 ``(batch_size, T)``, one row per text and
+        then the filling copies (keep the first ``len(rows)`` results). Every text of a batch
+        has ``T`` tokens, so the attention mask is all ones.
     """
-    import torch
-
-    tokenizer, model = load_encoder()
-    token_ids = tokenizer(
+    token_ids = load_tokenizer()(
         texts,
         truncation=True,
         max_length=MAX_LENGTH,
@@ -329,10 +327,32 @@ def _run_encoder(
         return_token_type_ids=False,
     )["input_ids"]
     lengths = np.fromiter((len(ids) for ids in token_ids), dtype=np.int64, count=len(token_ids))
+    for rows in _equal_length_batches(lengths, batch_size):
+        filled = [*rows, *[rows[-1]] * (batch_size - len(rows))]
+        yield rows, np.array([token_ids[row] for row in filled], dtype=np.int64)
+
+
+def _run_encoder(
+    texts: list[str], batch_size: int, threads: int | None, hidden_states: bool = False
+) -> Iterator[tuple[np.ndarray, Any, Any]]:
+    """Run the bundled encoder over ``texts``; yield ``(rows, output, mask)`` per batch.
+
+    Every forward pass has exactly ``batch_size`` texts of one token length
+    (:func:`token_id_batches`): no padding, and a short last batch is filled up with copies of
+    its last text (the caller keeps the first ``len(rows)`` results). Then the matrix products
+    have the same shapes whichever texts share a batch, and a text's vector is the same bits
+    alone, in any list and in any order (with padding or varying batch shapes, the last bits
+    vary, about 1e-7): what lets :func:`encode_texts` cache vectors text by text.
+    ``bench/encoder_bench.py`` compares its speed with padded batches sorted by length
+    (``bench/results/encoder_bench.md``). ``hidden_states=True`` also returns every layer's
+    output (``output.hidden_states``).
+    """
+    import torch
+
+    _, model = load_encoder()
     with environment.torch_threads(threads), torch.inference_mode():
-        for rows in _equal_length_batches(lengths, batch_size):
-            filled = [*rows, *[rows[-1]] * (batch_size - len(rows))]
-            input_ids = torch.tensor([token_ids[row] for row in filled], dtype=torch.int64)
+        for rows, batch_ids in token_id_batches(texts, batch_size):
+            input_ids = torch.from_numpy(batch_ids)
             mask = torch.ones_like(input_ids)
             output = model(
                 input_ids=input_ids,
@@ -343,17 +363,28 @@ def _run_encoder(
             yield rows, output, mask
 
 
-def _pooled(output: Any, mask: Any, pooling: str) -> Any:
-    """The text vectors of a batch: mean (or [CLS]) pooling, then L2 normalisation."""
+def pool_and_normalize(hidden: torch.Tensor, mask: torch.Tensor, pooling: str = POOLING) -> Any:
+    """Text vectors from the last hidden states: mean (or [CLS]) pooling, then L2 normalisation.
+
+    Args:
+        hidden: ``h``, float ``(batch, tokens, 384)``, the encoder's last hidden state.
+        mask: ``m``, ``(batch, tokens)``, 1 for real tokens and 0 for padding.
+        pooling: ``"mean"`` (:func:`mean_pooling`) or ``"cls"`` (``h[:, 0]``).
+
+    Returns:
+        ``(batch, 384)`` tensor, same dtype as ``hidden``, rows of L2 norm 1.
+    """
     import torch
 
-    if pooling == "cls":
-        pooled = output.last_hidden_state[:, 0]
-    else:
-        pooled = mean_pooling(output.last_hidden_state, mask)
+    pooled = hidden[:, 0] if _check_pooling(pooling) == "cls" else mean_pooling(hidden, mask)
     if NORMALIZE:
         pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
     return pooled
+
+
+def _pooled(output: Any, mask: Any, pooling: str) -> Any:
+    """The text vectors of a batch: mean (or [CLS]) pooling, then L2 normalisation."""
+    return pool_and_normalize(output.last_hidden_state, mask, pooling)
 
 
 def _encode_uncached(
