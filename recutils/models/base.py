@@ -134,6 +134,9 @@ class Recommender(ABC):
     uses_valid: ClassVar[bool] = False
     #: What ``score`` gives users without training interactions (module docstring).
     new_users: ClassVar[NewUsers] = "popularity"
+    #: Fitted attributes that only cache results or serve training (``recutils.persistence``
+    #: does not save them; a loaded model has them empty: ``None``, ``{}`` or ``[]``).
+    transient_attributes: ClassVar[tuple[str, ...]] = ()
 
     # -- fitting -----------------------------------------------------------------------------
 

@@ -196,6 +196,7 @@ class ContentBased(Recommender):
         "item_vectors": "(n_items, d) dense or sparse vectors, one per column of train",
     }
     new_users = "own"  # no profile: the training popularity (with popularity_weight, its log)
+    transient_attributes = ("item_similarity_",)  # aggregate="max" computes it on first use
 
     def __init__(
         self,

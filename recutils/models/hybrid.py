@@ -291,6 +291,8 @@ class BertHybrid(TorchRecommender):
         "item_vectors": "(n_items, d) text vectors, one per column of train",
         "item_texts": "one text per item (for finetune_top_layer=True)",
     }
+    # the encoder's hidden states of every text: needed only while fine-tuning
+    transient_attributes = ("_inputs",)
 
     def __init__(
         self,
@@ -482,6 +484,13 @@ class BertHybrid(TorchRecommender):
         self.item_text_vectors_ = top_layer_vectors(layer, inputs)
         self._text = torch.from_numpy(self.item_text_vectors_)
         self.finetune_seconds_ = time.perf_counter() - started
+
+    def empty_module(self, attribute: str) -> nn.Module:
+        """``module_`` (the network) or ``top_layer_`` (the fine-tuned encoder layer), for
+        ``recutils.persistence`` to load saved weights into."""
+        if attribute == "top_layer_":
+            return top_layer_copy()
+        return super().empty_module(attribute)
 
     def _endless_batches(
         self, rng: np.random.Generator, batch_size: int

@@ -114,6 +114,18 @@ class TorchRecommender(Recommender):
     ) -> None:
         """A second training phase after the epochs (default: none)."""
 
+    def empty_module(self, attribute: str) -> torch.nn.Module:
+        """A network of the fitted model's shape, for ``recutils.persistence`` to load saved
+        weights into: ``module_`` as ``_build_network`` makes it (after the rest of the fitted
+        state is back). The caller's torch random state is left as it was."""
+        import torch
+
+        if attribute != "module_":
+            raise ValueError(f"{type(self).__name__} keeps no torch module in {attribute!r}")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            return self._build_network()
+
     # -- the loop ----------------------------------------------------------------------------
 
     def _valid_ndcg(self, valid: sp.csr_matrix) -> float:
