@@ -1,7 +1,8 @@
 # The two commands of the course (see README.md):
 #   make course   set up .venv, execute every notebook in place, print what ran and how long
 #   make test     set up .venv, run the unit tests, then nbval over every notebook
-# Other targets: make lab (JupyterLab), make bench (benchmarks -> README),
+# Other targets: make lab (JupyterLab), make serve (the recommendation service of notebook 13 on
+# http://127.0.0.1:8000), make bench (benchmarks -> README),
 # make leaderboard-online-retail (notebook 06 on the real shop -> results/), make clean.
 
 SHELL := /bin/bash
@@ -23,7 +24,7 @@ TORCH_INDEX ?=
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with tools/nbval_sanitize.cfg
 
-.PHONY: course test setup lab bench lint clean leaderboard-online-retail
+.PHONY: course test setup lab serve bench lint clean leaderboard-online-retail
 
 course: $(STAMP)
 	$(BIN)/python tools/run_course.py
@@ -56,6 +57,11 @@ leaderboard-online-retail: $(STAMP)
 lab: $(STAMP)
 	$(PIP_INSTALL) -r requirements-lab.txt -c constraints.txt
 	$(BIN)/jupyter lab $(LAB_ROOT) --config=tools/jupyter_server_config.py notebooks
+
+# The service of notebook 13: ALS on the course's shop (fitted and saved once, in the cache),
+# behind FastAPI on http://127.0.0.1:8000 (/docs lists the endpoints); Ctrl+C stops it.
+serve: $(STAMP)
+	$(BIN)/python -m recutils.service demo --port $(or $(PORT),8000)
 
 bench: $(STAMP)
 	$(BIN)/python bench/metrics_bench.py --output bench/results/metrics_bench.md
