@@ -350,6 +350,9 @@ class _Encoder:
         self.hashing = hashing
         self.arrays: dict[str, np.ndarray] = {}
         self.tensors: dict[str, Any] = {}
+        # id of an array or tensor already stored -> its record: one object held by two
+        # attributes is stored once, and comes back as one object
+        self.stored: dict[int, tuple[Any, Any]] = {}
 
     # -- sinks -------------------------------------------------------------------------------
 
@@ -401,8 +404,11 @@ class _Encoder:
             return value
         if isinstance(value, float):
             return value if math.isfinite(value) else {"type": "float", "value": repr(value)}
-        if isinstance(value, np.ndarray):
-            return self._ndarray(value, path)
+        if isinstance(value, np.ndarray) or _is_tensor(value):
+            if id(value) not in self.stored:  # (the value is kept so its id stays unique)
+                record = self._ndarray(value, path) if isinstance(value, np.ndarray) else None
+                self.stored[id(value)] = (value, record or self._torch_tensor(value, path))
+            return self.stored[id(value)][1]
         if sp.issparse(value):
             return self._sparse(value, path)
         if isinstance(value, list) and value and _ragged(value):
@@ -436,8 +442,6 @@ class _Encoder:
             }
         if isinstance(value, Recommender):
             return self._model(value, path)
-        if _is_tensor(value):
-            return self._torch_tensor(value, path)
         name = _class_name(type(value))
         if name == _LANGUAGE_MODEL:
             return _language_model_record(value)

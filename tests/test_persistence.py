@@ -157,6 +157,18 @@ def test_models_inside_a_model_are_saved_once_each(world: World, tmp_path: Path)
     np.testing.assert_array_equal(loaded.warm.item_factors_, model.warm.item_factors_)
 
 
+def test_an_array_held_twice_is_stored_once_and_comes_back_shared(
+    world: World, tmp_path: Path
+) -> None:
+    model = fitted("MostPopular", world)
+    model.alias_ = model.popularity_
+    folder = save_model(model, tmp_path / "model")
+    with np.load(folder / ARRAYS_FILE, allow_pickle=False) as archive:
+        assert sum("popularity_" in key or "alias_" in key for key in archive.files) == 1
+    loaded = load_model(folder)
+    assert loaded.alias_ is loaded.popularity_
+
+
 # -- what a model was trained on --------------------------------------------------------------
 
 
