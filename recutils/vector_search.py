@@ -224,15 +224,15 @@ def exact_search(
         for start in range(0, n_items, chunk_rows):
             chunk = np.ascontiguousarray(catalog[start : start + chunk_rows], dtype=np.float32)
             _check_unit_rows(chunk, "catalog", start)
-            kept = min(k, chunk.shape[0])
             for b, first in enumerate(range(0, n_queries, block)):
                 chunk_scores = queries[first : first + block] @ chunk.T
-                top = smallest_k(np.negative(chunk_scores), kept)  # ties: lower column first
-                top_scores = np.take_along_axis(chunk_scores, top, axis=1)
+                candidates = _chunk_candidates(chunk_scores, best_scores[b], k)
+                if candidates is None:
+                    continue
                 # Merge with the best so far (earlier chunks: lower item numbers) by score,
                 # then item number.
-                merged_ids = np.concatenate([best_ids[b], top + start], axis=1)
-                merged_scores = np.concatenate([best_scores[b], top_scores], axis=1)
+                merged_ids = np.concatenate([best_ids[b], candidates[0] + start], axis=1)
+                merged_scores = np.concatenate([best_scores[b], candidates[1]], axis=1)
                 order = np.lexsort((merged_ids, -merged_scores), axis=1)[:, :k]
                 best_ids[b] = np.take_along_axis(merged_ids, order, axis=1)
                 best_scores[b] = np.take_along_axis(merged_scores, order, axis=1)
@@ -240,6 +240,37 @@ def exact_search(
             ids[first : first + block] = best_ids[b]
             scores[first : first + block] = best_scores[b]
     return ids, scores
+
+
+def _chunk_candidates(
+    chunk_scores: np.ndarray, best_scores: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The items of a chunk that may enter the best ``k`` so far: (columns, scores), or None.
+
+    Once every query has ``k`` items, only scores strictly above its current k-th best can
+    enter (an equal score loses the tie: this chunk's items have higher numbers), and after the
+    first chunks these are few: the rows are padded to the most any query has (with ``-inf``),
+    which is much cheaper than selecting the chunk's top ``k`` of every row. Otherwise (the
+    first chunk, or many candidates): the chunk's top ``k`` per row, ties by lower column.
+    """
+    n_rows, n_columns = chunk_scores.shape
+    kept = min(k, n_columns)
+    if best_scores.shape[1] == k:
+        above = chunk_scores > best_scores[:, -1:]
+        rows, columns = np.nonzero(above)
+        if rows.size == 0:
+            return None
+        per_row = np.bincount(rows, minlength=n_rows)
+        widest = int(per_row.max())
+        if widest <= max(4 * k, n_columns // 16):
+            place = np.arange(rows.size) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+            padded_columns = np.zeros((n_rows, widest), dtype=np.int64)
+            padded_scores = np.full((n_rows, widest), -np.inf, dtype=np.float32)
+            padded_columns[rows, place] = columns
+            padded_scores[rows, place] = chunk_scores[rows, columns]
+            return padded_columns, padded_scores
+    top = smallest_k(np.negative(chunk_scores), kept)  # ties: lower column first
+    return top, np.take_along_axis(chunk_scores, top, axis=1)
 
 
 def recall_at_k(found_ids: Any, true_ids: Any) -> float:

@@ -42,7 +42,7 @@ def brute_force(catalog: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-(queries @ catalog.T), axis=1, kind="stable")[:, :k]
 
 
-@pytest.mark.parametrize("chunk_rows", [1, 7, 10, 999, 1000, 1001, 5000])
+@pytest.mark.parametrize("chunk_rows", [1, 3, 7, 10, 999, 1000, 1001, 5000])
 def test_exact_search_agrees_with_a_full_sort_at_any_chunk_size(catalog, queries, chunk_rows):
     ids, scores = vs.exact_search(catalog, queries, k=10, chunk_rows=chunk_rows)
     np.testing.assert_array_equal(ids, brute_force(catalog, queries, 10))
@@ -61,7 +61,8 @@ def test_exact_search_breaks_ties_by_item_number_across_chunks():
         ids, scores = vs.exact_search(catalog, query, k=5, chunk_rows=chunk_rows)
         assert ids.tolist() == [[2, 1, 4, 6, 0]]
         np.testing.assert_allclose(scores, [[1, 0.8, 0.8, 0.8, 0.6]], rtol=1e-6)
-    assert vs.exact_search(catalog, query, k=7)[0][0, -1] == 3
+    for chunk_rows in (1, 2, 7):  # the worst item still enters while fewer than k are known
+        assert vs.exact_search(catalog, query, k=7, chunk_rows=chunk_rows)[0][0, -1] == 3
     assert vs.exact_search(catalog, query, k=3, threads=1)[0].tolist() == [[2, 1, 4]]
 
 
@@ -102,7 +103,7 @@ def test_recall_grows_with_nprobe_and_ef_search(catalog, queries, truth):
 
 
 def test_ivf_pq_is_smaller_and_approximate(catalog, queries, truth):
-    pq = vs.ivf_pq_index(catalog, nlist=8, m=8, nbits=4, seed=0)
+    pq = vs.ivf_pq_index(catalog, nlist=8, m=8, nbits=4, seed=0, threads=1)
     ids, _ = vs.search(pq, queries, 10, nprobe=8)
     assert 0.2 < vs.recall_at_k(ids, truth[0]) < 1.0
     flat = vs.flat_index(catalog)
