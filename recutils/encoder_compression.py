@@ -314,9 +314,10 @@ class OnnxTextEncoder:
 
     With ``"float32"`` a text's vector does not depend on the other texts in the list. With
     ``"int8"`` it does, slightly: dynamic quantisation takes one scale per activation matrix,
-    i.e. per batch, so a text's numbers are rounded on a grid set by its batch-mates (the
-    cosine to the same text in another batch is about 0.999). ``batch_size=1`` makes every
-    int8 vector independent of the list, at some speed (``bench/encoder_cost_bench.py``).
+    i.e. per batch, so a text's numbers are rounded on a grid set by its batch-mates: the same
+    text in another batch moves about as much as quantising moved it (cosine about 0.99 between
+    the two). ``batch_size=1`` makes every int8 vector independent of the list, at some speed
+    (``bench/encoder_cost_bench.py``).
 
     Args:
         precision: ``"float32"`` (the exported network) or ``"int8"`` (its quantised copy).
