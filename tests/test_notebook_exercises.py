@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = sorted(p for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb") if int(p.name[:2]) <= 10)
+# 11 and 12 still have open "Recap and exercises" sections without checks (not yet converted)
+NOT_YET_CHECKED = {11, 12}
+CORE = sorted(
+    p
+    for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+    if int(p.name[:2]) not in NOT_YET_CHECKED
+)
 CHECK = re.compile(r"""\bcheck\(\s*["'](\d\d)\.(\d+)["']""")
 # "if my_x is None:" followed by an assignment to my_x: the answer filled in for the learner
 FILLED_IN = re.compile(r"if (my_\w+) is None:\s*\n(?:\s+.*\n)*?\s+\1\s*=")
