@@ -70,6 +70,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/encoder_bench.py --n 5000 --output bench/results/encoder_bench.md
 	$(BIN)/python bench/models_bench.py --output bench/results/models_bench.md
 	$(BIN)/python bench/llm_bench.py --output bench/results/llm_bench.md
+	$(BIN)/python bench/persistence_bench.py --output bench/results/persistence_bench.md
+	$(BIN)/python bench/ann_bench.py --output bench/results/ann_bench.md
+	$(BIN)/python bench/encoder_cost_bench.py --output bench/results/encoder_cost_bench.md
 	$(BIN)/python bench/lightgcn_bench.py --output bench/results/lightgcn_bench.md
 	$(BIN)/python bench/hybrid_bench.py --output bench/results/hybrid_bench.md
 	$(BIN)/python bench/ease_bench.py --fixed 2,4,8

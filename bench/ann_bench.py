@@ -1,10 +1,10 @@
 """Benchmark: exact nearest neighbours against faiss's IVF and HNSW on a 1,000,000-item catalog.
 
-Run from the repository root, holding the machine's lock (it keeps both cores busy for about
+Run from the repository root, with nothing else running (it keeps both cores busy for about
 six minutes and needs about 4 GB of memory at 384 dimensions)::
 
-    flock /tmp/heavy.lock python bench/ann_bench.py                  # prints the tables
-    flock /tmp/heavy.lock python bench/ann_bench.py --output bench/results/ann_bench.md
+    python bench/ann_bench.py                  # prints the tables
+    python bench/ann_bench.py --output bench/results/ann_bench.md
 
 The catalog: the shop's 4,009 MiniLM item vectors (``encode_texts(item_texts(items))``, 384
 dimensions) plus generated neighbours around and between them

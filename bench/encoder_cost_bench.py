@@ -2,7 +2,7 @@
 
 Run from the repository root (hold the machine's heavy-job lock; about 1.5 minutes on 2 cores)::
 
-    flock /tmp/heavy.lock python bench/encoder_cost_bench.py              # prints the table
+    python bench/encoder_cost_bench.py              # prints the table
     python bench/encoder_cost_bench.py --n 1000                           # the first 1,000 items
     python bench/encoder_cost_bench.py --output bench/results/encoder_cost_bench.md
 

@@ -20,7 +20,12 @@ a model or a dataset):
   diversity, Gini/Lorenz
 * :mod:`recutils.uncertainty` -- bootstrap intervals and paired tests of per-user metrics
 * :mod:`recutils.text` -- the bundled all-MiniLM-L6-v2 encoder with a per-text embedding cache
+* :mod:`recutils.encoder_compression` -- a cheaper encoder: ONNX Runtime (float32, int8), PCA
+  to fewer dimensions, and what each costs in quality
 * :mod:`recutils.homepage` -- candidates, merging and business rules of a home page
+* :mod:`recutils.persistence` -- save and load every model without pickle, keyed by its data
+* :mod:`recutils.service` -- a saved model behind HTTP (FastAPI, uvicorn), load tests
+* :mod:`recutils.vector_search` -- exact and approximate (faiss) nearest neighbours, recall@k
 * :mod:`recutils.checks`, :mod:`recutils.files`, :mod:`recutils.cache` -- argument checks,
   atomic files, verified caches
 * :mod:`recutils.plotting`, :mod:`recutils.reporting` -- the recurring plots and result tables
