@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import httpx
 import numpy as np
 import pandas as pd
@@ -165,5 +172,34 @@ def test_load_tests_are_bounded_and_only_local(service) -> None:
     assert (result.requests, result.errors, result.statuses) == (31, 1, {200: 30, 500: 1})
     row = result.as_row()
     assert row["p50 ms"] <= row["p95 ms"] <= row["p99 ms"] and row["requests"] == 31
-    stopped = time_in_process(lambda _: __import__("time").sleep(0.05), ["a"] * 100, time_limit=0.2)
+    stopped = time_in_process(lambda _: time.sleep(0.05), ["a"] * 100, time_limit=0.2)
     assert 1 <= stopped.requests < 100
+
+
+def test_a_server_whose_parent_dies_stops_by_itself(tmp_path, knn, index) -> None:
+    # a notebook kernel that dies inside the with-block never reaches stop(): the child
+    # watches its parent and exits on its own
+    directory = save_service(tmp_path / "svc", knn, index)
+    parent = (
+        "import sys, httpx\n"
+        "from recutils.service import ServiceProcess\n"
+        f"server = ServiceProcess({str(directory)!r}).start()\n"
+        "print(server.port, server._process.pid, flush=True)\n"
+        "import os; os._exit(1)  # dies without stopping the server\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", parent], capture_output=True, text=True, timeout=180
+    )
+    port, child_pid = (int(value) for value in result.stdout.split())
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
+            except httpx.TransportError:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"the orphaned server (pid {child_pid}) still answers after 30 s")
+    finally:
+        with contextlib.suppress(OSError):  # gone already, as it should be
+            os.kill(child_pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
