@@ -45,6 +45,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from contention import Contention
+from report import emit
 
 import recutils
 from recutils import vector_search as vs
@@ -332,13 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         *[f"| {name} | {seconds:.2f} |" for name, seconds in notebook],
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        from recutils.files import atomic_path
-
-        with atomic_path(args.output) as temporary:
-            temporary.write_text(text + "\n", encoding="utf-8")
+    emit(text, output=args.output)
     return 0
 
 

@@ -50,6 +50,7 @@ import numpy as np
 import scipy
 import scipy.linalg
 import scipy.sparse as sp
+from report import emit
 
 import recutils
 from recutils.datasets import load_available
@@ -259,10 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(recutils.setup); numpy {np.__version__}, scipy {scipy.__version__}."
     )
     text = "\n".join(choice_rows) + "\n\n" + "\n".join(sweep_rows) + "\n\n" + facts
-    print(text)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n", encoding="utf-8")
+    emit(text, output=args.output)
     return 0
 
 

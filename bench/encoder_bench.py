@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 from contention import Contention
+from report import emit
 
 import recutils
 from recutils import text
@@ -300,9 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"| {label} | {seconds:.2f} | {n / seconds:,.0f} |" for label, seconds in rows]
     lines += ["", f"All cold runs agree to {TOLERANCE:g} (max abs difference)."]
     table = "\n".join(lines)
-    print(table)
-    if args.output is not None:
-        args.output.write_text(table + "\n", encoding="utf-8")
+    emit(table, output=args.output)
     return 0
 
 

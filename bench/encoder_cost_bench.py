@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 from contention import Contention
 from encoder_bench import catalog_texts
+from report import emit
 
 import recutils
 from recutils import encoder_compression as compression
@@ -328,9 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ]
     table = "\n".join(lines)
-    print(table)
-    if args.output is not None:
-        args.output.write_text(table + "\n", encoding="utf-8")
+    emit(table, output=args.output)
     return 0
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 from contention import Contention
+from report import emit
 
 import recutils
 from recutils.datasets import load
@@ -192,10 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         contention,
     ]
     table = "\n".join(lines)
-    print(table)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(table + "\n", encoding="utf-8")
+    emit(table, output=args.output)
     return 0
 
 

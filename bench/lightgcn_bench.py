@@ -40,6 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 import torch_geometric
+from report import emit
 
 import recutils
 from recutils.datasets import load
@@ -100,12 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{torch_geometric.__version__}. Speed-up: best of 1 or 2 threads against the best of "
         "the reference."
     )
-    print(table)
-    print()
-    print(facts)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(table + "\n\n" + facts + "\n", encoding="utf-8")
+    emit(table, facts, output=args.output)
     return 0
 
 

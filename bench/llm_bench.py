@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import transformers
 from contention import Contention
+from report import emit
 
 import recutils
 from recutils.llm import load_language_model
@@ -163,12 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{torch.__version__.split('+')[0]} ({torch.get_num_threads()} threads), transformers "
         f"{transformers.__version__}. {contention.report()}"
     )
-    print(table)
-    print()
-    print(facts)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(table + "\n\n" + facts + "\n", encoding="utf-8")
+    emit(table, facts, output=args.output)
     return 0 if worst <= TOLERANCE else 1
 
 

@@ -39,6 +39,8 @@ import sys
 import time
 from pathlib import Path
 
+from report import emit
+
 #: The work done in each fresh process; prints one JSON line (seconds and result digests).
 CHILD = r"""
 import hashlib, json, sys, time
@@ -152,12 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs ({platform.machine()}), torch {torch.__version__.split('+')[0]}; "
         "one run per cell (the busy process makes timings vary from run to run)."
     )
-    print(table)
-    print()
-    print(facts)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(table + "\n\n" + facts + "\n", encoding="utf-8")
+    emit(table, facts, output=args.output)
     return 0
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy
+from report import emit
 from scipy import sparse
 from threadpoolctl import threadpool_limits
 
@@ -430,12 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{machine_facts()}."
     )
     print()
-    print(table)
-    print()
-    print(facts)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(table + "\n\n" + facts + "\n", encoding="utf-8")
+    emit(table, facts, output=args.output)
     if failed:
         print("FAILED: recutils and a baseline disagree (see above)", file=sys.stderr)
         return 1

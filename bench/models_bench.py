@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from report import emit
 
 import recutils
 from recutils.datasets import load
@@ -118,12 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Temporal split (test: December), top-20 for every test user. {os.cpu_count()} CPUs "
         f"({platform.machine()}), BLAS 1 thread, torch 2 threads (recutils.setup)."
     )
-    print(table)
-    print()
-    print(facts)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(table + "\n\n" + facts + "\n", encoding="utf-8")
+    emit(table, facts, output=args.output)
     return 0
 
 

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from report import emit
 
 import recutils
 from recutils.datasets import load
@@ -124,12 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({platform.machine()}), recutils.setup threads; a local disk (load times include "
         "verifying every file's SHA-256)."
     )
-    print(table)
-    print()
-    print(facts)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(table + "\n\n" + facts + "\n", encoding="utf-8")
+    emit(table, facts, output=args.output)
     return 0
 
 

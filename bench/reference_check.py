@@ -51,6 +51,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pandas as pd
+from report import emit
 
 import recutils
 from recutils.datasets import load
@@ -273,10 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         "order in the column above):\n\n" + published_table()
     )
     text = "\n\n".join(sections) + "\n\n" + facts(seeds, described, dataset.info)
-    print(text)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n", encoding="utf-8")
+    emit(text, output=args.output)
     return 0
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from report import emit
 from threadpoolctl import threadpool_limits
 
 import recutils
@@ -175,12 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Best of {args.repeats} runs on {os.cpu_count()} CPUs ({platform.machine()}), torch "
         f"{torch.__version__}, numpy {np.__version__}."
     )
-    print(table)
-    print()
-    print(facts)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(table + "\n\n" + facts + "\n", encoding="utf-8")
+    emit(table, facts, output=args.output)
     return 0
 
 
