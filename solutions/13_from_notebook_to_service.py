@@ -32,39 +32,39 @@ def exercise_2(nb):
 
     With 8 requests always in flight and X requests answered per second, each request spent
     on average 8 / X seconds in the system (queueing included). It matches the measured mean
-    latency up to the time a client thread needs between two requests.
+    latency up to the time a client thread needs between two requests (a few percent).
     """
     result = nb.http[8]
     return result.concurrency / result.throughput * 1000
 
 
 def exercise_3(nb):
-    """4: recall grows with nprobe, and the queries' true neighbours mostly sit in the query's
-    nearest cell or the next few.
+    """8: recall grows with nprobe, and the last true neighbours sit in cells further away.
 
     One cell misses the neighbours that fall just across a cell boundary; with 1,000 cells of a
     catalog built around 4,009 shop products, a product's neighbourhood spans a few cells, so
-    probing 4 of them finds nearly all of the true top 10, at a quarter of the speed of one.
+    probing 4 of them finds nearly all of the true top 10 (0.99 and more, printed as 1.00), and
+    the last few neighbours need twice as many cells, at about half the speed again.
     """
     for nprobe in (1, 2, 4, 8, 16):
         found, _ = search(nb.ivf, nb.queries, nb.K, nprobe=nprobe)
-        if recall_at_k(found, nb.true_ids) >= 0.99:
+        if recall_at_k(found, nb.million_true_ids) >= 0.998:
             return nprobe
     return None
 
 
 def exercise_4(nb):
-    """128: the similar-items lists need more directions than the cosines do.
+    """48: the similar-items lists need more directions than one might think.
 
-    64 dimensions keep most of each vector's length, but a top-10 list depends on small
-    differences between close neighbours, which the dropped directions carry. Fit one
-    projection per size on the catalog's full vectors and measure the overlap with the full
-    model's lists.
+    A top-10 list depends on small differences between close neighbours, which the dropped
+    directions carry: 32 dimensions keep under three quarters of the lists, 48 just over 80%,
+    64 (section 4's choice) more. Fit one projection per size on the catalog's full vectors and
+    measure the overlap with the full model's lists.
     """
-    for dims in (16, 32, 64, 128):
+    for dims in (16, 32, 48, 64):
         reduced = PcaProjection(dims=dims, seed=nb.SEED).fit(nb.item_vectors)
         kept = similar_items_overlap(nb.item_vectors, reduced.transform(nb.item_vectors)).mean()
-        if kept >= 0.9:
+        if kept >= 0.8:
             return dims
     return None
 
