@@ -79,6 +79,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -457,6 +458,13 @@ class ShopSimulator:
                 f"k = {k} positions but examination gives {self._examination.size} probabilities"
             )
         return self._examination[:k]
+
+    def with_seed(self, seed: int) -> ShopSimulator:
+        """The same shop, period and visitors with other random numbers (a replication of an
+        experiment: the visitors are the log's, their intents and "coin flips" new)."""
+        other = copy.copy(self)
+        other.seed = checks.seed(seed)
+        return other
 
     def _generator(self, number: int, stream: int) -> np.random.Generator:
         """Visit ``number``'s own generator (``stream`` 0: the visitor, 1: the policy)."""
