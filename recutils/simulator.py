@@ -47,13 +47,12 @@ Calibration. ``b = 1`` keeps the shop's own scale: while a click is unlikely,
 proportion to the weights the shop's sessions view them with; ``c = 4`` makes an item of the
 intent leaf about 55 times as likely to be clicked as the same item outside it (the shop's
 sessions view only their leaf); ``a = -8`` sets the level. They were chosen on the shop's
-last 30 days (k = 10, exact expected rates on 1,500 visits; ``bench/simulator_bench.py``
-measures them with draws) so that, per impression, a random slate is clicked 0.4% of the
-time, the most-popular list and ALS about 4.5%, the oracle 11%, and bought 0.02%, 0.2-0.25%
-and 1.7%: plausible for a recommendation widget (click-through rates of a few percent,
-conversion per impression well under 1%). A clicked item is bought as often as a viewed one in
-the shop's log (4.8% of views) for the popular list, more for the oracle, which chooses items
-the visitor likes.
+last 30 days (k = 10, exact expected rates on 1,500 visits) for plausible rates of a
+recommendation widget: click-through rates of a few percent, conversion per impression well
+under 1%. Per impression, measured on all 5,183 visits (``bench/results/simulator_bench.md``):
+a random slate is clicked 0.35% of the time and bought 0.018%; the most-popular list 4.5% and
+0.25%; ALS 4.4% and 0.19%; the oracle 10.7% and 1.65%. A clicked popular product is bought
+5.5% of the time, close to the 4.8% of views bought in the shop's log.
 
 **Common random numbers.** Every visit draws its random numbers from its own generator,
 seeded from ``(seed, visit number)`` (:class:`numpy.random.SeedSequence` spawn keys), in a
@@ -153,7 +152,10 @@ class ObservedShop:
     def launched(self, at: Any) -> np.ndarray:
         """(n_items,) bool: the products on sale at ``at`` (``launch_time <= at``, from the
         public catalog table). Only these may be shown at a visit at ``at``."""
-        launch = self.items["launch_time"].to_numpy(dtype="datetime64[ns]")
+        launch = self.__dict__.get("_launch")
+        if launch is None:  # read once (a frozen dataclass: cached beside its fields)
+            launch = self.items["launch_time"].to_numpy(dtype="datetime64[ns]")
+            object.__setattr__(self, "_launch", launch)
         return launch <= np.datetime64(at, "ns")
 
 
@@ -565,7 +567,11 @@ class ShopSimulator:
         buy = _sigmoid(config.cart_intercept + config.cart_slope * preference) * _sigmoid(
             config.buy_intercept + config.buy_slope * preference
         )
-        bought = self._bought_before[row, columns].toarray()[0] if columns.size else buy < 0
+        bought_before = self._bought_before
+        bought = np.isin(
+            columns,
+            bought_before.indices[bought_before.indptr[row] : bought_before.indptr[row + 1]],
+        )
         buy = buy * np.where(bought, self._item_repeat[columns], 1.0)
         return base, intent, buy, self._item_launch[columns] <= at
 
