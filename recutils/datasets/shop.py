@@ -57,6 +57,18 @@ cart with probability ``sigmoid(-4.2 + 0.9 pref)``, each cart a purchase with
 same product are kept with a leaf-specific probability (``Leaf.repeat_purchase``: 0.05 for
 tables, 0.1 for most durables, up to 0.5 for tableware).
 
+The simulator
+-------------
+:class:`recutils.simulator.ShopSimulator` turns the story into an environment for online
+experiments: the sessions of a period of the log are replayed as visits (same users, same
+times), a policy shows ``k`` products, and the visitor's response is drawn from this truth: an
+intent leaf from ``leaf_interest_at``, each position examined with probability
+``1 / log2(r + 2)``, an examined product clicked with ``sigmoid(-8 + view logit + 4 [in the
+intent leaf])`` and a click bought with the funnel's ``sigmoid(-4.2 + 0.9 pref) x
+sigmoid(-0.6 + 0.5 pref)``. Policies see only the log before the period and their own
+feedback; the formulas, the calibration and the common random numbers are in
+:mod:`recutils.simulator`.
+
 Where things are
 ----------------
 The words (style synonyms, use phrases, colours, brands, and the 20 leaves with their nouns,
