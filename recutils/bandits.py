@@ -24,7 +24,9 @@ with a constant 1 in front: ``z_i = [1, P v_i]``. With ``features="items+user"``
 is described by ``m_u``, the normalised weighted mean of the reduced vectors of the items in
 their training history (``ObservedShop.train``; zeros for a user without history), and the
 features of the pair are ``x_ui = [z_i, (P v_i) * m_u]`` (elementwise product): the model can
-learn "items like the user's history sell" direction by direction.
+learn "items like the user's history sell" direction by direction. ``popularity=True`` adds
+``log(1 + training users of i) / log(1 + max)`` after the 1: text says what an item is, not how
+much it appeals, and the log's popularity is the cheapest proxy a shop has for that.
 
 **Why one shared model, not one per item** (Li et al.'s "disjoint" LinUCB): the shop has
 thousands of items and a simulated week shows most of them only a handful of times; a model
@@ -34,9 +36,14 @@ learns from every impression and generalises to items never shown (new products 
 **Position bias.** A shown item at position 10 is examined less often than one at position 1,
 so its "no purchase" says less. By default every shown item counts as one full observation
 (which underestimates items shown low). ``examination`` (the probability that each position is
-looked at, e.g. from a click model) turns on the position-based model: the reward at position
-``j`` is modelled as ``e_j x . theta`` (linear bandits) and counts as ``e_j`` of a show
-(:class:`EpsilonGreedy`).
+looked at, e.g. from a click model, or :func:`recutils.simulator.position_bias`) turns on
+the position-based model: the reward at position ``j`` is modelled as ``e_j x . theta``
+(linear bandits) and counts as ``e_j`` of a show (:class:`EpsilonGreedy`).
+
+**Products not on sale yet** (``launch_time`` after the visit, when the catalog table has that
+column: :meth:`recutils.simulator.ObservedShop.launched`) are never shown; new products
+become candidates the moment they launch (the linear bandits score them from their text at
+once; :class:`EpsilonGreedy` starts them at its prior).
 
 **Items the user already bought** may be shown again by default (as a simulated shop allows;
 a real shop would usually hide durable goods it knows were bought and keep consumables);
@@ -125,13 +132,21 @@ class _SlateBandit(Policy):
         super().start(observed)
         self.seen_ = checks.sparse_matrix(observed.train, "observed.train")
         self.n_users_, self.n_items_ = self.seen_.shape
+        # a catalog with launch times: only the products on sale at a visit may be shown
+        self.launches_ = "launch_time" in observed.items.columns
         self._start(observed)
 
     def _start(self, observed: ObservedShop) -> None:
         """Subclasses set up their estimates here."""
 
+    def _flags(self) -> str:
+        """The non-default shared options, for ``repr``."""
+        flags = ", exclude_seen=True" if self.exclude_seen else ""
+        return flags + (", examination=[...]" if self.examination is not None else "")
+
     def _check_visit(self, visit: Visit, k: Any) -> tuple[int, np.ndarray]:
-        """``k`` as an int and the items the user may not be shown (int64, maybe empty)."""
+        """``k`` as an int and the items that may not be shown at ``visit`` (int64, maybe
+        empty): those not on sale yet and, with ``exclude_seen``, the user's training items."""
         if not hasattr(self, "seen_"):
             raise RuntimeError(
                 f"{type(self).__name__} has not started: call start(observed_shop) first"
@@ -145,16 +160,24 @@ class _SlateBandit(Policy):
                 "examination probability per position"
             )
         user = checks.integer(visit.user, "visit.user", minimum=0, maximum=self.n_users_ - 1)
-        if not self.exclude_seen:
+        if not self.launches_ and not self.exclude_seen:
             return k, np.empty(0, dtype=np.int64)
-        excluded = self.seen_.indices[self.seen_.indptr[user] : self.seen_.indptr[user + 1]]
-        if self.n_items_ - excluded.size < k:
-            raise ValueError(
-                f"user {user} has {excluded.size} training items, leaving "
-                f"{self.n_items_ - excluded.size} of {self.n_items_} items to show, fewer than "
-                f"k={k}; use a smaller k or exclude_seen=False"
+        blocked = np.zeros(self.n_items_, dtype=bool)
+        if self.launches_:
+            blocked |= ~self.observed_.launched(visit.time)
+        if self.exclude_seen:
+            blocked[self.seen_.indices[self.seen_.indptr[user] : self.seen_.indptr[user + 1]]] = (
+                True
             )
-        return k, excluded.astype(np.int64)
+        allowed = self.n_items_ - int(blocked.sum())
+        if allowed < k:
+            raise ValueError(
+                f"only {allowed} of {self.n_items_} items may be shown to user {user} at "
+                f"{visit.time} (on sale{', not in their training row' * self.exclude_seen}), "
+                f"fewer than k={k}; use a smaller k"
+                + (" or exclude_seen=False" if self.exclude_seen else "")
+            )
+        return k, np.flatnonzero(blocked)
 
     def learn(self, visit: Visit, slate: Slate, feedback: Feedback) -> None:
         """Update the estimates with the ``k`` shown items and their rewards."""
@@ -218,7 +241,8 @@ class EpsilonGreedy(_SlateBandit):
         prior: (a, b) > 0 of the Beta prior of every item's rate.
         warm_start: prior means from the training log's popularity (see above).
         exclude_seen: never show the items in the user's training row.
-        examination: optional (>= k,) probabilities that each position is examined.
+        examination: optional (>= k,) probabilities that each position is examined, e.g.
+            ``recutils.simulator.position_bias(k)``.
 
     Example::
 
@@ -252,7 +276,10 @@ class EpsilonGreedy(_SlateBandit):
         self.warm_start = checks.boolean(warm_start, "warm_start", "prior from popularity")
 
     def __repr__(self) -> str:
-        return f"EpsilonGreedy(epsilon={self.epsilon:g}, reward={self.reward!r})"
+        warm = ", warm_start=True" if self.warm_start else ""
+        return (
+            f"EpsilonGreedy(epsilon={self.epsilon:g}, reward={self.reward!r}{warm}{self._flags()})"
+        )
 
     def _start(self, observed: ObservedShop) -> None:
         a, b = self.prior
@@ -327,6 +354,7 @@ class _LinearBandit(_SlateBandit):
         *,
         features: str = "items",
         dims: int | None = 16,
+        popularity: bool = False,
         ridge: float = 1.0,
         reward: str = "purchase",
         exclude_seen: bool = False,
@@ -337,6 +365,7 @@ class _LinearBandit(_SlateBandit):
         super().__init__(reward=reward, exclude_seen=exclude_seen, examination=examination)
         self.features = checks.one_of(features, "features", FEATURES, "what describes a pair")
         self.dims = checks.optional_positive_int(dims, "dims", "numbers per item vector")
+        self.popularity = checks.boolean(popularity, "popularity", "a popularity feature")
         self.ridge = checks.positive_number(ridge, "ridge", "the prior precision of theta")
         self.refresh = checks.positive_int(refresh, "refresh", "visits between exact inverses")
         self.seed = checks.seed(seed)
@@ -366,30 +395,42 @@ class _LinearBandit(_SlateBandit):
             )
         reduced = reduced.astype(np.float64)
         d = reduced.shape[1]
-        #: (n_items, d + 1): the constant 1 and the reduced text vector of every item.
-        self.item_features_ = np.hstack([np.ones((self.n_items_, 1)), reduced])
+        lead = [np.ones(self.n_items_)]
+        if self.popularity:
+            users = np.bincount(self.seen_.indices, minlength=self.n_items_)
+            lead.append(np.log1p(users) / max(np.log1p(users.max()), 1.0))
+        self.leading_ = len(lead)
+        #: (n_items, leading + d): 1, [popularity,] and the reduced text vector of every item.
+        self.item_features_ = np.hstack([np.column_stack(lead), reduced])
         if self.features == "items+user":
             history = sp.csr_array(self.seen_, dtype=np.float64) @ reduced
             norms = np.linalg.norm(history, axis=1, keepdims=True)
-            #: (n_users, d + 1): 0 then the user's normalised mean history vector.
+            #: (n_users, leading + d): zeros then the user's normalised mean history vector.
             self.user_features_ = np.hstack(
-                [np.zeros((self.n_users_, 1)), history / np.maximum(norms, 1e-12)]
+                [np.zeros((self.n_users_, self.leading_)), history / np.maximum(norms, 1e-12)]
             )
-            size = 1 + 2 * d
+            size = self.leading_ + 2 * d
         else:
-            size = 1 + d
+            size = self.leading_ + d
         self.A_ = self.ridge * np.eye(size)
         self.A_inverse_ = np.eye(size) / self.ridge
         self.b_ = np.zeros(size)
         self.theta_ = np.zeros(size)
         self.updates_ = 0
 
+    def _options(self) -> str:
+        popularity = ", popularity=True" if self.popularity else ""
+        return (
+            f"features={self.features!r}, dims={self.dims}{popularity}, "
+            f"reward={self.reward!r}{self._flags()}"
+        )
+
     def _map(self, user: int) -> np.ndarray:
         """``P_u`` (D, d + 1): pair features ``x_ui = P_u z_i``."""
         z = self.item_features_.shape[1]
         if self.features == "items":
             return np.eye(z)
-        return np.vstack([np.eye(z), np.diag(self.user_features_[user])[1:]])
+        return np.vstack([np.eye(z), np.diag(self.user_features_[user])[self.leading_ :]])
 
     def pair_features(self, user: int, items: Any) -> np.ndarray:
         """(len(items), D) features ``x_ui`` of ``user`` with each of ``items``."""
@@ -439,6 +480,7 @@ class LinUCB(_LinearBandit):
         features: "items" (``x = z_i``) or "items+user" (``x = [z_i, P v_i * m_u]``), see the
             module docstring.
         dims: the PCA's numbers per item vector (``None``: the vectors as given).
+        popularity: add the item's log training popularity as a feature (module docstring).
         ridge: ``lambda`` in ``A = lambda I + sum x x^T``, > 0.
         reward, exclude_seen, examination: as :class:`EpsilonGreedy`.
         refresh: visits between exact recomputations of ``A^-1``.
@@ -462,7 +504,7 @@ class LinUCB(_LinearBandit):
         self.alpha = checks.non_negative_number(alpha, "alpha", "the width of the bonus")
 
     def __repr__(self) -> str:
-        return f"LinUCB(alpha={self.alpha:g}, features={self.features!r}, dims={self.dims})"
+        return f"LinUCB(alpha={self.alpha:g}, {self._options()})"
 
     def choose(self, visit: Visit, k: int, rng: np.random.Generator) -> Slate:
         k, excluded = self._check_visit(visit, k)
@@ -515,10 +557,7 @@ class ThompsonSampling(_LinearBandit):
         )
 
     def __repr__(self) -> str:
-        return (
-            f"ThompsonSampling(posterior_scale={self.posterior_scale:g}, "
-            f"features={self.features!r}, dims={self.dims})"
-        )
+        return f"ThompsonSampling(posterior_scale={self.posterior_scale:g}, {self._options()})"
 
     def choose(self, visit: Visit, k: int, rng: np.random.Generator) -> Slate:
         k, excluded = self._check_visit(visit, k)

@@ -30,12 +30,17 @@ The estimators of the target's value ``V(pi) = E_x E_{a ~ pi(.|x)} [r]``:
 Each returns a :class:`PolicyValue`: the estimate, a normal confidence interval, the effective
 sample size and the weight diagnostics that say when not to trust it.
 
-**Slates.** When a policy shows ``k`` items per visit, the usual shortcut (used here by the
-course) treats each (visit, position) as one impression with the per-position propensities of
-:class:`recutils.simulator.Slate`. That assumes a position's reward depends only on the item in
-that position (not on its neighbours), and the impressions of one visit are not independent
-(the same user): pass ``groups`` (the visit numbers) to get a standard error that allows for
-this.
+**Slates.** When a policy shows ``k`` items per visit, one shortcut treats each (visit,
+position) as one impression. Then ``mu_i`` and ``pi_i`` must be the **marginal** probabilities
+of that item at that position, as :class:`recutils.bandits.EpsilonGreedy` reports them, and the
+estimate assumes a position's reward depends only on the item there (not on its neighbours).
+Propensities drawn position by position *given the items above*
+(:class:`recutils.simulator.LoggingPolicy`) are marginal only for the top position, so use
+that position alone (or ``k = 1``); their product over the slate is the probability of the
+whole ordered slate, the ``mu`` of slate-level IPS (one impression per visit, reward the
+slate's total), whose weights are hopeless for a deterministic target over thousands of
+items. The impressions of one visit are not independent (the same user): pass ``groups`` (the
+visit numbers) to get a standard error that allows for this.
 
 Example::
 

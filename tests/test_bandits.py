@@ -274,3 +274,36 @@ def test_epsilon_greedy_needs_room_to_explore():
     greedy = EpsilonGreedy(0.0)
     greedy.start(observed())
     assert greedy.choose(visit(0), N_ITEMS, np.random.default_rng(0)).items.size == N_ITEMS
+
+
+@pytest.mark.parametrize("make", [lambda: EpsilonGreedy(0.5), lambda: LinUCB(dims=None),
+                                  lambda: ThompsonSampling(dims=None)])  # fmt: skip
+def test_products_are_shown_only_once_on_sale(make):
+    policy = make()
+    shop = observed()
+    launch = np.full(N_ITEMS, START - np.timedelta64(1, "D"))
+    launch[[2, BEST]] = START + np.timedelta64(100, "m")  # launch at the 100th visit
+    items = shop.items.assign(launch_time=launch)
+    policy.start(ObservedShop(shop.train, items, shop.item_vectors, START))
+    rng = np.random.default_rng(0)
+    shown = [policy.choose(visit(n), 4, rng).items for n in range(200)]
+    before, after = np.concatenate(shown[:100]), np.concatenate(shown[100:])
+    assert not {2, BEST} & set(before.tolist())
+    assert {2, BEST} & set(after.tolist())
+    with pytest.raises(ValueError, match="only 10 of 12 items may be shown"):
+        policy.choose(visit(0), 11, rng)
+
+
+def test_popularity_feature_and_repr():
+    train = sp.csr_matrix(([1.0] * 4, ([0, 1, 2, 0], [3, 3, 3, 5])), shape=(N_USERS, N_ITEMS))
+    policy = LinUCB(0.2, dims=None, popularity=True, features="items+user", examination=[1, 1])
+    policy.start(observed(train=train))
+    np.testing.assert_allclose(policy.item_features_[[3, 5, 0], 1], [1, np.log(2) / np.log(4), 0])
+    assert policy.pair_features(0, [3]).shape == (1, 2 + 2 * N_ITEMS)
+    assert repr(policy) == (
+        "LinUCB(alpha=0.2, features='items+user', dims=None, popularity=True, "
+        "reward='purchase', examination=[...])"
+    )
+    assert repr(EpsilonGreedy(0.1, warm_start=True)) == (
+        "EpsilonGreedy(epsilon=0.1, reward='purchase', warm_start=True)"
+    )
