@@ -73,6 +73,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/persistence_bench.py --output bench/results/persistence_bench.md
 	$(BIN)/python bench/ann_bench.py --output bench/results/ann_bench.md
 	$(BIN)/python bench/encoder_cost_bench.py --output bench/results/encoder_cost_bench.md
+	$(BIN)/python bench/simulator_bench.py --output bench/results/simulator_bench.md
+	$(BIN)/python bench/bandits_bench.py --output bench/results/bandits_bench.md
 	$(BIN)/python bench/lightgcn_bench.py --output bench/results/lightgcn_bench.md
 	$(BIN)/python bench/hybrid_bench.py --output bench/results/hybrid_bench.md
 	$(BIN)/python bench/ease_bench.py --fixed 2,4,8

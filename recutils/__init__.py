@@ -26,6 +26,9 @@ a model or a dataset):
 * :mod:`recutils.persistence` -- save and load every model without pickle, keyed by its data
 * :mod:`recutils.service` -- a saved model behind HTTP (FastAPI, uvicorn), load tests
 * :mod:`recutils.vector_search` -- exact and approximate (faiss) nearest neighbours, recall@k
+* :mod:`recutils.simulator` -- the shop as an environment: policies, A/B tests, the oracle
+* :mod:`recutils.bandits` -- epsilon-greedy, LinUCB and Thompson sampling policies
+* :mod:`recutils.off_policy` -- IPS, SNIPS and doubly robust estimates from logs
 * :mod:`recutils.checks`, :mod:`recutils.files`, :mod:`recutils.cache` -- argument checks,
   atomic files, verified caches
 * :mod:`recutils.plotting`, :mod:`recutils.reporting` -- the recurring plots and result tables
