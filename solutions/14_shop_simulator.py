@@ -16,15 +16,16 @@ from recutils.simulator import ModelPolicy, simulate
 
 
 def exercise_1(nb):
-    """Formula (14.1), summed over the slate's positions.
+    """Formula (14.1), summed over the slate's positions, for the reversed slate.
 
-    The slate is what the most-popular policy shows at visit 0; each position contributes
-    e_r x P(click | examined) x P(buy | click), with the intent leaf averaged out; the
-    simulator's ``expected_purchases`` is the same sum.
+    Each position contributes e_r x P(click | examined) x P(buy | click), with the intent leaf
+    averaged out. Reversing changes the sum: the positions' examination probabilities e_r
+    fall with r, so the slate earns most when its best-selling products sit on top; the
+    simulator's ``expected_purchases(visit, reversed)`` gives the same number.
     """
     policy = ModelPolicy(nb.models["most popular"])
     policy.start(nb.observed)
-    slate = policy.choose(nb.visit, nb.K, np.random.default_rng(nb.SEED)).items
+    slate = policy.choose(nb.visit, nb.K, np.random.default_rng(nb.SEED)).items[::-1]
     truth = nb.truth
     user = truth.user_index([nb.d.index.users[nb.visit.user]])
     products = truth.item_index(nb.d.index.items[slate])
@@ -36,7 +37,7 @@ def exercise_1(nb):
     a, c = nb.simulator.click_intercept, nb.simulator.intent_bonus
     click = (1 - p_leaf) * sigmoid(a + logit) + p_leaf * sigmoid(a + logit + c)
     buy = sigmoid(-4.2 + 0.9 * pref) * sigmoid(-0.6 + 0.5 * pref)
-    return float((nb.position_bias(nb.K) * click * buy).sum())
+    return round(float((nb.position_bias(nb.K) * click * buy).sum()), 4)
 
 
 def exercise_2(nb):
