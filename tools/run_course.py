@@ -45,6 +45,7 @@ import papermill
 from jupyter_client.manager import AsyncKernelManager
 
 from recutils.files import atomic_path
+from recutils.spark import notebook_skip_reason
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -78,7 +79,7 @@ class Result:
     """What happened to one notebook."""
 
     name: str
-    status: str  # "ok" or "FAILED"
+    status: str  # "ok", "FAILED" or "skipped" (it needs what this machine lacks: Java)
     seconds: float
     error: str = ""  # first line of the error, e.g. "FileNotFoundError: ..."
     written_to: Path | None = None
@@ -249,12 +250,17 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     for path in paths:
         output = path if in_place else args.output_dir / path.name
+        skip_reason = notebook_skip_reason(path)
+        if skip_reason is not None:
+            print(skip_reason, flush=True)
+            results.append(Result(path.name, "skipped", 0.0, "needs Java 17+ (see above)"))
+            continue
         print(f"running {path.name} ...", flush=True)
         results.append(execute(path, parameters, output, failed_dir, logs_dir))
     print_table(results)
-    all_ok = all(result.status == "ok" for result in results)
+    all_ok = all(result.status != "FAILED" for result in results)
     if course_run and all_ok and (every_notebook or kind == RERUN):
-        record_runtimes(results, kind)
+        record_runtimes([result for result in results if result.status == "ok"], kind)
         course_map = [path for path in paths if path.name.startswith("00_")]
         if course_map:  # its table of run times reads runtimes.json: show this run's times
             execute(course_map[0], {}, course_map[0], failed_dir, logs_dir)
@@ -263,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         update_readme()
     print_leaderboards(since=started)
     if not all_ok:
-        failed = sum(result.status != "ok" for result in results)
+        failed = sum(result.status == "FAILED" for result in results)
         print(f"\n{failed} of {len(results)} notebooks failed.", file=sys.stderr)
     return 0 if all_ok else 1
 
