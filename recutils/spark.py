@@ -8,7 +8,8 @@ in ``recutils`` that it is checked against (``tests/test_spark.py``, notebook 15
 
 * :func:`local_session` -- a session whose output reads the same on every machine: no console
   progress bars, the JVM's own messages in a log file instead of the notebook, the Python
-  workers started with this interpreter, a fixed number of shuffle partitions, UTC;
+  workers started with this interpreter (on a local master), a fixed number of shuffle
+  partitions, naive timestamps (``TIMESTAMP_NTZ``, so no time zone moves a boundary);
 * :func:`temporal_periods`, :func:`split_by_periods` -- the course's split
   (:func:`recutils.splitting.temporal_protocol`: the last ``test_days`` days are test, the
   ``valid_days`` before them validation);
@@ -210,7 +211,9 @@ def local_session(
         settings: further Spark settings, applied last.
         python: the Python the workers run (``PYSPARK_PYTHON``). Default: this interpreter on
             a local master; on a cluster, whatever ``PYSPARK_PYTHON`` already says (the
-            executors' own Python; this laptop's path would not exist there).
+            executors' own Python; this laptop's path would not exist there). A local session
+            sets ``PYSPARK_PYTHON`` for the whole process, so a cluster session started later
+            in the same process should pass ``python`` explicitly.
 
     Returns:
         The active ``SparkSession``; stop it with ``spark.stop()``.
@@ -332,6 +335,10 @@ def temporal_periods(
 
     Raises:
         ValueError: the days are not positive integers, or no event is left for training.
+
+    Example:
+        >>> temporal_periods(events_frame(spark, load("shop").interactions))  # doctest: +SKIP
+        (Timestamp('2024-11-02 00:00:00'), Timestamp('2024-12-02 00:00:00'))
     """
     from pyspark.sql import functions as F
 
@@ -479,7 +486,13 @@ def scaled_events(spark: SparkSession, events: DataFrame, factor: int) -> DataFr
     """``events`` with every user copied ``factor`` times: copy ``c`` of user ``U`` is
     ``U~c`` (copy 0 keeps its id). The catalog and each user's behaviour are unchanged, so the
     log grows ``factor`` times with the same distribution: a cheap stand-in for a bigger shop
-    when what is measured is time, not quality."""
+    when what is measured is time, not quality (the catalog does not grow).
+
+    Example:
+        >>> bigger = scaled_events(spark, events, 4)  # doctest: +SKIP
+        >>> bigger.count() == 4 * events.count()  # doctest: +SKIP
+        True
+    """
     from pyspark.sql import functions as F
 
     factor = checks.positive_int(factor, "factor", "copies of each user")
@@ -594,7 +607,13 @@ def top_k_from_factors(
 
 def lists_array(lists: DataFrame | pd.DataFrame, n_users: int, k: int) -> np.ndarray:
     """Collect ``user``/``items`` lists into the (n_users, k) int array of
-    :func:`recutils.metrics.ranking_metrics` (``-1`` rows for users without a list)."""
+    :func:`recutils.metrics.ranking_metrics` (``-1`` rows for users without a list).
+
+    Example:
+        >>> lists_array(pd.DataFrame({"user": [1], "items": [[4, 2, 7]]}), n_users=2, k=2)
+        array([[-1, -1],
+               [ 4,  2]])
+    """
     frame = lists if isinstance(lists, pd.DataFrame) else lists.select("user", "items").toPandas()
     array = np.full((n_users, k), -1, dtype=np.int64)
     if len(frame):
@@ -627,6 +646,9 @@ def ranking_metrics(
         The ``metrics`` in their order, then ``users`` (how many were evaluated). Precision,
         recall and nDCG are those of :func:`recutils.metrics.ranking_metrics`; MLlib's MAP@k
         divides by ``min(k, |R_u|)`` where the course divides by ``|R_u|``.
+
+    Example:
+        >>> ranking_metrics(lists, test_pairs.select("user", "item"), k=10)  # doctest: +SKIP
     """
     from pyspark.ml.evaluation import RankingEvaluator
     from pyspark.sql import functions as F
@@ -682,6 +704,10 @@ def encode_texts(
 
     Returns:
         A DataFrame of ``key`` and ``vector`` (array of 384 floats, L2 norm 1).
+
+    Example:
+        >>> frame = pd.DataFrame({"item_id": ["P1"], "text": ["red wool scarf"]})
+        >>> encode_texts(spark.createDataFrame(frame)).first()["vector"][:2]  # doctest: +SKIP
     """
     from recutils.text import DEFAULT_BATCH_SIZE
 

@@ -101,6 +101,12 @@ def test_scaled_index_lists_the_users_copy_by_copy():
         rs.scaled_index(index, 0)
 
 
+def test_the_module_examples_that_need_no_session_run():
+    import doctest
+
+    assert doctest.testmod(rs).failed == 0
+
+
 def test_lists_array_fills_missing_users_with_minus_one():
     lists = pd.DataFrame({"user": [2, 0], "items": [[5, 1, 3], [4, 2, -1]]})
     array = rs.lists_array(lists, n_users=4, k=2)
