@@ -29,6 +29,8 @@ a model or a dataset):
 * :mod:`recutils.simulator` -- the shop as an environment: policies, A/B tests, the oracle
 * :mod:`recutils.bandits` -- epsilon-greedy, LinUCB and Thompson sampling policies
 * :mod:`recutils.off_policy` -- IPS, SNIPS and doubly robust estimates from logs
+* :mod:`recutils.spark` -- the pipeline on Apache Spark, each step checked against recutils
+* :mod:`recutils.privacy` -- membership inference, the Gaussian mechanism and its accountant
 * :mod:`recutils.checks`, :mod:`recutils.files`, :mod:`recutils.cache` -- argument checks,
   atomic files, verified caches
 * :mod:`recutils.plotting`, :mod:`recutils.reporting` -- the recurring plots and result tables
