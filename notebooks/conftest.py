@@ -3,14 +3,18 @@
 Notebook 15 runs Apache Spark, which needs Java 17+ (pip cannot install Java). Where Spark
 cannot start, every cell of that notebook is skipped and the end of the run prints one line
 with the reason and how to install Java (``recutils.spark.notebook_skip_reason``); every
-other notebook runs as usual.
+other notebook runs as usual. When a cell of a Spark notebook fails, the end of the run shows
+the last lines of the JVM's log (and of its crash file, if it crashed), which otherwise only
+the log file holds.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from recutils.spark import notebook_skip_reason
+from recutils.spark import SPARK_NOTEBOOKS, log_path, notebook_skip_reason
 
 _SKIPPED: dict[str, str] = {}
 
@@ -29,3 +33,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for reason in _SKIPPED.values():
         terminalreporter.write_line(reason, yellow=True)
+    failed = terminalreporter.stats.get("failed", [])
+    if any(Path(report.nodeid.split("::")[0]).name in SPARK_NOTEBOOKS for report in failed):
+        # the JVM writes to a log file, not to the notebook: show its last words here
+        for path in [log_path(), *sorted(log_path().parent.glob("hs_err_pid*.log"))]:
+            if path.is_file():
+                lines = path.read_text(errors="replace").splitlines()
+                terminalreporter.write_sep("-", f"last lines of {path.name} (Spark's JVM)")
+                for line in lines[-60:]:
+                    terminalreporter.write_line(line)

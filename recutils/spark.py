@@ -250,6 +250,9 @@ def local_session(
     conf.set("spark.sql.shuffle.partitions", str(partitions))
     conf.set("spark.default.parallelism", str(partitions))
     conf.set("spark.executorEnv.OMP_NUM_THREADS", "1")  # one BLAS thread per task
+    crash_file = log_path().parent / "hs_err_pid%p.log"
+    if not re.search(r"[\s\"']", str(crash_file)):  # a JVM crash report beside the log
+        conf.set("spark.driver.extraJavaOptions", f"-XX:ErrorFile={crash_file}")
     for key, value in (settings or {}).items():
         conf.set(str(key), str(value))
     active = SparkContext._active_spark_context
