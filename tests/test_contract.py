@@ -24,6 +24,7 @@ from recutils.datasets import load
 from recutils.llm import tiny_language_model
 from recutils.models import (
     ALS,
+    FederatedMF,
     BPR,
     EASE,
     TIGER,
@@ -91,6 +92,7 @@ SMALL_SETTINGS: dict[str, Callable[[], Recommender]] = {
     "EASE": lambda: EASE(l2=50.0),
     "ALS": lambda: ALS(factors=8, iterations=3),
     "BPR": lambda: BPR(factors=8, iterations=5),
+    "FederatedMF": lambda: FederatedMF(factors=8, rounds=5, users_per_round=50),
     "ContentBased": lambda: ContentBased(popularity_weight=0.3),
     "LightGCN": lambda: LightGCN(factors=8, epochs=2, batch_size=256),
     "BertHybrid": lambda: BertHybrid(factors=8, hidden=16, epochs=1, batch_size=256),

@@ -8,6 +8,7 @@ UserKNN              the post's formula 3.2: ratings of similar users         ne
 ItemKNN              items similar to what the user has                       neighbors
 EASE                 closed-form item-item regression (Steck, 2019)           ease
 ALS, BPR             matrix factorisation with the implicit library           factorization
+FederatedMF          ALS's loss trained by devices that keep their vectors    federated
 ContentBased         similarity of item vectors (text embeddings, TF-IDF)     content
 LightGCN             propagation over the user-item graph, BPR                graph
 SASRec               causal Transformer over the item sequence: next item     sequential
@@ -45,6 +46,7 @@ from recutils.models.base import (
 from recutils.models.content import ContentBased, centred_unit_rows, tfidf_item_vectors
 from recutils.models.ease import EASE
 from recutils.models.factorization import ALS, BPR
+from recutils.models.federated import FederatedMF
 from recutils.models.generative import TIGER
 from recutils.models.graph import LightGCN
 from recutils.models.hybrid import BertHybrid
@@ -61,6 +63,7 @@ __all__ = [
     "ALS",
     "BPR",
     "EASE",
+    "FederatedMF",
     "TIGER",
     "BertHybrid",
     "ContentBased",

@@ -49,6 +49,32 @@ def cosine_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return unit[rows] @ unit.T
 
 
+def als_objective(
+    train: sp.spmatrix,
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    regularization: float,
+    alpha: float,
+) -> float:
+    """The implicit-feedback ALS loss of :class:`ALS` for given vectors (dense: for checks).
+
+    ``L = sum over all (u, i) of c_ui (p_ui - x_u . y_i)^2 + regularization (||X||^2 + ||Y||^2)``
+    with ``p_ui = [r_ui > 0]`` and ``c_ui = 1 + alpha r_ui``. Builds the dense
+    (n_users, n_items) matrix of scores: for matrices of a few thousand users and items.
+
+    Example:
+        >>> import scipy.sparse as sp
+        >>> als_objective(sp.csr_matrix(np.eye(2)), np.eye(2), np.eye(2), 0.5, 0.0)
+        2.0
+    """
+    weights = np.asarray(sp.csr_matrix(train).toarray(), dtype=np.float64)
+    users = np.asarray(user_factors, dtype=np.float64)
+    items = np.asarray(item_factors, dtype=np.float64)
+    residual = (weights > 0) - users @ items.T
+    penalty = regularization * (np.sum(users**2) + np.sum(items**2))
+    return float(np.sum((1.0 + alpha * weights) * residual**2) + penalty)
+
+
 # --------------------------------------------------------------------------------------------
 # ALS
 # --------------------------------------------------------------------------------------------
