@@ -24,12 +24,12 @@ from recutils.datasets import load
 from recutils.llm import tiny_language_model
 from recutils.models import (
     ALS,
-    FederatedMF,
     BPR,
     EASE,
     TIGER,
     BertHybrid,
     ContentBased,
+    FederatedMF,
     ItemKNN,
     LightGCN,
     LLMReranker,

@@ -79,8 +79,13 @@ def test_full_participation_reaches_the_loss_of_centralised_als():
         )
     centralised = reduced_loss(train, items)
     model = FederatedMF(
-        factors=factors, regularization=REGULARIZATION, alpha=ALPHA, rounds=3000,
-        users_per_round=20, learning_rate=0.01, seed=0,
+        factors=factors,
+        regularization=REGULARIZATION,
+        alpha=ALPHA,
+        rounds=3000,
+        users_per_round=20,
+        learning_rate=0.01,
+        seed=0,
     ).fit(train)
     federated = reduced_loss(train, model.item_factors_.astype(np.float64))
     assert model.sampling_probability_ == 1.0
@@ -104,8 +109,13 @@ def test_clipping_bounds_each_user():
 def test_epsilon_bytes_and_history():
     train = toy_train(users=40)
     model = FederatedMF(
-        factors=4, rounds=6, users_per_round=10, clip_norm=1.0, noise_multiplier=1.5,
-        eval_every=2, seed=1,
+        factors=4,
+        rounds=6,
+        users_per_round=10,
+        clip_norm=1.0,
+        noise_multiplier=1.5,
+        eval_every=2,
+        seed=1,
     ).fit(train, valid=toy_train(seed=9, users=40))
     assert model.sampling_probability_ == pytest.approx(10 / 40)
     assert model.epsilon(1e-5) == pytest.approx(dp_epsilon(0.25, 1.5, 6, 1e-5))

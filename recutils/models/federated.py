@@ -17,7 +17,9 @@ sampling, the sampling the privacy accountant assumes); a device that joins
 2. computes its share of the gradient of ``L`` with respect to ``Y`` (by the envelope
    theorem ``x_u`` may be held fixed)::
 
-       G_u = -2 v_u x_u^T,  v_u = c_u * (p_u - Y x_u)   (n_items x factors; ||G_u|| = 2 ||v_u|| ||x_u||)
+       G_u = -2 v_u x_u^T,  v_u = c_u * (p_u - Y x_u)   (n_items x factors)
+
+   of Frobenius norm ``||G_u|| = 2 ||v_u|| ||x_u||``;
 
 3. with differential privacy, clips it to Frobenius norm ``clip_norm``:
    ``G_u <- G_u min(1, clip_norm / ||G_u||)``;
@@ -42,7 +44,6 @@ gradient against automatic differentiation).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
