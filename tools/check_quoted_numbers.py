@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 NUMBER = re.compile(r"(?<![\w.])[-+−]?\d[\d,]*\.\d+(?:e[-+]?\d+)?%?|(?<![\w.])[-+−]?\d+(?:\.\d+)?%")
-SKIP_MARKDOWN = re.compile(r"`[^`]*`|\$[^$]*\$|\]\([^)]*\)|<[^>]+>")
+SKIP_MARKDOWN = re.compile(r"\$\$.*?\$\$|`[^`]*`|\$[^$]*\$|\]\([^)]*\)|<[^>]+>", re.S)
 
 
 # Numbers that are names, not results: "section 5.1", "formula 3.2", "Python 3.12", "the 2.5%
@@ -96,6 +96,12 @@ def unsupported_numbers(path: Path) -> list[tuple[int, str]]:
     """(cell index, quoted number) for every quoted decimal number no output supports."""
     notebook = json.loads(path.read_text(encoding="utf-8"))
     printed = _printed_values(notebook)
+    markdown = "".join(
+        "".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown"
+    )
+    # an equation's number, "(16.2)", refers to the formula tagged \tag{16.2}: a name
+    tags = "|".join(re.escape(tag) for tag in re.findall(r"\\tag\{([\d.]+)\}", markdown))
+    equation_references = re.compile(rf"\((?:{tags})\)") if tags else None
     found = []
     for index, cell in enumerate(notebook["cells"]):
         if cell["cell_type"] != "markdown":
@@ -103,6 +109,8 @@ def unsupported_numbers(path: Path) -> list[tuple[int, str]]:
         lines = "".join(cell["source"]).splitlines()
         text = "\n".join(line for line in lines if not line.startswith("#"))  # not headings
         prose = SKIP_MARKDOWN.sub(" ", text)
+        if equation_references is not None:
+            prose = equation_references.sub(" ", prose)
         found += [(index, n) for n in _numbers(prose) if not _supported(n, printed)]
     return found
 

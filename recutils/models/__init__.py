@@ -10,6 +10,7 @@ EASE                 closed-form item-item regression (Steck, 2019)           ea
 ALS, BPR             matrix factorisation with the implicit library           factorization
 FederatedMF          ALS's loss trained by devices that keep their vectors    federated
 ContentBased         similarity of item vectors (text embeddings, TF-IDF)     content
+IPSBPR               BPR with pairs weighted by inverse propensity            debiasing
 LightGCN             propagation over the user-item graph, BPR                graph
 SASRec               causal Transformer over the item sequence: next item     sequential
 TIGER                T5 writes the next item's semantic ID, token by token    generative
@@ -44,6 +45,7 @@ from recutils.models.base import (
     fit_model,
 )
 from recutils.models.content import ContentBased, centred_unit_rows, tfidf_item_vectors
+from recutils.models.debiasing import IPSBPR
 from recutils.models.ease import EASE
 from recutils.models.factorization import ALS, BPR
 from recutils.models.federated import FederatedMF
@@ -63,6 +65,7 @@ __all__ = [
     "ALS",
     "BPR",
     "EASE",
+    "IPSBPR",
     "TIGER",
     "BertHybrid",
     "ContentBased",

@@ -307,6 +307,13 @@ class LightGCN(TorchRecommender):
         coo = train.tocoo()
         self._pair_users = coo.row.astype(np.int64)
         self._pair_items = coo.col.astype(np.int64)
+        self._pair_weights = self._training_pair_weights(train)
+
+    def _training_pair_weights(self, train: sp.csr_matrix) -> np.ndarray | None:
+        """A weight per training pair (``train.tocoo()`` order) in the BPR loss, or ``None`` for
+        equal weights (override to re-weight pairs, as :class:`~recutils.models.debiasing.IPSBPR`
+        does)."""
+        return None
 
     def _build_network(self) -> torch.nn.Module:
         from torch_geometric.nn import LightGCN as PygLightGCN
@@ -347,21 +354,25 @@ class LightGCN(TorchRecommender):
         order = rng.permutation(self._pair_users.size)
         users = self._pair_users[order]
         positives = self._pair_items[order]
+        weights = None if self._pair_weights is None else self._pair_weights[order]
         negatives = self._sample_negatives(self.train_, users, rng)
         n_users = self.n_users_
         for start in range(0, users.size, self.batch_size):
+            batch = slice(start, start + self.batch_size)
             yield (
-                torch.from_numpy(users[start : start + self.batch_size]),
-                torch.from_numpy(positives[start : start + self.batch_size]) + n_users,
-                torch.from_numpy(negatives[start : start + self.batch_size]) + n_users,
+                torch.from_numpy(users[batch]),
+                torch.from_numpy(positives[batch]) + n_users,
+                torch.from_numpy(negatives[batch]) + n_users,
+                None if weights is None else torch.from_numpy(weights[batch]),
             )
 
     def _loss(self, network: torch.nn.Module, batch: Any) -> tuple[torch.Tensor, Any, float]:
-        u, i, j = batch
+        u, i, j, weights = batch
         layer0 = self._layer0(network)
         final = self._final_vectors(network, layer0)
         e_u, e_i, e_j = final[u], final[i], final[j]
-        ranking = -torch.nn.functional.logsigmoid((e_u * (e_i - e_j)).sum(dim=1)).mean()
+        losses = -torch.nn.functional.logsigmoid((e_u * (e_i - e_j)).sum(dim=1))
+        ranking = losses.mean() if weights is None else (weights * losses).mean()
         penalty = (layer0[u].pow(2).sum() + layer0[i].pow(2).sum() + layer0[j].pow(2).sum()) / (
             2 * u.numel()
         )
