@@ -139,7 +139,7 @@ def group_exposure(recommended: Any, item_groups: Any, relevant: Any = None) -> 
         ratio = result["exposure share"] / result["relevance share"].where(share > 0)
         result["exposure / relevance"] = ratio
     result.index.name = "group"
-    return result.sort_values("exposure share", ascending=False)
+    return result.sort_values("exposure share", ascending=False, kind="stable")
 
 
 def category_distributions(train: Any, item_categories: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +282,15 @@ def calibrated_rerank(
         smoothing, "smoothing", "Steck's alpha", minimum=0, maximum=1, above_minimum=True
     )
     available = items >= 0
-    scores = np.where(available, np.nan_to_num(scores, nan=0.0), 0.0)
+    if not np.isfinite(scores[available]).all():
+        raise ValueError(
+            "candidate_scores must be finite wherever a candidate is given (NaN is allowed "
+            "only in empty slots, -1, as recommend() returns them)"
+        )
+    ordered = np.sort(np.where(available, items, -1), axis=1)
+    if ((ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)).any():
+        raise ValueError("candidates repeat an item in a user's row; give each item once")
+    scores = np.where(available, scores, 0.0)
     candidate_codes = codes[np.where(available, items, 0)]
     n_users, n_categories = target_array.shape
     rows = np.arange(n_users)

@@ -347,6 +347,9 @@ def test_empty_candidate_slots_are_never_chosen() -> None:
         ({"target": [0.5, 0.5]}, r"target must be \(n_users, n_categories\).*shape \(2,\)"),
         ({"item_categories": ["x", "y", "y", "x"]}, "item_categories must be a 1-D integer array"),
         ({"item_categories": np.array([0, 1, 2, 0])}, r"item_categories must lie in 0\.\.1"),
+        ({"candidate_scores": [[3.0, np.nan, 1.0]]}, "candidate_scores must be finite"),
+        ({"candidate_scores": [[3.0, -np.inf, 1.0]]}, "candidate_scores must be finite"),
+        ({"candidates": [[0, 1, 0]]}, "candidates repeat an item"),
     ],
 )
 def test_calibrated_rerank_bad_input(kwargs: dict, message: str) -> None:
