@@ -31,6 +31,7 @@ a model or a dataset):
 * :mod:`recutils.off_policy` -- IPS, SNIPS and doubly robust estimates from logs
 * :mod:`recutils.spark` -- the pipeline on Apache Spark, each step checked against recutils
 * :mod:`recutils.privacy` -- membership inference, the Gaussian mechanism and its accountant
+* :mod:`recutils.fairness` -- exposure against relevance, calibrated re-ranking
 * :mod:`recutils.checks`, :mod:`recutils.files`, :mod:`recutils.cache` -- argument checks,
   atomic files, verified caches
 * :mod:`recutils.plotting`, :mod:`recutils.reporting` -- the recurring plots and result tables

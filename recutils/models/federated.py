@@ -8,7 +8,8 @@ The model is the implicit-feedback factorisation of :class:`~recutils.models.fac
               + regularization * (sum_u ||x_u||^2 + sum_i ||y_i||^2)
 
 What changes is *where* each part is computed (federated collaborative filtering, Ammad-ud-din
-et al., 2019; FedAvg's server loop, McMahan et al., 2017). The server holds only the item
+et al., 2019; one gradient per device and round, FedSGD of McMahan et al., 2017, with Adam on
+the server, the FedAdam of Reddi et al., 2021, with one local step). The server holds only the item
 vectors ``Y``. At each round every user joins the round with probability ``q`` (Poisson
 sampling, the sampling the privacy accountant assumes); a device that joins
 
@@ -27,7 +28,8 @@ sampling, the sampling the privacy accountant assumes); a device that joins
    adds Gaussian noise of standard deviation ``noise_multiplier * clip_norm`` to each entry
    (the Gaussian mechanism, :func:`recutils.privacy.clip_and_noise`), turns the sum into an
    estimate of the full gradient (``n_users / expected cohort`` times it, plus the penalty's
-   ``2 regularization Y``) and takes one Adam step (FedAdam, Reddi et al., 2021).
+   ``2 regularization Y``) and takes one Adam step. With noise this is DP-FedSGD (McMahan et
+   al., 2018); the server that adds the noise must be trusted with the noise-free sum.
 
 After the last round every device solves its vector once more from the final ``Y``: that is
 where its recommendations are computed, so ``score`` is ``x_u . y_i`` as for ALS. The
@@ -37,8 +39,8 @@ the level of users (:meth:`FederatedMF.epsilon`, the sampled Gaussian mechanism'
 accountant, :func:`recutils.privacy.dp_epsilon`).
 
 With ``users_per_round`` at least the number of users, no clipping and no noise, a round is
-one full-batch gradient step on ``L`` (``tests/test_federated.py`` checks the aggregated
-gradient against automatic differentiation).
+one full-batch gradient step on ``min_X L(X, Y)`` (``tests/test_federated.py`` checks the
+aggregated gradient against finite differences of it).
 """
 
 from __future__ import annotations
