@@ -5,7 +5,7 @@ often, so a model fitted to the log learns popularity (exposure) along with tast
 shows popular items still more: a feedback loop. Inverse propensity scoring (Schnabel et al.,
 2016; for implicit feedback Yang et al., 2018 and Saito et al., 2020) weights each observed
 pair by one over the probability that it could be observed at all, its *propensity*
-``theta_i``, so that in expectation the loss is the one on all of the users' preferences.
+``theta_i``, so that rarely exposed products count more.
 
 :class:`IPSBPR` is matrix factorisation trained with BPR (LightGCN with no layers), each
 training pair ``(u, i)`` weighted in the loss by::
@@ -16,6 +16,13 @@ normalised to mean 1 over the training pairs (so the learning rate keeps its mea
 ``n_i`` the item's number of training users: the popularity-based propensity of Yang et al.
 (2018). ``power = 0`` is plain BPR; larger powers trust rare items' interactions more.
 ``max_weight`` clips the weights (the variance of IPS grows with the largest weight).
+
+Only the positives are re-weighted: the sampled negatives still include products a user would
+like but never saw, so this is a heuristic correction, not an unbiased estimate of the loss on
+all of the users' preferences (Saito et al., 2020, correct the negative term too). And
+popularity is only a proxy of the propensity: it also carries real taste, some of which a
+large ``power`` discounts (notebook 17 measures both on the shop, whose true propensity is
+known).
 """
 
 from __future__ import annotations
