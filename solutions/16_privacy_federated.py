@@ -12,9 +12,11 @@ from recutils.privacy import dp_epsilon, membership_attack
 def exercise_1(nb):
     """Much less: close to chance. A five times stronger penalty shrinks every vector towards
     zero, so the model can no longer fit individual pairs and scores a user's training and
-    held-out products alike. The price is quality: its test nDCG@10 falls by about half (measure
-    it with ``ranked_lists(model, nb.d.train_and_valid, nb.d.test, k=nb.K)``), towards most popular's. Regularisation is a privacy lever, but a
-    blunt one with no guarantee; differential privacy (section 3) is the one with a proof."""
+    held-out products alike. The price is quality: its test nDCG@10 falls by about half,
+    towards most popular's (measure it with
+    ``ranked_lists(model, nb.d.train_and_valid, nb.d.test, k=nb.K)``). Regularisation is a
+    privacy lever, but a blunt one with no guarantee; differential privacy (section 3) is the
+    one with a proof."""
     model = ALS(regularization=100.0, seed=nb.SEED)
     return round(membership_attack(model, nb.d.train_and_valid, nb.HELD_OUT, seed=nb.SEED).auc, 2)
 
