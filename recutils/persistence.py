@@ -951,3 +951,117 @@ class _Decoder:
         cls = getattr(importlib.import_module(module), class_name)
         fields = {key: self.decode(item) for key, item in value["fields"].items()}
         return cls(**fields)
+
+
+# --------------------------------------------------------------------------------------------
+# the course's cache of trained models
+# --------------------------------------------------------------------------------------------
+
+#: Subfolder of :func:`recutils.cache_dir` where :func:`fit_cached` keeps trained models.
+MODEL_CACHE = "models"
+
+
+def model_code_version() -> str:
+    """A key of the code that trains the course's models: the SHA-256 of every source file of
+    ``recutils/models`` and of the modules they train with (``ranking``, ``metrics``,
+    ``checks``, ``environment``). Any edit to one of them gives another key, so a cached model
+    is never reused after its code changed (edits elsewhere keep the cache)."""
+    package = Path(recutils.__file__).parent
+    files = sorted((package / "models").glob("*.py")) + [
+        package / f"{name}.py" for name in ("ranking", "metrics", "checks", "environment")
+    ]
+    return stable_key({path.relative_to(package).as_posix(): sha256_of(path) for path in files})
+
+
+def _settings_key(model: Recommender) -> dict[str, Any]:
+    """A model's class and settings as hashable data (models inside it by their own)."""
+    encoder = _Encoder(hashing=True)
+    settings = {
+        name: _settings_key(value)
+        if isinstance(value, Recommender)
+        else encoder.encode(value, name)
+        for name, value in model.get_params().items()
+    }
+    return {"class": _class_name(type(model)), "settings": settings}
+
+
+def fit_cached(
+    model: Recommender,
+    train: Any,
+    *,
+    valid: Any = None,
+    side_data: Mapping[str, Any] | None = None,
+    cache: str | os.PathLike[str] | None = None,
+) -> Recommender:
+    """Fit ``model`` as :func:`recutils.models.fit_model` does, or fill it from the cache of a
+    fit of the same model on the same data with the same code; returns ``model``, fitted.
+
+    The cache key is the SHA-256 of the model's class and settings
+    (:meth:`~recutils.models.Recommender.get_params`, nested models included), what it is
+    trained on (:func:`training_fingerprint` of ``train``, ``valid`` if the model uses it,
+    and the side data it declares), the code that trains it (:func:`model_code_version`) and
+    the versions of numpy, scipy, torch and implicit. The first call fits and saves the model
+    (:func:`save_model`: written atomically) under ``<cache>/<class>-<key>``; a later call, in
+    any notebook or process, loads it (:func:`load_model`: every file's checksum verified)
+    and copies its fitted state into ``model``. A damaged entry is reported with a
+    :class:`recutils.cache.CacheWarning`, fitted again and replaced.
+
+    So a model that two notebooks train identically is trained once: the second notebook gets
+    the first one's model, bit for bit (a fresh fit of a model whose training is not
+    bit-reproducible, LightGCN with 2 threads, would differ in the last bits).
+
+    Args:
+        model: an unfitted (or fitted: it is refitted) recutils model.
+        train, valid, side_data: as for :func:`recutils.models.fit_model`.
+        cache: the folder of cached models; default ``recutils.cache_dir() / "models"``.
+
+    Example::
+
+        als = fit_cached(ALS(seed=42), d.train_and_valid)   # fitted, or loaded if cached
+    """
+    from recutils.cache import CacheWarning
+    from recutils.environment import cache_dir
+    from recutils.models.base import fit_model
+
+    if not isinstance(model, Recommender):
+        raise TypeError(f"model must be a recutils Recommender, got {type(model).__name__}")
+    given = dict(side_data or {})
+    used = {name: value for name, value in given.items() if name in model.side_data}
+    if model.uses_valid and valid is not None:
+        used["valid"] = valid
+    trained_on = training_fingerprint(train, **used)
+    libraries = _library_versions()
+    for name in ("torch", "implicit"):
+        try:
+            libraries[name] = importlib.import_module(name).__version__
+        except ImportError:
+            libraries[name] = "absent"
+    key = stable_key(
+        {
+            "model": _settings_key(model),
+            "trained_on": trained_on,
+            "code": model_code_version(),
+            "libraries": libraries,
+        }
+    )
+    folder = Path(cache) if cache is not None else cache_dir() / MODEL_CACHE
+    entry = folder / f"{type(model).__name__}-{key[:24]}"
+    if (entry / DESCRIPTION).is_file():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # recutils version: the key has it
+                loaded = load_model(entry, trained_on=trained_on, classes=[type(model)])
+        except (SavedModelError, OSError) as error:
+            warnings.warn(
+                f"the cached model in {entry} cannot be used ({error}); fitting it again",
+                CacheWarning,
+                stacklevel=2,
+            )
+        else:
+            if type(loaded) is type(model):
+                vars(model).clear()  # the same settings (they are in the key), fitted
+                vars(model).update(vars(loaded))
+                return model
+    fit_model(model, train, valid=valid, side_data=given)
+    save_model(model, entry, trained_on=trained_on)
+    return model

@@ -36,6 +36,7 @@ from recutils.persistence import (
     ARRAYS_FILE,
     DESCRIPTION,
     SavedModelError,
+    fit_cached,
     load_model,
     save_model,
     training_fingerprint,
@@ -130,6 +131,16 @@ def test_a_loaded_model_gives_the_same_answers(name: str, world: World, tmp_path
     loaded = load_model(folder, trained_on=key, classes=OWN_CLASSES)
     assert_same_answers(model, loaded, checked_users(name, model))
     assert (loaded.n_users_, loaded.n_items_) == (model.n_users_, model.n_items_)
+
+
+def test_fit_cached_gives_every_model_back(name: str, world: World, tmp_path: Path) -> None:
+    # the course's model cache: the second call loads the first call's model (any model)
+    model = MODELS[name]()
+    fit_cached(model, world.first.train, side_data=world.side_first, cache=tmp_path)
+    again = MODELS[name]()
+    fit_cached(again, world.first.train, side_data=world.side_first, cache=tmp_path)
+    assert len([path for path in tmp_path.iterdir() if not path.name.startswith(".")]) == 1
+    assert_same_answers(model, again, checked_users(name, model))
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))

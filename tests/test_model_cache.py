@@ -1,0 +1,102 @@
+"""recutils.persistence.fit_cached: a model trained once and loaded after, keyed by its class,
+settings, data, code and libraries; damaged entries are refitted with a warning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recutils.cache import CacheWarning
+from recutils.models import ALS, ContentBased, LightGCN, MostPopular, Switching
+from recutils.persistence import DESCRIPTION, fit_cached, model_code_version
+
+
+def toy(seed: int = 0) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    return sp.csr_matrix((rng.random((30, 12)) < 0.3).astype(np.float32))
+
+
+def entries(folder):
+    return sorted(path.name for path in folder.iterdir() if not path.name.startswith("."))
+
+
+def test_second_fit_loads_the_first_bit_for_bit(tmp_path):
+    train = toy()
+    first = fit_cached(ALS(factors=4, iterations=2, seed=1), train, cache=tmp_path)
+    assert len(entries(tmp_path)) == 1
+    again = ALS(factors=4, iterations=2, seed=1)
+    assert fit_cached(again, train, cache=tmp_path) is again  # filled in place
+    np.testing.assert_array_equal(again.item_factors_, first.item_factors_)
+    np.testing.assert_array_equal(
+        again.recommend([0, 1], k=3).items, first.recommend([0, 1], k=3).items
+    )
+    assert len(entries(tmp_path)) == 1
+
+
+def test_the_key_follows_settings_data_and_side_data(tmp_path):
+    train, vectors = toy(), np.random.default_rng(2).normal(size=(12, 5)).astype(np.float32)
+    fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path)
+    fit_cached(ALS(factors=5, iterations=2), train, cache=tmp_path)  # settings
+    fit_cached(ALS(factors=4, iterations=2), toy(1), cache=tmp_path)  # data
+    fit_cached(ContentBased(), train, side_data={"item_vectors": vectors}, cache=tmp_path)
+    fit_cached(ContentBased(), train, side_data={"item_vectors": vectors + 1}, cache=tmp_path)
+    # side data a model does not use does not change its key
+    fit_cached(
+        ALS(factors=4, iterations=2), train, side_data={"item_vectors": vectors}, cache=tmp_path
+    )
+    assert len(entries(tmp_path)) == 5
+
+
+def test_valid_counts_only_for_models_that_use_it(tmp_path):
+    train, valid = toy(), toy(3)
+    fit_cached(MostPopular(), train, valid=valid, cache=tmp_path)
+    fit_cached(MostPopular(), train, cache=tmp_path)
+    assert len(entries(tmp_path)) == 1
+    model = LightGCN(factors=4, epochs=2, batch_size=64, eval_every=1)
+    fit_cached(model, train, valid=valid, cache=tmp_path)
+    fit_cached(LightGCN(factors=4, epochs=2, batch_size=64, eval_every=1), train, cache=tmp_path)
+    assert len(entries(tmp_path)) == 3
+
+
+def test_nested_models_are_cached(tmp_path):
+    train, vectors = toy(), np.random.default_rng(2).normal(size=(12, 5)).astype(np.float32)
+    model = fit_cached(
+        Switching(ContentBased(), ALS(factors=4, iterations=2), 3),
+        train,
+        side_data={"item_vectors": vectors},
+        cache=tmp_path,
+    )
+    again = fit_cached(
+        Switching(ContentBased(), ALS(factors=4, iterations=2), 3),
+        train,
+        side_data={"item_vectors": vectors},
+        cache=tmp_path,
+    )
+    np.testing.assert_array_equal(model.score([0, 5]), again.score([0, 5]))
+    assert len(entries(tmp_path)) == 1
+
+
+def test_a_damaged_entry_is_refitted_with_a_warning(tmp_path):
+    train = toy()
+    first = fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path)
+    (entry,) = [path for path in tmp_path.iterdir() if not path.name.startswith(".")]
+    arrays = entry / "arrays.npz"
+    arrays.write_bytes(arrays.read_bytes()[:-10] + b"0123456789")
+    with pytest.warns(CacheWarning, match="cannot be used"):
+        again = fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path)
+    np.testing.assert_array_equal(again.item_factors_, first.item_factors_)
+    assert (entry / DESCRIPTION).is_file()
+    fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path)  # repaired: no warning
+
+
+def test_the_code_version_is_a_stable_key():
+    assert model_code_version() == model_code_version()
+    assert len(model_code_version()) == 64
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(TypeError, match="recutils Recommender"):
+        fit_cached("ALS", toy(), cache=tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no interactions"):
+        fit_cached(ALS(), sp.csr_matrix((3, 3), dtype=np.float32), cache=tmp_path)
