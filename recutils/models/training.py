@@ -139,7 +139,6 @@ class TorchRecommender(Recommender):
     ) -> None:
         import torch
 
-        started = time.perf_counter()
         self._prepare(train, **side)
         rng = np.random.default_rng(self.seed)
         self.history_: list[dict[str, float]] = []
@@ -204,4 +203,3 @@ class TorchRecommender(Recommender):
             if self.progress:
                 epochs.close()
         self.module_ = network
-        self.fit_seconds_ = time.perf_counter() - started
