@@ -1,7 +1,8 @@
 """A small on-disk cache of NumPy arrays: atomic writes, verified reads.
 
-Used for text embeddings (:func:`recutils.text.encode_texts`); trained models are not cached
-(each notebook fits its own from a fixed seed). One cache *entry* is one ``.npz`` file holding
+Used for text embeddings (:func:`recutils.text.encode_texts`); trained models are cached as
+saved-model folders instead (:func:`recutils.persistence.fit_cached`, which uses this module's
+:func:`stable_key`). One cache *entry* is one ``.npz`` file holding
 named arrays plus a metadata record::
 
     <directory>/<name>-<first 24 hex digits of key>.npz
