@@ -960,6 +960,9 @@ class _Decoder:
 
 #: Subfolder of :func:`recutils.cache_dir` where :func:`fit_cached` keeps trained models.
 MODEL_CACHE = "models"
+#: Fits shorter than this (seconds) are not kept by :func:`fit_cached`: loading such a model
+#: saves little time and the cache would grow by every grid point of every cheap model.
+CACHE_MIN_SECONDS = 2.0
 #: Packages whose versions are part of a cached model's key (they compute the fits).
 TRAINING_LIBRARIES = (
     "torch",
@@ -1002,6 +1005,7 @@ def fit_cached(
     valid: Any = None,
     side_data: Mapping[str, Any] | None = None,
     cache: str | os.PathLike[str] | None = None,
+    min_seconds: float | None = None,
 ) -> Recommender:
     """Fit ``model`` as :func:`recutils.models.fit_model` does, or fill it from the cache of a
     fit of the same model on the same data with the same code; returns ``model``, fitted.
@@ -1010,11 +1014,14 @@ def fit_cached(
     (:meth:`~recutils.models.Recommender.get_params`, nested models included), what it is
     trained on (:func:`training_fingerprint` of ``train``, ``valid`` if the model uses it,
     and the side data it declares), the code that trains it (:func:`model_code_version`) and
-    the versions of numpy, scipy and :data:`TRAINING_LIBRARIES`. The first call fits and saves
-    the model (:func:`save_model`: written atomically) under ``<cache>/<class>-<key>``; a
-    later call, in any notebook or process, loads it (:func:`load_model`: every file's
-    checksum verified) and copies its fitted state into ``model``. A damaged entry is
-    reported with a :class:`recutils.cache.CacheWarning`, fitted again and replaced.
+    the versions of numpy, scipy and :data:`TRAINING_LIBRARIES`. The first call fits the
+    model and, if the fit took at least ``min_seconds``, saves it (:func:`save_model`:
+    written atomically) under ``<cache>/<class>-<key>``; a later call, in any notebook or
+    process, loads it (:func:`load_model`: every file's checksum verified) and copies its
+    fitted state into ``model``. A damaged entry is reported with a
+    :class:`recutils.cache.CacheWarning`, fitted again and replaced. A model whose data or
+    settings have no fingerprint (e.g. a pandas Series as side data) or whose state cannot be
+    saved is simply fitted.
 
     So a model that two notebooks train identically is trained once: the second notebook gets
     the first one's model, bit for bit (a fresh fit of a model whose training is not
@@ -1024,6 +1031,8 @@ def fit_cached(
         model: an unfitted (or fitted: it is refitted) recutils model.
         train, valid, side_data: as for :func:`recutils.models.fit_model`.
         cache: the folder of cached models; default ``recutils.cache_dir() / "models"``.
+        min_seconds: a fit that took less is not saved (default :data:`CACHE_MIN_SECONDS`):
+            a cheap model is simply fitted again.
 
     Example::
 
@@ -1038,7 +1047,11 @@ def fit_cached(
     used = {name: value for name, value in given.items() if name in model.side_data}
     if model.uses_valid and valid is not None:
         used["valid"] = valid
-    trained_on = training_fingerprint(train, **used)
+    try:
+        trained_on = training_fingerprint(train, **used)
+        model_key = _settings_key(model)
+    except TypeError:  # data or settings with no fingerprint (e.g. a pandas Series): not cached
+        return model.fit(train, **used)
     libraries = _library_versions()
     for name in TRAINING_LIBRARIES:
         try:
@@ -1047,7 +1060,7 @@ def fit_cached(
             libraries[name] = "absent"
     key = stable_key(
         {
-            "model": _settings_key(model),
+            "model": model_key,
             "trained_on": trained_on,
             "code": model_code_version(),
             "libraries": libraries,
@@ -1072,5 +1085,9 @@ def fit_cached(
                 vars(model).update(vars(loaded))
                 return model
     model.fit(train, **used)
-    save_model(model, entry, trained_on=trained_on)
+    if model.fit_seconds_ >= (CACHE_MIN_SECONDS if min_seconds is None else min_seconds):
+        try:
+            save_model(model, entry, trained_on=trained_on)
+        except TypeError:  # it holds a value persistence cannot store: fitted, not cached
+            pass
     return model

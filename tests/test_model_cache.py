@@ -23,10 +23,10 @@ def entries(folder):
 
 def test_second_fit_loads_the_first_bit_for_bit(tmp_path):
     train = toy()
-    first = fit_cached(ALS(factors=4, iterations=2, seed=1), train, cache=tmp_path)
+    first = fit_cached(ALS(factors=4, iterations=2, seed=1), train, cache=tmp_path, min_seconds=0)
     assert len(entries(tmp_path)) == 1
     again = ALS(factors=4, iterations=2, seed=1)
-    assert fit_cached(again, train, cache=tmp_path) is again  # filled in place
+    assert fit_cached(again, train, cache=tmp_path, min_seconds=0) is again  # filled in place
     np.testing.assert_array_equal(again.item_factors_, first.item_factors_)
     np.testing.assert_array_equal(
         again.recommend([0, 1], k=3).items, first.recommend([0, 1], k=3).items
@@ -36,11 +36,19 @@ def test_second_fit_loads_the_first_bit_for_bit(tmp_path):
 
 def test_the_key_follows_settings_data_and_side_data(tmp_path):
     train, vectors = toy(), np.random.default_rng(2).normal(size=(12, 5)).astype(np.float32)
-    fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path)
-    fit_cached(ALS(factors=5, iterations=2), train, cache=tmp_path)  # settings
-    fit_cached(ALS(factors=4, iterations=2), toy(1), cache=tmp_path)  # data
-    fit_cached(ContentBased(), train, side_data={"item_vectors": vectors}, cache=tmp_path)
-    fit_cached(ContentBased(), train, side_data={"item_vectors": vectors + 1}, cache=tmp_path)
+    fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path, min_seconds=0)
+    fit_cached(ALS(factors=5, iterations=2), train, cache=tmp_path, min_seconds=0)  # settings
+    fit_cached(ALS(factors=4, iterations=2), toy(1), cache=tmp_path, min_seconds=0)  # data
+    fit_cached(
+        ContentBased(), train, side_data={"item_vectors": vectors}, cache=tmp_path, min_seconds=0
+    )
+    fit_cached(
+        ContentBased(),
+        train,
+        side_data={"item_vectors": vectors + 1},
+        cache=tmp_path,
+        min_seconds=0,
+    )
     # side data a model does not use does not change its key
     fit_cached(
         ALS(factors=4, iterations=2), train, side_data={"item_vectors": vectors}, cache=tmp_path
@@ -50,12 +58,17 @@ def test_the_key_follows_settings_data_and_side_data(tmp_path):
 
 def test_valid_counts_only_for_models_that_use_it(tmp_path):
     train, valid = toy(), toy(3)
-    fit_cached(MostPopular(), train, valid=valid, cache=tmp_path)
-    fit_cached(MostPopular(), train, cache=tmp_path)
+    fit_cached(MostPopular(), train, valid=valid, cache=tmp_path, min_seconds=0)
+    fit_cached(MostPopular(), train, cache=tmp_path, min_seconds=0)
     assert len(entries(tmp_path)) == 1
     model = LightGCN(factors=4, epochs=2, batch_size=64, eval_every=1)
-    fit_cached(model, train, valid=valid, cache=tmp_path)
-    fit_cached(LightGCN(factors=4, epochs=2, batch_size=64, eval_every=1), train, cache=tmp_path)
+    fit_cached(model, train, valid=valid, cache=tmp_path, min_seconds=0)
+    fit_cached(
+        LightGCN(factors=4, epochs=2, batch_size=64, eval_every=1),
+        train,
+        cache=tmp_path,
+        min_seconds=0,
+    )
     assert len(entries(tmp_path)) == 3
 
 
@@ -66,12 +79,14 @@ def test_nested_models_are_cached(tmp_path):
         train,
         side_data={"item_vectors": vectors},
         cache=tmp_path,
+        min_seconds=0,
     )
     again = fit_cached(
         Switching(ContentBased(), ALS(factors=4, iterations=2), 3),
         train,
         side_data={"item_vectors": vectors},
         cache=tmp_path,
+        min_seconds=0,
     )
     np.testing.assert_array_equal(model.score([0, 5]), again.score([0, 5]))
     assert len(entries(tmp_path)) == 1
@@ -79,15 +94,17 @@ def test_nested_models_are_cached(tmp_path):
 
 def test_a_damaged_entry_is_refitted_with_a_warning(tmp_path):
     train = toy()
-    first = fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path)
+    first = fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path, min_seconds=0)
     (entry,) = [path for path in tmp_path.iterdir() if not path.name.startswith(".")]
     arrays = entry / "arrays.npz"
     arrays.write_bytes(arrays.read_bytes()[:-10] + b"0123456789")
     with pytest.warns(CacheWarning, match="cannot be used"):
-        again = fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path)
+        again = fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path, min_seconds=0)
     np.testing.assert_array_equal(again.item_factors_, first.item_factors_)
     assert (entry / DESCRIPTION).is_file()
-    fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path)  # repaired: no warning
+    fit_cached(
+        ALS(factors=4, iterations=2), train, cache=tmp_path, min_seconds=0
+    )  # repaired: no warning
 
 
 def test_the_code_version_is_a_stable_key():
@@ -97,6 +114,56 @@ def test_the_code_version_is_a_stable_key():
 
 def test_bad_input(tmp_path):
     with pytest.raises(TypeError, match="recutils Recommender"):
-        fit_cached("ALS", toy(), cache=tmp_path)  # type: ignore[arg-type]
+        fit_cached("ALS", toy(), cache=tmp_path, min_seconds=0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no interactions"):
-        fit_cached(ALS(), sp.csr_matrix((3, 3), dtype=np.float32), cache=tmp_path)
+        fit_cached(ALS(), sp.csr_matrix((3, 3), dtype=np.float32), cache=tmp_path, min_seconds=0)
+
+
+def test_quick_fits_are_not_kept(tmp_path):
+    fit_cached(MostPopular(), toy(), cache=tmp_path, min_seconds=60.0)
+    assert not tmp_path.exists() or entries(tmp_path) == []
+
+
+def test_data_without_a_fingerprint_is_fitted_not_cached(tmp_path):
+    import pandas as pd
+
+    from recutils.models import LastCategoryPopular
+
+    train = toy()
+    categories = pd.Series(["a", "b", "c"] * 4)
+    model = LastCategoryPopular()
+    sequences = [np.array([0, 1])] * 30
+    fit_cached(
+        model,
+        train,
+        side_data={"item_categories": categories, "sequences": sequences},
+        cache=tmp_path,
+        min_seconds=0,
+    )
+    assert model.recommend([0], k=2).items.shape == (1, 2)
+    assert not tmp_path.exists() or entries(tmp_path) == []
+
+
+def test_fit_model_uses_the_cache_after_setup(tmp_path, monkeypatch):
+    from recutils import environment, persistence
+    from recutils.models import fit_model
+
+    monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(environment._state, "model_cache", 1)  # what setup() turns on
+    monkeypatch.setattr(persistence, "CACHE_MIN_SECONDS", 0.0)  # keep even the toy's fits
+    fit_model(ALS(factors=4, iterations=2), toy())
+    assert len(entries(tmp_path / "models")) == 1
+    monkeypatch.setenv("RECUTILS_MODEL_CACHE", "0")  # off everywhere
+    assert not environment.model_cache_enabled()
+    fit_model(ALS(factors=5, iterations=2), toy())
+    assert len(entries(tmp_path / "models")) == 1
+    monkeypatch.delenv("RECUTILS_MODEL_CACHE")
+    monkeypatch.setitem(environment._state, "model_cache", 0)  # scripts and tests: off
+    fit_model(ALS(factors=6, iterations=2), toy())
+    assert len(entries(tmp_path / "models")) == 1
+
+
+def test_models_that_load_slower_than_they_fit_are_not_cached():
+    from recutils.models import LLMReranker
+
+    assert LLMReranker.cache_fits is False and ALS.cache_fits is True
