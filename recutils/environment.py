@@ -215,6 +215,34 @@ def torch_threads(threads: int | None = None) -> Iterator[int]:
 
 
 @contextmanager
+def deterministic_torch() -> Iterator[None]:
+    """Run a block with torch's deterministic algorithms on, then restore the previous setting.
+
+    With two or more threads, some of torch's CPU kernels add into the same row from several
+    threads in whatever order they finish: the gradient of ``x[index]`` (``index_put_`` with
+    accumulation) is one, used by every model that looks up user and item vectors in a batch.
+    The sum is then right to about 1e-7 but not bit for bit the same from run to run, and
+    training amplifies it: two fits of LightGCN with the same seed gave scores differing in
+    the fourth decimal. ``torch.use_deterministic_algorithms(True)`` picks kernels that add in
+    a fixed order. The training loop of every neural model runs inside this block.
+
+    Example::
+
+        with deterministic_torch():
+            loss.backward()  # the same gradient bits on every run
+    """
+    import torch
+
+    previous = torch.are_deterministic_algorithms_enabled()
+    previous_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous, warn_only=previous_warn_only)
+
+
+@contextmanager
 def quiet_transformers() -> Iterator[None]:
     """Run a block with transformers' logging at "error", its loading bars off and Python
     warnings ignored, then restore all three (loading a model prints none of them)."""

@@ -101,3 +101,44 @@ def test_other_programs_busy_cores_measures_a_busy_loop():
         busy.kill()
         busy.wait()
     assert measured is not None and measured > 0.5
+
+
+def _index_gradient(rows: torch.Tensor, weights: torch.Tensor) -> bytes:
+    table = torch.zeros(500, 32, requires_grad=True)
+    (table[rows] * weights).sum().backward()
+    return table.grad.numpy().tobytes()
+
+
+def test_deterministic_torch_gives_the_same_gradient_bits_on_two_threads():
+    from recutils.environment import deterministic_torch, torch_threads
+
+    generator = torch.Generator().manual_seed(0)
+    rows = torch.randint(0, 500, (100_000,), generator=generator)  # many repeats of each row
+    weights = torch.randn(100_000, 32, generator=generator)
+    before = torch.are_deterministic_algorithms_enabled()
+    with torch_threads(1):
+        one_thread = _index_gradient(rows, weights)
+    with torch_threads(2), deterministic_torch():
+        assert torch.are_deterministic_algorithms_enabled()
+        runs = {_index_gradient(rows, weights) for _ in range(10)}
+    assert runs == {one_thread}
+    assert torch.are_deterministic_algorithms_enabled() == before  # restored
+
+
+def test_neural_training_is_bit_reproducible_on_two_threads():
+    # Large enough batches for torch to split the gradient of a lookup across threads: before
+    # the training loop ran under deterministic_torch, two such fits differed in the last bits.
+    import scipy.sparse as sp
+
+    from recutils.models import LightGCN
+
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 3000, 40_000), rng.integers(0, 400, 40_000)
+    train = sp.csr_matrix((np.ones(users.size, np.float32), (users, items)), shape=(3000, 400))
+    train.sum_duplicates()
+    fits = [
+        LightGCN(factors=32, layers=1, epochs=2, batch_size=8192, seed=3, threads=2).fit(train)
+        for _ in range(3)
+    ]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(fits[0].item_vectors_, other.item_vectors_)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from recutils import checks
-from recutils.environment import DEFAULT_SEED, torch_threads
+from recutils.environment import DEFAULT_SEED, deterministic_torch, torch_threads
 from recutils.models.hybrid import HybridNetwork, hybrid_loss
 from recutils.text import (
     MAX_LENGTH,
@@ -91,7 +91,7 @@ def training_step_seconds(
         )
     tokenizer, encoder = load_encoder()
     rng = np.random.default_rng(seed)
-    with torch_threads(threads):
+    with torch_threads(threads), deterministic_torch():
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             network = HybridNetwork(

@@ -18,7 +18,9 @@ an epoch has and what the loss of a batch is; :class:`TorchRecommender` does the
   ``torch.manual_seed(seed)`` inside :func:`torch.random.fork_rng`, so the caller's torch
   random state is left as it was.
 * Threads: :func:`recutils.environment.torch_threads` (``threads``, default the setting of
-  :func:`recutils.setup`), restored afterwards.
+  :func:`recutils.setup`), restored afterwards; torch's deterministic algorithms on
+  (:func:`recutils.environment.deterministic_torch`), so two fits with the same seed and the
+  same number of threads give the same bits.
 * Progress: ``progress=True`` shows a tqdm bar over epochs with the loss (and validation nDCG);
   ``False`` shows nothing, whatever the environment.
 * History: ``history_`` is a list of dicts with the same keys for every model: ``epoch``,
@@ -38,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recutils import checks
-from recutils.environment import torch_threads
+from recutils.environment import deterministic_torch, torch_threads
 from recutils.metrics import ranking_metrics
 from recutils.models.base import Recommender
 
@@ -150,7 +152,11 @@ class TorchRecommender(Recommender):
 
             epochs = tqdm(epochs, desc=self.name, unit="epoch", disable=False)
         try:
-            with torch_threads(self.threads), torch.random.fork_rng(devices=[]):
+            with (
+                torch_threads(self.threads),
+                deterministic_torch(),
+                torch.random.fork_rng(devices=[]),
+            ):
                 torch.manual_seed(self.seed)  # initial weights and dropout masks
                 network = self._build_network()
                 optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate)
