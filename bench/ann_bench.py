@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     widths = [int(d) for d in args.dims.split(",")]
     sizes = [n for n in (10_000, 100_000) if n < args.items] + [args.items]
 
-    recutils.setup(seed=SEED)
+    recutils.setup(model_cache=False, seed=SEED)
     meter = Contention()
     load_s, base = timed(shop_vectors)
     sections: list[str] = []

@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the Markdown tables here")
     args = parser.parse_args(argv)
 
-    recutils.setup(seed=0)
+    recutils.setup(model_cache=False, seed=0)
     datasets = load_available({name: {} for name in args.datasets.split(",")})
     fixed = [float(factor) for factor in args.fixed.split(",")]
     choice_rows = [

@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     default_batch = text.DEFAULT_BATCH_SIZE
 
-    recutils.setup(seed=SEED)
+    recutils.setup(model_cache=False, seed=SEED)
     meter = Contention()
     if args.source == "synthetic":
         texts, source = synthetic_texts(args.n), "synthetic product texts"

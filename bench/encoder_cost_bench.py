@@ -95,7 +95,7 @@ def run_encoder(
     import onnxruntime  # noqa: F401 -- every process imports the same libraries before measuring
     import torch  # noqa: F401
 
-    recutils.setup(seed=SEED, torch_threads=threads)
+    recutils.setup(model_cache=False, seed=SEED, torch_threads=threads)
     texts = texts_file.read_text(encoding="utf-8").split("\n")
     text.load_tokenizer()
     before = resident_mb()
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(costs))
         return 0
 
-    recutils.setup(seed=SEED)
+    recutils.setup(model_cache=False, seed=SEED)
     threads = recutils.environment.configured_threads()[1]  # the same in every process
     meter = Contention()
     texts, source = catalog_texts(args.n)

@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
     meter = Contention()
     info = (
-        recutils.setup(seed=42)
+        recutils.setup(model_cache=False, seed=42)
         if args.torch_threads is None
-        else recutils.setup(seed=42, torch_threads=args.torch_threads)
+        else recutils.setup(model_cache=False, seed=42, torch_threads=args.torch_threads)
     )
     shop = load("shop")
     texts = item_texts(shop.items).tolist()

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the Markdown table here")
     args = parser.parse_args(argv)
 
-    recutils.setup(seed=0)
+    recutils.setup(model_cache=False, seed=0)
     shop = load("shop")
     index = IdIndex.from_dataset(shop)
     matrix = index.matrix(user_item_pairs(shop.interactions))

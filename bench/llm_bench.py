@@ -46,7 +46,7 @@ TOLERANCE = 1e-3
 LOAD_SCRIPT = (
     "import time, recutils\n"
     "from recutils.llm import load_language_model\n"
-    "recutils.setup()\n"
+    "recutils.setup(model_cache=False)\n"
     "start = time.perf_counter()\n"
     "load_language_model(cache_directory={folder!r})\n"
     "print(time.perf_counter() - start)\n"
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the Markdown table here")
     args = parser.parse_args(argv)
 
-    recutils.setup(seed=0)
+    recutils.setup(model_cache=False, seed=0)
     contention = Contention()
     with tempfile.TemporaryDirectory() as folder:
         from_gguf = load_seconds(folder)  # the first load also writes the cache folder

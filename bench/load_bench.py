@@ -52,7 +52,7 @@ from recutils.models import LightGCN
 from recutils.text import encode_texts, item_texts, load_encoder
 
 threads = sys.argv[1] if sys.argv[1] == "auto" else int(sys.argv[1])
-info = recutils.setup(seed=0, torch_threads=threads)
+info = recutils.setup(model_cache=False, seed=0, torch_threads=threads)
 shop = load("shop")
 index = IdIndex.from_dataset(shop)
 train = index.matrix(user_item_pairs(shop.interactions))

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [value for value in scales if value not in SCALES]
     if unknown:
         parser.error(f"unknown scale(s) {unknown}; choose from {sorted(SCALES)}")
-    recutils.setup(seed=42)
+    recutils.setup(model_cache=False, seed=42)
     rows = [row for scale in scales for row in run_scale(scale)]
     lines = [
         "| data | model | fit s | recommend s | nDCG@10 |",

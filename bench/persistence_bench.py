@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, help="also write the Markdown table here")
     args = parser.parse_args(argv)
-    recutils.setup(seed=42)
+    recutils.setup(model_cache=False, seed=42)
     shop = load("shop")
     index = IdIndex.from_dataset(shop)
     split = pair_split(temporal_split(shop.interactions, test_start=CUT_OFF))

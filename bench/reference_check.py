@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [value for value in splits if value not in ("user", "item")]
     if unknown or not splits:
         parser.error(f"--split must be 'user', 'item' or 'user,item', got {args.split!r}")
-    recutils.setup(seed=42)
+    recutils.setup(model_cache=False, seed=42)
     try:
         dataset = load("movielens-100k", data_dir=args.data_dir)
     except FileNotFoundError as error:

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, help="also write the Markdown tables here")
     args = parser.parse_args(argv)
-    recutils.setup(seed=0)
+    recutils.setup(model_cache=False, seed=0)
     shop = load("shop")
     index = IdIndex.from_dataset(shop)
     speed = "\n".join(

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"spark_bench skipped: {reason}")
         return 0
     scales = [int(value) for value in args.scales.split(",")]
-    recutils.setup(seed=0)
+    recutils.setup(model_cache=False, seed=0)
     weights = dict(settings.EVENT_WEIGHTS)
     shop = load("shop")
     started = time.perf_counter()

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
 
-    recutils.setup(seed=0)
+    recutils.setup(model_cache=False, seed=0)
     from implicit.cpu.als import AlternatingLeastSquares
 
     shop = load("shop")
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 torch.set_num_threads(torch_threads)
                 seconds[threads] = best_of(make(threads), args.repeats)
         rows.append((label, library, seconds[1], seconds[2]))
-    recutils.setup(seed=0)
+    recutils.setup(model_cache=False, seed=0)
 
     lines = [
         "| task | threads of | 1 thread s | 2 threads s | faster |",

@@ -91,7 +91,7 @@ import scipy.sparse as sp
 import recutils
 from recutils.cache import stable_key
 from recutils.files import sha256_of
-from recutils.models.base import Recommender, as_train_matrix
+from recutils.models.base import Recommender, as_train_matrix, fit_arguments
 
 #: Version of the folder layout; a folder written with another version is refused.
 FORMAT_VERSION = 1
@@ -1024,8 +1024,8 @@ def fit_cached(
     saved is simply fitted.
 
     So a model that two notebooks train identically is trained once: the second notebook gets
-    the first one's model, bit for bit (a fresh fit of a model whose training is not
-    bit-reproducible, LightGCN with 2 threads, would differ in the last bits).
+    the first one's model, bit for bit (the same bits a fresh fit gives: the neural models
+    train bit-reproducibly, :func:`recutils.environment.deterministic_torch`).
 
     Args:
         model: an unfitted (or fitted: it is refitted) recutils model.
@@ -1043,15 +1043,12 @@ def fit_cached(
 
     if not isinstance(model, Recommender):
         raise TypeError(f"model must be a recutils Recommender, got {type(model).__name__}")
-    given = dict(side_data or {})
-    used = {name: value for name, value in given.items() if name in model.side_data}
-    if model.uses_valid and valid is not None:
-        used["valid"] = valid
+    used = fit_arguments(model, valid, side_data)
     try:
         trained_on = training_fingerprint(train, **used)
         model_key = _settings_key(model)
     except TypeError:  # data or settings with no fingerprint (e.g. a pandas Series): not cached
-        return model.fit(train, **used)
+        return model.fit_uncached(train, **used)
     libraries = _library_versions()
     for name in TRAINING_LIBRARIES:
         try:
@@ -1084,7 +1081,7 @@ def fit_cached(
                 vars(model).clear()  # the same settings (they are in the key), fitted
                 vars(model).update(vars(loaded))
                 return model
-    model.fit(train, **used)
+    model.fit_uncached(train, **used)
     if model.fit_seconds_ >= (CACHE_MIN_SECONDS if min_seconds is None else min_seconds):
         try:
             save_model(model, entry, trained_on=trained_on)

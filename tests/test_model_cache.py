@@ -144,7 +144,7 @@ def test_data_without_a_fingerprint_is_fitted_not_cached(tmp_path):
     assert not tmp_path.exists() or entries(tmp_path) == []
 
 
-def test_fit_model_uses_the_cache_after_setup(tmp_path, monkeypatch):
+def test_fit_and_fit_model_use_the_cache_after_setup(tmp_path, monkeypatch):
     from recutils import environment, persistence
     from recutils.models import fit_model
 
@@ -161,6 +161,29 @@ def test_fit_model_uses_the_cache_after_setup(tmp_path, monkeypatch):
     monkeypatch.setitem(environment._state, "model_cache", 0)  # scripts and tests: off
     fit_model(ALS(factors=6, iterations=2), toy())
     assert len(entries(tmp_path / "models")) == 1
+
+
+def test_a_direct_fit_is_loaded_after_setup_and_checked_first(tmp_path, monkeypatch):
+    from recutils import environment, persistence
+
+    monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(environment._state, "model_cache", 1)
+    monkeypatch.setattr(persistence, "CACHE_MIN_SECONDS", 0.0)
+    vectors = np.random.default_rng(0).random((12, 5)).astype(np.float32)
+    first = ContentBased().fit(toy(), item_vectors=vectors)
+    assert len(entries(tmp_path / "models")) == 1
+    calls = []
+    monkeypatch.setattr(ContentBased, "_fit", lambda self, *a, **k: calls.append(1))
+    again = ContentBased().fit(toy(), item_vectors=vectors)  # loaded: _fit is not called
+    assert calls == []
+    np.testing.assert_array_equal(again.score([0, 1]), first.score([0, 1]))
+    with pytest.raises(TypeError, match="side data it does not use"):  # checked before the cache
+        ContentBased().fit(toy(), item_vectors=vectors, sequences=[])
+    with pytest.raises(TypeError, match="does not use valid"):
+        ALS().fit(toy(), valid=toy(1))
+    assert calls == []
+    ContentBased().fit_uncached(toy(), item_vectors=vectors)  # always trains
+    assert calls == [1]
 
 
 def test_models_that_load_slower_than_they_fit_are_not_cached():

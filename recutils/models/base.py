@@ -140,7 +140,7 @@ class Recommender(ABC):
     #: Fitted attributes that only cache results or serve training (``recutils.persistence``
     #: does not save them; a loaded model has them empty: ``None``, ``{}`` or ``[]``).
     transient_attributes: ClassVar[tuple[str, ...]] = ()
-    #: Whether :func:`fit_model` may keep the fitted model in the course's model cache (off for
+    #: Whether :meth:`fit` may keep the fitted model in the course's model cache (off for
     #: models whose fit is cheaper than loading them again).
     cache_fits: ClassVar[bool] = True
 
@@ -150,6 +150,11 @@ class Recommender(ABC):
         self, train: SparseMatrix, *, valid: SparseMatrix | None = None, **side_data: Any
     ) -> Self:
         """Learn from ``train`` (sparse, n_users x n_items, entries >= 0); returns ``self``.
+
+        After :func:`recutils.setup` (every notebook does it) the fit goes through the
+        course's model cache (:func:`recutils.persistence.fit_cached`): a model fitted before
+        on the same data with the same settings and code is loaded instead, bit for bit.
+        Scripts that do not call ``setup`` (and ``RECUTILS_MODEL_CACHE=0``) always fit.
 
         Args:
             train: the training interactions.
@@ -169,6 +174,18 @@ class Recommender(ABC):
                 "on train alone, or use recutils.models.fit_model, which passes valid only to "
                 "models that use it"
             )
+        from recutils.environment import model_cache_enabled
+
+        if self.cache_fits and model_cache_enabled():
+            from recutils.persistence import fit_cached
+
+            return fit_cached(self, train, valid=valid, side_data=side_data)
+        return self.fit_uncached(train, valid=valid, **side_data)
+
+    def fit_uncached(
+        self, train: SparseMatrix, *, valid: SparseMatrix | None = None, **side_data: Any
+    ) -> Self:
+        """:meth:`fit` without the course's model cache: always trains (the cache's own fits)."""
         matrix = as_train_matrix(train)
         valid_pairs = None if valid is None else held_out_pairs(valid, matrix)
         self._forget_fit()  # a refit starts from nothing
@@ -369,21 +386,23 @@ def fit_model(
 
     For helpers that fit several models from one pool (:func:`recutils.evaluation.compare`,
     grid searches): ALS gets ``train`` alone, ContentBased also ``item_vectors``, LightGCN also
-    ``valid``, each as its contract declares. After :func:`recutils.setup` (every notebook) the
-    fit goes through the course's model cache (:func:`recutils.persistence.fit_cached`): a
-    model fitted before on the same data with the same settings and code is loaded instead.
+    ``valid``, each as its contract declares. Like :meth:`Recommender.fit`, it goes through
+    the course's model cache after :func:`recutils.setup`.
     """
     if not isinstance(model, Recommender):
         raise TypeError(f"model must be a recutils Recommender, got {type(model).__name__}")
-    from recutils.environment import model_cache_enabled
+    return model.fit(train, **fit_arguments(model, valid, side_data))
 
-    if model_cache_enabled() and model.cache_fits:
-        from recutils.persistence import fit_cached
 
-        return fit_cached(model, train, valid=valid, side_data=side_data)
-    given = dict(side_data or {})
-    used = {name: value for name, value in given.items() if name in model.side_data}
-    return model.fit(train, valid=valid if model.uses_valid else None, **used)
+def fit_arguments(
+    model: Recommender, valid: SparseMatrix | None, side_data: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The keyword arguments of ``model.fit`` out of a pool: ``valid`` if the model uses it
+    (and it is given), and the side data the model declares."""
+    used = {name: value for name, value in dict(side_data or {}).items() if name in model.side_data}
+    if model.uses_valid and valid is not None:
+        used["valid"] = valid
+    return used
 
 
 class MostPopular(Recommender):
