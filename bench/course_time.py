@@ -3,20 +3,26 @@
 Run from the repository root (nothing else running: the times are the machine's)::
 
     python bench/course_time.py                      # warm: the cache as it is
-    python bench/course_time.py --cold               # cold: an empty cache folder, then warm
-    python bench/course_time.py --output bench/results/course_time.md
+    python bench/course_time.py --cold               # a new, empty cache: cold, then warm
+    python bench/course_time.py --cold --in-place --output bench/results/course_time.md
     python bench/course_time.py notebooks/06_evaluation.ipynb notebooks/07_cold_start.ipynb
 
-Every notebook is executed with ``nbclient`` (the engine under papermill and nbval) in a fresh
-kernel, in memory: the stored notebooks are not changed. Each cell's time is the kernel's
-(``record_timing``: from the cell's execution request to its reply). *Cold* runs use a new,
-empty ``RECUTILS_CACHE_DIR`` (what a fresh clone has: text embeddings, the language model's
-weights and saved models are computed and written again); *warm* runs reuse the cache, as
-every later run of a learner does. Torch uses 2 threads, as ``make test`` does.
+Notebooks run as ``make course`` runs them (:func:`tools.run_course.run_notebooks`: papermill,
+a fresh kernel per notebook, torch at 2 threads as in ``make test``), in order, so a notebook
+finds what the earlier ones cached. *Cold* uses a new, empty ``RECUTILS_CACHE_DIR``: what a
+fresh clone has (text embeddings, the language model's float32 weights and trained models are
+computed and written again). *Warm* runs the same notebooks again on that cache (or, without
+``--cold``, on the course's own cache), as every later run of a learner does. Each cell's time
+is papermill's record of it.
+
+By default the executed notebooks go to a temporary folder and the stored ones are not
+touched. ``--in-place`` writes them over the stored notebooks, as ``make course`` does; a run
+of every notebook then also records its cold and warm times in ``notebooks/runtimes.json``,
+whence the README's and the course map's tables of run times (first run = cold, re-run = warm).
 
 The report: one row per notebook (cold, warm, and whether warm meets the course's target of
 90 s), the totals against the targets for the whole course (8 minutes warm, 12 cold), and the
-slowest cells of the warm run, where time can be won. Notebooks that need Java (Spark) are
+slowest cells of each pass, where time can be won. Notebooks that need Java (Spark) are
 skipped, with the reason, where Java 17+ is missing.
 """
 
@@ -26,133 +32,106 @@ import argparse
 import os
 import sys
 import tempfile
-import time
-from datetime import datetime
+from contextlib import ExitStack
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import emit
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
+from report import emit
+from run_course import NOTEBOOKS, Result, run_notebooks
+
 #: The course's targets (issue 20), seconds.
 NOTEBOOK_TARGET, WARM_TARGET, COLD_TARGET = 90.0, 8 * 60.0, 12 * 60.0
-CELL_TIMEOUT = 900
 
 
-def cell_seconds(cell: nbformat.NotebookNode) -> float:
-    """A cell's execution time from nbclient's timing metadata (0 for cells not run)."""
-    timing = cell.get("metadata", {}).get("execution", {})
-    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
-    if not start or not end:
-        return 0.0
-    parse = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
-    return (parse(end) - parse(start)).total_seconds()
-
-
-def run_notebook(path: Path, cache_dir: Path | None) -> tuple[float, list[tuple[int, float, str]]]:
-    """Execute ``path`` in a fresh kernel; its wall time and (index, seconds, first line) per
-    code cell."""
-    notebook = nbformat.read(path, as_version=4)
-    saved = {
-        name: os.environ.get(name) for name in ("RECUTILS_CACHE_DIR", "RECUTILS_TORCH_THREADS")
-    }
-    os.environ["RECUTILS_TORCH_THREADS"] = "2"
-    if cache_dir is not None:
-        os.environ["RECUTILS_CACHE_DIR"] = str(cache_dir)
-    try:
-        start = time.perf_counter()
-        NotebookClient(
-            notebook,
-            timeout=CELL_TIMEOUT,
-            kernel_name="python3",
-            record_timing=True,
-            resources={"metadata": {"path": str(path.parent)}},
-        ).execute()
-        wall = time.perf_counter() - start
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def slowest_cells(results: list[Result], count: int) -> list[str]:
+    """Markdown rows of the ``count`` slowest cells over ``results``."""
     cells = [
-        (index, cell_seconds(cell), (cell.source.strip().splitlines() or [""])[0][:60])
-        for index, cell in enumerate(notebook.cells)
-        if cell.cell_type == "code"
+        (result.name.removesuffix(".ipynb"), index, seconds, line)
+        for result in results
+        for index, seconds, line in result.cells
     ]
-    return wall, cells
+    rows = ["| notebook | cell | seconds | first line |", "| --- | ---: | ---: | --- |"]
+    rows += [
+        f"| {name} | {index} | {seconds:.1f} | `{line.replace('|', '/')}` |"
+        for name, index, seconds, line in sorted(cells, key=lambda cell: -cell[2])[:count]
+    ]
+    return rows
 
 
-def skip_reason(path: Path) -> str | None:
-    from recutils.spark import notebook_skip_reason
-
-    return notebook_skip_reason(str(path))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook")
-    parser.add_argument("--cold", action="store_true", help="also run with an empty cache first")
-    parser.add_argument("--cells", type=int, default=15, help="slowest warm cells to list")
-    parser.add_argument("--output", type=Path, help="also write the report (Markdown) here")
-    args = parser.parse_args()
-    paths = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    runs: dict[str, dict[str, float]] = {}
-    warm_cells: list[tuple[str, int, float, str]] = []
-    skipped: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="course-cold-cache-") as empty_cache:
-        for path in paths:
-            path = path.resolve()
-            reason = skip_reason(path)
-            if reason is not None:
-                skipped.append(reason)
-                continue
-            runs[path.stem] = {}
-            if args.cold:
-                runs[path.stem]["cold"], _ = run_notebook(path, Path(empty_cache))
-            runs[path.stem]["warm"], cells = run_notebook(path, None)
-            warm_cells += [(path.stem, index, seconds, line) for index, seconds, line in cells]
-            print(f"{path.stem}: {runs[path.stem]}", file=sys.stderr, flush=True)
+def course_table(passes: dict[str, list[Result]]) -> list[str]:
+    """Markdown rows: one per notebook (each pass's seconds, warm against the target), totals."""
+    times = {kind: {r.name: r for r in results} for kind, results in passes.items()}
+    names = list(times["warm"])
     rows = [
         "| notebook | cold (s) | warm (s) | warm within 90 s |",
         "| --- | ---: | ---: | :---: |",
     ]
-    for name, times in runs.items():
-        cold = f"{times['cold']:.0f}" if "cold" in times else "-"
-        within = "yes" if times["warm"] <= NOTEBOOK_TARGET else "**no**"
-        rows.append(f"| {name} | {cold} | {times['warm']:.0f} | {within} |")
-    warm_total = sum(times["warm"] for times in runs.values())
-    cold_total = sum(times.get("cold", 0.0) for times in runs.values())
+    for name in names:
+        warm = times["warm"][name]
+        cold = times.get("cold", {}).get(name)
+        if warm.status != "ok":
+            rows.append(f"| {name} | - | {warm.status} | - |")
+            continue
+        cold_text = f"{cold.seconds:.0f}" if cold is not None and cold.status == "ok" else "-"
+        within = "yes" if warm.seconds <= NOTEBOOK_TARGET else "**no**"
+        rows.append(
+            f"| {name.removesuffix('.ipynb')} | {cold_text} | {warm.seconds:.0f} | {within} |"
+        )
+    total = {kind: sum(r.seconds for r in results) for kind, results in passes.items()}
+    cold_total = (
+        f"{total['cold'] / 60:.1f} min (target {COLD_TARGET / 60:.0f})" if "cold" in total else "-"
+    )
     rows.append(
-        f"| **the course** | {cold_total / 60:.1f} min (target {COLD_TARGET / 60:.0f}) "
-        f"| {warm_total / 60:.1f} min (target {WARM_TARGET / 60:.0f}) | |"
-        if args.cold
-        else f"| **the course** | - | {warm_total / 60:.1f} min (target {WARM_TARGET / 60:.0f}) | |"
+        f"| **the course** | {cold_total} | {total['warm'] / 60:.1f} min "
+        f"(target {WARM_TARGET / 60:.0f}) | |"
     )
-    slowest = sorted(warm_cells, key=lambda cell: -cell[2])[: args.cells]
-    cell_rows = ["| notebook | cell | warm (s) | first line |", "| --- | ---: | ---: | --- |"]
-    cell_rows += [
-        f"| {name} | {index} | {seconds:.1f} | `{line.replace('|', '/')}` |"
-        for name, index, seconds, line in slowest
-    ]
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook")
+    parser.add_argument("--cold", action="store_true", help="first run on a new, empty cache")
+    parser.add_argument(
+        "--in-place", action="store_true", help="write the executed notebooks over the stored ones"
+    )
+    parser.add_argument("--cells", type=int, default=12, help="slowest cells to list per pass")
+    parser.add_argument("--output", type=Path, help="also write the report (Markdown) here")
+    args = parser.parse_args()
+    paths = [path.resolve() for path in args.notebooks] or sorted(
+        NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")
+    )
+    os.environ["RECUTILS_TORCH_THREADS"] = "2"  # as make test; "auto" would follow the load
+    passes: dict[str, list[Result]] = {}
+    with ExitStack() as stack:
+        if args.cold:
+            cache = stack.enter_context(tempfile.TemporaryDirectory(prefix="course-cold-cache-"))
+            os.environ["RECUTILS_CACHE_DIR"] = cache
+        output_dir = None
+        if not args.in_place:
+            output_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="course-")))
+        for kind in ["cold", "warm"] if args.cold else ["warm"]:
+            print(f"--- {kind} pass", file=sys.stderr, flush=True)
+            passes[kind] = run_notebooks(paths, output_dir=output_dir)  # failures: runs/failed
+    failed = [r.name for results in passes.values() for r in results if r.status == "FAILED"]
+    sections = ["\n".join(course_table(passes))]
+    for kind, results in passes.items():
+        sections += [f"The slowest cells ({kind}):", "\n".join(slowest_cells(results, args.cells))]
     notes = (
-        f"Executed with nbclient, torch at 2 threads, on {os.cpu_count()} CPU cores; cold = an "
-        "empty RECUTILS_CACHE_DIR (a fresh clone), warm = the cache filled."
+        f"Executed as make course does (papermill), torch at 2 threads, on {os.cpu_count()} CPU "
+        "cores; cold = a new, empty RECUTILS_CACHE_DIR (a fresh clone), warm = the same "
+        "notebooks again on the filled cache."
     )
+    skipped = [r.name for results in passes.values() for r in results if r.status == "skipped"]
     if skipped:
-        notes += " Skipped: " + "; ".join(skipped)
-    emit(
-        "\n".join(rows),
-        "The slowest cells (warm):",
-        "\n".join(cell_rows),
-        notes,
-        output=args.output,
-    )
+        notes += " Skipped (no Java 17+): " + ", ".join(sorted(set(skipped))) + "."
+    if failed:
+        notes += " FAILED: " + ", ".join(failed) + "."
+    emit(*sections, notes, output=args.output)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -36,7 +36,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +83,25 @@ class Result:
     seconds: float
     error: str = ""  # first line of the error, e.g. "FileNotFoundError: ..."
     written_to: Path | None = None
+    #: (cell index, seconds, first line of the cell) for every code cell that ran.
+    cells: list[tuple[int, float, str]] = field(default_factory=list)
 
 
 def has_parameters_cell(notebook: nbformat.NotebookNode) -> bool:
     return any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in notebook.cells)
+
+
+def cell_times(notebook: nbformat.NotebookNode) -> list[tuple[int, float, str]]:
+    """(index, seconds, first line) of each code cell, from papermill's record of the run."""
+    return [
+        (
+            index,
+            float(cell.metadata.get("papermill", {}).get("duration") or 0.0),
+            (cell.source.strip().splitlines() or [""])[0][:60],
+        )
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code"
+    ]
 
 
 def strip_run_metadata(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -139,10 +154,11 @@ def execute(
                 os.replace(executed, failed)
             return Result(path.name, "FAILED", seconds, first_error_line(error), failed)
         seconds = time.perf_counter() - start
-        notebook = strip_run_metadata(nbformat.read(executed, as_version=4))
+        notebook = nbformat.read(executed, as_version=4)
+        cells = cell_times(notebook)
         with atomic_path(output) as temporary:
-            nbformat.write(notebook, temporary)
-    return Result(path.name, "ok", seconds, written_to=output)
+            nbformat.write(strip_run_metadata(notebook), temporary)
+    return Result(path.name, "ok", seconds, written_to=output, cells=cells)
 
 
 def print_table(results: list[Result]) -> None:
@@ -208,6 +224,45 @@ def record_runtimes(results: list[Result], kind: str) -> None:
     RUNTIMES.write_text(json.dumps(runtimes, indent=1) + "\n")
 
 
+def run_notebooks(
+    paths: list[Path],
+    parameters: dict[str, Any] | None = None,
+    output_dir: Path | None = None,
+    runs_dir: Path = RUNS,
+) -> list[Result]:
+    """Execute ``paths`` in order (in place, or into ``output_dir``) and print the table. A full
+    in-place run that succeeded records its times in runtimes.json (as the first run if the
+    cache folder was empty at the start, else as a re-run), re-runs the course map and
+    updates the README's table."""
+    parameters = parameters or {}
+    in_place = output_dir is None
+    failed_dir, logs_dir = runs_dir / "failed", runs_dir / "logs"
+    every_notebook = paths == sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    course_run = in_place and all(path.parent == NOTEBOOKS for path in paths)
+    kind = FIRST_RUN if cache_is_empty() else RERUN
+    results: list[Result] = []
+    for path in paths:
+        output = path if output_dir is None else output_dir / path.name
+        skip_reason = notebook_skip_reason(path)
+        if skip_reason is not None:
+            print(skip_reason, flush=True)
+            results.append(Result(path.name, "skipped", 0.0, "needs Java 17+ (see above)"))
+            continue
+        print(f"running {path.name} ...", flush=True)
+        results.append(execute(path, parameters, output, failed_dir, logs_dir))
+    print_table(results)
+    all_ok = all(result.status != "FAILED" for result in results)
+    if course_run and all_ok and (every_notebook or kind == RERUN):
+        record_runtimes([result for result in results if result.status == "ok"], kind)
+        course_map = [path for path in paths if path.name.startswith("00_")]
+        if course_map:  # its table of run times reads runtimes.json: show this run's times
+            execute(course_map[0], {}, course_map[0], failed_dir, logs_dir)
+        from update_readme import update_readme
+
+        update_readme()
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -241,33 +296,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no notebook {path}")
         if parameters and not has_parameters_cell(nbformat.read(path, as_version=4)):
             parser.error(f"{path.name} has no cell tagged 'parameters'; cannot inject values")
-    in_place = args.output_dir is None
-    failed_dir, logs_dir = args.runs_dir / "failed", args.runs_dir / "logs"
-    every_notebook = paths == sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    course_run = in_place and all(path.parent == NOTEBOOKS for path in paths)
-    kind = FIRST_RUN if cache_is_empty() else RERUN
     started = time.time()
-    results: list[Result] = []
-    for path in paths:
-        output = path if in_place else args.output_dir / path.name
-        skip_reason = notebook_skip_reason(path)
-        if skip_reason is not None:
-            print(skip_reason, flush=True)
-            results.append(Result(path.name, "skipped", 0.0, "needs Java 17+ (see above)"))
-            continue
-        print(f"running {path.name} ...", flush=True)
-        results.append(execute(path, parameters, output, failed_dir, logs_dir))
-    print_table(results)
-    all_ok = all(result.status != "FAILED" for result in results)
-    if course_run and all_ok and (every_notebook or kind == RERUN):
-        record_runtimes([result for result in results if result.status == "ok"], kind)
-        course_map = [path for path in paths if path.name.startswith("00_")]
-        if course_map:  # its table of run times reads runtimes.json: show this run's times
-            execute(course_map[0], {}, course_map[0], failed_dir, logs_dir)
-        from update_readme import update_readme
-
-        update_readme()
+    results = run_notebooks(paths, parameters, args.output_dir, args.runs_dir)
     print_leaderboards(since=started)
+    all_ok = all(result.status != "FAILED" for result in results)
     if not all_ok:
         failed = sum(result.status == "FAILED" for result in results)
         print(f"\n{failed} of {len(results)} notebooks failed.", file=sys.stderr)
