@@ -72,14 +72,17 @@ def course_table(passes: dict[str, list[Result]]) -> list[str]:
         warm = times["warm"][name]
         cold = times.get("cold", {}).get(name)
         if warm.status != "ok":
-            rows.append(f"| {name} | - | {warm.status} | - |")
+            rows.append(f"| {name.removesuffix('.ipynb')} | - | {warm.status} | - |")
             continue
         cold_text = f"{cold.seconds:.0f}" if cold is not None and cold.status == "ok" else "-"
         within = "yes" if warm.seconds <= NOTEBOOK_TARGET else "**no**"
         rows.append(
             f"| {name.removesuffix('.ipynb')} | {cold_text} | {warm.seconds:.0f} | {within} |"
         )
-    total = {kind: sum(r.seconds for r in results) for kind, results in passes.items()}
+    total = {  # notebooks that ran to the end (a failed one is named under the table)
+        kind: sum(r.seconds for r in results if r.status == "ok")
+        for kind, results in passes.items()
+    }
     cold_total = (
         f"{total['cold'] / 60:.1f} min (target {COLD_TARGET / 60:.0f})" if "cold" in total else "-"
     )
@@ -103,6 +106,9 @@ def main() -> int:
     paths = [path.resolve() for path in args.notebooks] or sorted(
         NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")
     )
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
     os.environ["RECUTILS_TORCH_THREADS"] = "2"  # as make test; "auto" would follow the load
     passes: dict[str, list[Result]] = {}
     with ExitStack() as stack:
@@ -115,7 +121,12 @@ def main() -> int:
         for kind in ["cold", "warm"] if args.cold else ["warm"]:
             print(f"--- {kind} pass", file=sys.stderr, flush=True)
             passes[kind] = run_notebooks(paths, output_dir=output_dir)  # failures: runs/failed
-    failed = [r.name for results in passes.values() for r in results if r.status == "FAILED"]
+    failed = [
+        f"{r.name} ({kind})"
+        for kind, results in passes.items()
+        for r in results
+        if r.status == "FAILED"
+    ]
     sections = ["\n".join(course_table(passes))]
     for kind, results in passes.items():
         sections += [f"The slowest cells ({kind}):", "\n".join(slowest_cells(results, args.cells))]
@@ -130,6 +141,10 @@ def main() -> int:
     if failed:
         notes += " FAILED: " + ", ".join(failed) + "."
     emit(*sections, notes, output=args.output)
+    if args.in_place and args.output is not None:  # the README shows this report and the times
+        from update_readme import update_readme
+
+        update_readme()
     return 1 if failed else 0
 
 

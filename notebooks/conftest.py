@@ -6,6 +6,9 @@ with the reason and how to install Java (``recutils.spark.notebook_skip_reason``
 other notebook runs as usual. When a cell of a Spark notebook fails, the end of the run shows
 the last lines of the JVM's log (and of its crash file, if it crashed), which otherwise only
 the log file holds.
+
+``make test`` runs two notebooks at a time (pytest-xdist, ``-n 2 --dist loadscope``: the cells
+of one notebook stay in order in one worker's kernel).
 """
 
 from __future__ import annotations
@@ -31,6 +34,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # With pytest-xdist (make test runs two notebooks at a time) the workers collect the items,
+    # not this process: the notebooks that ran are read from the reports instead.
+    ran = {
+        Path(report.nodeid.split("::")[0]).name
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if hasattr(report, "nodeid")
+    }
+    for name in sorted(ran & set(SPARK_NOTEBOOKS) - set(_SKIPPED)):
+        reason = notebook_skip_reason(name)
+        if reason is not None:
+            _SKIPPED[name] = reason
     for reason in _SKIPPED.values():
         terminalreporter.write_line(reason, yellow=True)
     failed = terminalreporter.stats.get("failed", [])
