@@ -22,10 +22,11 @@ Each setting runs in a fresh process (OpenMP reads ``OMP_WAIT_POLICY`` once, whe
   pairs) and encoding 300 product texts with the bundled MiniLM (cache off).
 
 The note under the table counts how many different results (vectors, to the last bit) the runs
-gave at each thread count: the encoder's do not depend on threads; LightGCN's backward pass
-adds gradients in an order that depends on which thread gets there first, so with 2 threads
-its vectors differ in the last bits from run to run. Timings are from this machine; run it on
-yours.
+gave at each thread count: the encoder's do not depend on threads. LightGCN's backward pass
+used to add gradients in an order that depended on which thread got there first (2 threads:
+different last bits on every run); its training now runs under torch's deterministic
+algorithms (``recutils.environment.deterministic_torch``), and the count shows it. Timings are
+from this machine; run it on yours.
 """
 
 from __future__ import annotations

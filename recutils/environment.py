@@ -58,8 +58,9 @@ _state: dict[str, int] = {
 
 
 def model_cache_enabled() -> bool:
-    """Whether :func:`recutils.models.fit_model` (and so ``ranked_lists``, ``compare``) keeps
-    trained models in the course's cache (:func:`recutils.persistence.fit_cached`): on after
+    """Whether :meth:`Recommender.fit <recutils.models.Recommender.fit>` (and so ``fit_model``,
+    ``ranked_lists``, ``compare``) keeps trained models in the course's cache
+    (:func:`recutils.persistence.fit_cached`): on after
     ``setup()`` (every notebook), off otherwise (your own scripts, the unit tests).
     ``RECUTILS_MODEL_CACHE=0`` turns it off everywhere, e.g. to time real fits."""
     if os.environ.get(_ENV_MODEL_CACHE, "").strip() == "0":
@@ -170,8 +171,9 @@ def auto_torch_threads() -> int:
     Why: on a quiet 2-core CPU, 2 threads fit LightGCN and encode texts 1.3-1.8x faster than 1;
     with one busy program beside them, 2 threads were 5-11x *slower* than 1 (each parallel step
     waits for the thread whose core the other program holds; ``bench/results/load_bench.md``).
-    The text encoder gives the same vectors with 1 or 2 threads; small neural models trained
-    with 2 threads differ from run to run in the last bits, with 1 thread they do not.
+    The text encoder gives the same vectors with 1 or 2 threads; the neural models train
+    bit-reproducibly at a given number of threads (:func:`deterministic_torch`), and may differ
+    in the last bits between 1 and 2 threads.
     """
     value = os.environ.get(_ENV_TORCH_THREADS, "").strip()
     if value:
@@ -279,7 +281,7 @@ def setup(
         torch_threads: threads of torch (text encoder, neural models), or ``"auto"``
             (default, :func:`auto_torch_threads`): 2 on a quiet machine, where they were
             fastest, 1 when another program keeps a core busy, or ``RECUTILS_TORCH_THREADS``.
-        model_cache: keep models fitted through :func:`recutils.models.fit_model` (and so
+        model_cache: keep models fitted with ``model.fit`` (and so ``fit_model``,
             ``ranked_lists``, ``compare``) in the course's cache, so that a model trained on the
             same data with the same settings and code is trained once and loaded after that,
             in any notebook (:func:`model_cache_enabled`).

@@ -89,6 +89,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 import recutils
+from recutils import checks
 from recutils.cache import stable_key
 from recutils.files import sha256_of
 from recutils.models.base import Recommender, as_train_matrix, fit_arguments
@@ -168,12 +169,14 @@ def save_model(
     directory: str | os.PathLike[str],
     *,
     trained_on: str | None = None,
+    replace: bool = True,
 ) -> Path:
     """Save the fitted ``model`` to the folder ``directory`` (layout: module docstring).
 
     The folder is written under a temporary name beside ``directory`` and renamed into place
-    once complete. A model saved earlier at ``directory`` is replaced; any other existing
-    file or folder there is left alone (an error).
+    once complete. A model saved earlier at ``directory`` is replaced (``replace=False``:
+    left as it is, a FileExistsError); any other existing file or folder there is left alone
+    (an error).
 
     Args:
         model: a fitted recutils model.
@@ -181,6 +184,8 @@ def save_model(
         trained_on: a key of the training data, normally :func:`training_fingerprint` of
             everything given to ``fit``. Default: the fingerprint of the model's training
             matrix alone, ``training_fingerprint(model.train_)``.
+        replace: whether a model saved at ``directory`` (before, or by another process while
+            this one writes) is replaced.
 
     Returns:
         ``directory`` as a :class:`~pathlib.Path`.
@@ -189,7 +194,8 @@ def save_model(
         TypeError: ``model`` is not a recutils model, or it holds a value this module cannot
             store without pickle (the message names the attribute and what can be stored).
         RuntimeError: ``model`` is not fitted.
-        FileExistsError: ``directory`` exists and is not a saved model.
+        FileExistsError: ``directory`` exists and is not a saved model, or (``replace=False``)
+            is one.
     """
     if not isinstance(model, Recommender):
         raise TypeError(f"model must be a recutils model (a Recommender), got {type(model)}")
@@ -205,7 +211,10 @@ def save_model(
             f"trained_on must be a non-empty str (e.g. training_fingerprint(train)), got "
             f"{trained_on!r}"
         )
+    replace = checks.boolean(replace, "replace")
     target = Path(directory)
+    if not replace and target.exists():
+        raise FileExistsError(f"{target} exists (replace=False): it is left as it is")
     if target.exists() and not (target / DESCRIPTION).is_file():
         raise FileExistsError(
             f"{target} exists and is not a saved model (it has no {DESCRIPTION}); choose a new "
@@ -222,7 +231,16 @@ def save_model(
             if path.is_file() and path != temporary / DESCRIPTION
         }
         _write_json(temporary / DESCRIPTION, description)
-        _replace_directory(temporary, target)
+        if replace:
+            _replace_directory(temporary, target)
+        else:
+            try:
+                os.rename(temporary, target)  # fails if another process put a folder there
+            except OSError as error:
+                raise FileExistsError(
+                    f"{target} was written by another process meanwhile (replace=False): it "
+                    "is left as it is"
+                ) from error
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return target
@@ -987,7 +1005,16 @@ def model_code_version() -> str:
 
 
 def _settings_key(model: Recommender) -> dict[str, Any]:
-    """A model's class and settings as hashable data (models inside it by their own)."""
+    """A model's class and settings as hashable data (models inside it by their own).
+
+    Raises TypeError for a class defined outside ``recutils.models`` (your own subclass in a
+    notebook or a script): its code is not in :func:`model_code_version`, so an edited ``_fit``
+    would load the old fit; such models are fitted, not cached."""
+    if not type(model).__module__.startswith("recutils.models."):
+        raise TypeError(
+            f"{type(model).__name__} is defined outside recutils.models ({type(model).__module__}):"
+            " its code is not part of the cache key"
+        )
     encoder = _Encoder(hashing=True)
     settings = {
         name: _settings_key(value)
@@ -996,6 +1023,20 @@ def _settings_key(model: Recommender) -> dict[str, Any]:
         for name, value in model.get_params().items()
     }
     return {"class": _class_name(type(model)), "settings": settings}
+
+
+def _fill_in_place(model: Recommender, loaded: Recommender) -> None:
+    """Give ``model`` the fitted state of ``loaded`` (same class and settings). Models inside
+    it keep their identity, filled the same way: a caller that holds ``switching.warm`` sees
+    it fitted, as after a real fit."""
+    state = dict(vars(loaded))
+    for name, value in state.items():
+        mine = vars(model).get(name)
+        if isinstance(value, Recommender) and type(mine) is type(value) and mine is not model:
+            _fill_in_place(mine, value)
+            state[name] = mine
+    vars(model).clear()
+    vars(model).update(state)
 
 
 def fit_cached(
@@ -1014,7 +1055,9 @@ def fit_cached(
     (:meth:`~recutils.models.Recommender.get_params`, nested models included), what it is
     trained on (:func:`training_fingerprint` of ``train``, ``valid`` if the model uses it,
     and the side data it declares), the code that trains it (:func:`model_code_version`) and
-    the versions of numpy, scipy and :data:`TRAINING_LIBRARIES`. The first call fits the
+    the versions of numpy, scipy and :data:`TRAINING_LIBRARIES`, and torch's number of threads.
+    Only the course's own models are cached (classes of ``recutils.models``: their code is in
+    the key; a subclass you define is fitted every time). The first call fits the
     model and, if the fit took at least ``min_seconds``, saves it (:func:`save_model`:
     written atomically) under ``<cache>/<class>-<key>``; a later call, in any notebook or
     process, loads it (:func:`load_model`: every file's checksum verified) and copies its
@@ -1039,7 +1082,7 @@ def fit_cached(
         als = fit_cached(ALS(seed=42), d.train_and_valid)   # fitted, or loaded if cached
     """
     from recutils.cache import CacheWarning
-    from recutils.environment import cache_dir
+    from recutils.environment import cache_dir, configured_threads
 
     if not isinstance(model, Recommender):
         raise TypeError(f"model must be a recutils Recommender, got {type(model).__name__}")
@@ -1061,6 +1104,8 @@ def fit_cached(
             "trained_on": trained_on,
             "code": model_code_version(),
             "libraries": libraries,
+            # torch's threads: reductions may add in another order with another number
+            "torch_threads": configured_threads()[1],
         }
     )
     folder = Path(cache) if cache is not None else cache_dir() / MODEL_CACHE
@@ -1078,13 +1123,13 @@ def fit_cached(
             )
         else:
             if type(loaded) is type(model):
-                vars(model).clear()  # the same settings (they are in the key), fitted
-                vars(model).update(vars(loaded))
+                _fill_in_place(model, loaded)  # the same settings (they are in the key), fitted
                 return model
+    damaged = (entry / DESCRIPTION).is_file()
     model.fit_uncached(train, **used)
     if model.fit_seconds_ >= (CACHE_MIN_SECONDS if min_seconds is None else min_seconds):
-        try:
-            save_model(model, entry, trained_on=trained_on)
-        except TypeError:  # it holds a value persistence cannot store: fitted, not cached
+        try:  # a damaged entry is replaced; one another process saved meanwhile is kept
+            save_model(model, entry, trained_on=trained_on, replace=damaged)
+        except (TypeError, FileExistsError):  # unsavable state, or already saved: not cached
             pass
     return model

@@ -186,7 +186,62 @@ def test_a_direct_fit_is_loaded_after_setup_and_checked_first(tmp_path, monkeypa
     assert calls == [1]
 
 
-def test_models_that_load_slower_than_they_fit_are_not_cached():
-    from recutils.models import LLMReranker
+class _MyPopular(MostPopular):  # a model of the user's own, outside recutils.models
+    pass
 
-    assert LLMReranker.cache_fits is False and ALS.cache_fits is True
+
+def test_models_defined_outside_recutils_are_fitted_not_cached(tmp_path):
+    # their code is not in the key: an edited _fit would otherwise load the old fit
+    fit_cached(_MyPopular(), toy(), cache=tmp_path, min_seconds=0)
+    assert not tmp_path.exists() or entries(tmp_path) == []
+    fit_cached(MostPopular(), toy(), cache=tmp_path, min_seconds=0)
+    assert len(entries(tmp_path)) == 1
+
+
+def test_a_loaded_nested_model_keeps_the_callers_inner_objects(tmp_path):
+    vectors = np.random.default_rng(0).random((12, 5)).astype(np.float32)
+
+    def switching():
+        cold, warm = ContentBased(), ALS(factors=4, iterations=2, seed=1)
+        return cold, warm, Switching(cold, warm, min_interactions=3)
+
+    _, _, first = switching()
+    fit_cached(first, toy(), side_data={"item_vectors": vectors}, cache=tmp_path, min_seconds=0)
+    cold, warm, again = switching()
+    fit_cached(again, toy(), side_data={"item_vectors": vectors}, cache=tmp_path, min_seconds=0)
+    assert again.warm is warm and again.cold is cold  # filled in place, as a real fit does
+    np.testing.assert_array_equal(warm.item_factors_, first.warm.item_factors_)
+    np.testing.assert_array_equal(again.score([0, 1]), first.score([0, 1]))
+
+
+def test_an_entry_saved_meanwhile_is_kept_not_replaced(tmp_path):
+    from recutils.persistence import save_model
+
+    model = ALS(factors=4, iterations=2, seed=1).fit(toy())
+    save_model(model, tmp_path / "als")
+    before = (tmp_path / "als" / DESCRIPTION).read_bytes()
+    with pytest.raises(FileExistsError, match="replace=False"):
+        save_model(ALS(factors=4, iterations=2, seed=2).fit(toy()), tmp_path / "als", replace=False)
+    assert (tmp_path / "als" / DESCRIPTION).read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["als"]  # no temporary folder left
+
+
+def test_the_key_follows_torch_threads(tmp_path, monkeypatch):
+    from recutils import environment
+
+    monkeypatch.setitem(environment._state, "torch_threads", 1)
+    fit_cached(ALS(factors=4, iterations=2, seed=1), toy(), cache=tmp_path, min_seconds=0)
+    monkeypatch.setitem(environment._state, "torch_threads", 2)
+    fit_cached(ALS(factors=4, iterations=2, seed=1), toy(), cache=tmp_path, min_seconds=0)
+    assert len(entries(tmp_path)) == 2
+
+
+def test_models_that_load_slower_than_they_fit_are_not_kept(tmp_path, monkeypatch):
+    from recutils import environment, persistence
+
+    monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(environment._state, "model_cache", 1)
+    monkeypatch.setattr(persistence, "CACHE_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(ALS, "cache_fits", False)
+    ALS(factors=4, iterations=2).fit(toy())
+    assert not (tmp_path / "models").exists() or entries(tmp_path / "models") == []

@@ -153,8 +153,9 @@ class Recommender(ABC):
 
         After :func:`recutils.setup` (every notebook does it) the fit goes through the
         course's model cache (:func:`recutils.persistence.fit_cached`): a model fitted before
-        on the same data with the same settings and code is loaded instead, bit for bit.
-        Scripts that do not call ``setup`` (and ``RECUTILS_MODEL_CACHE=0``) always fit.
+        on the same data with the same settings, code and torch threads is loaded instead, bit
+        for bit. Scripts that do not call ``setup`` (and ``RECUTILS_MODEL_CACHE=0``) always
+        fit, as does :meth:`fit_uncached` (for timing a fit).
 
         Args:
             train: the training interactions.
