@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from recutils import checks, environment, text
-from recutils.cache import CacheEntryError, CacheWarning, stable_key
+from recutils.cache import CacheEntryError, CacheWarning, cached_arrays, stable_key
 from recutils.files import atomic_path, sha256_of, write_text_atomic
 from recutils.ranking import top_k_items
 
@@ -68,6 +68,8 @@ ONNX_OPSET = 17
 CACHE_FORMAT = 1
 #: Sub-folder of :func:`recutils.environment.cache_dir` holding the ONNX files.
 CACHE_SUBDIR = "onnx"
+#: ... and the vectors :meth:`OnnxTextEncoder.encode` keeps.
+VECTORS_SUBDIR = "onnx-vectors"
 #: Settings of ONNX Runtime's dynamic quantiser. Per-channel scales (one per output column of
 #: a weight matrix): one scale for the whole matrix moved the vectors several times more.
 QUANTISATION = {"weight_type": "QInt8", "per_channel": True, "reduce_range": False}
@@ -143,6 +145,13 @@ def _verify(model_path: Path, manifest_path: Path, key: str) -> None:
     if sha256_of(model_path) != recorded_sha:
         raise CacheEntryError(f"{model_path.name} does not match its checksum")
     _verified[model_path] = (status.st_size, status.st_mtime_ns, key)
+
+
+def _verified_digest(model_path: Path) -> str:
+    """The SHA-256 of a verified ONNX file, as its manifest records it (the file was checked
+    against it when :func:`onnx_encoder_file` returned it)."""
+    manifest = json.loads(model_path.with_suffix(".json").read_text(encoding="utf-8"))
+    return str(manifest["sha256"])
 
 
 @contextmanager
@@ -309,8 +318,11 @@ class OnnxTextEncoder:
     (:func:`recutils.text.pool_and_normalize`) are those of :func:`recutils.text.encode_texts`;
     only the network runs elsewhere. So ``e_i = v_i / ||v_i||`` with ``v_i`` the mean of the
     last hidden states of text ``i``'s (at most 256) tokens. The same texts with the same file
-    and threads give the same bits. Vectors are not cached (the point is to measure the
-    encoder; cache them yourself if needed).
+    and threads give the same bits. While the course's cache is on
+    (:func:`recutils.environment.model_cache_enabled`, after ``recutils.setup()``) the vectors
+    of a list are kept in ``.cache/onnx-vectors/`` (:func:`recutils.cache.cached_arrays`), keyed
+    by the file, the whole list (an int8 vector depends on its batch-mates), the pooling,
+    batch size, threads and ONNX Runtime's version; a timing passes ``cache=False``.
 
     With ``"float32"`` a text's vector does not depend on the other texts in the list. With
     ``"int8"`` it does, slightly: dynamic quantisation takes one scale per activation matrix,
@@ -324,7 +336,7 @@ class OnnxTextEncoder:
         threads: ONNX Runtime's threads inside an operator; default the torch setting of
             :func:`recutils.setup` (2, or 1 on a busy machine).
         batch_size: texts per run of the network (default as ``encode_texts``).
-        cache_dir: where the ONNX files are cached (:func:`onnx_encoder_file`).
+        cache_dir: where the ONNX files (and the vectors) are cached (:func:`onnx_encoder_file`).
 
     Attributes:
         model_path: the verified ``.onnx`` file the session runs.
@@ -353,6 +365,7 @@ class OnnxTextEncoder:
         self.threads = threads if threads is not None else environment.configured_threads()[1]
         self.batch_size = checks.positive_int(batch_size, "batch_size", "texts per forward pass")
         self.model_path = onnx_encoder_file(self.precision, cache_dir)
+        self.vectors_cache = environment.cache_dir(cache_dir) / VECTORS_SUBDIR
         status = self.model_path.stat()
         self.file_bytes = int(status.st_size)
         self.session = _session(
@@ -366,20 +379,49 @@ class OnnxTextEncoder:
         )
 
     def encode(
-        self, texts: Sequence[str] | pd.Series | np.ndarray, pooling: str = text.POOLING
+        self,
+        texts: Sequence[str] | pd.Series | np.ndarray,
+        pooling: str = text.POOLING,
+        cache: bool | None = None,
     ) -> np.ndarray:
         """Vectors of ``texts``: float32 ``(len(texts), 384)``, rows of L2 norm 1.
 
         Same input rules as :func:`recutils.text.encode_texts` (a list, array or Series of str;
         ``""`` is fine, None/NaN are not); empty input gives shape ``(0, 384)``. ``pooling``:
-        ``"mean"`` (default, the model's recipe) or ``"cls"``.
+        ``"mean"`` (default, the model's recipe) or ``"cls"``. ``cache``: keep and reuse the
+        vectors of this list (default ``None``: while the course's cache is on; ``False`` to
+        time the encoder).
         """
-        import torch
-
         values = checks.text_list(texts)
         pooling = checks.one_of(pooling, "pooling", text.POOLINGS, "how tokens become one vector")
         if not values:
             return np.zeros((0, text.EMBEDDING_DIM), dtype=np.float32)
+        use = environment.model_cache_enabled() if cache is None else checks.boolean(cache, "cache")
+        if not use:
+            return self._encode(values, pooling)
+        import onnxruntime
+
+        key = stable_key(
+            {
+                "file": _verified_digest(self.model_path),
+                "texts": values,
+                "pooling": pooling,
+                "batch_size": self.batch_size,
+                "threads": self.threads,
+                "onnxruntime": onnxruntime.__version__,
+            }
+        )
+        return cached_arrays(
+            key,
+            lambda: {"vectors": self._encode(values, pooling)},
+            self.vectors_cache,
+            name=f"onnx-{self.precision}",
+        )["vectors"]
+
+    def _encode(self, values: list[str], pooling: str) -> np.ndarray:
+        """:meth:`encode`'s computation, on checked input."""
+        import torch
+
         unique = list(dict.fromkeys(values))  # duplicates are encoded once
         vectors = np.empty((len(unique), text.EMBEDDING_DIM), dtype=np.float32)
         for rows, input_ids in text.token_id_batches(unique, self.batch_size):

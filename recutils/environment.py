@@ -62,6 +62,8 @@ def model_cache_enabled() -> bool:
     ``ranked_lists``, ``compare``) keeps trained models in the course's cache
     (:func:`recutils.persistence.fit_cached`): on after
     ``setup()`` (every notebook), off otherwise (your own scripts, the unit tests).
+    The same switch keeps :class:`recutils.llm.LanguageModel`'s answers and
+    :class:`recutils.encoder_compression.OnnxTextEncoder`'s vectors.
     ``RECUTILS_MODEL_CACHE=0`` turns it off everywhere, e.g. to time real fits."""
     if os.environ.get(_ENV_MODEL_CACHE, "").strip() == "0":
         return False
@@ -284,7 +286,8 @@ def setup(
         model_cache: keep models fitted with ``model.fit`` (and so ``fit_model``,
             ``ranked_lists``, ``compare``) in the course's cache, so that a model trained on the
             same data with the same settings and code is trained once and loaded after that,
-            in any notebook (:func:`model_cache_enabled`).
+            in any notebook (:func:`model_cache_enabled`); the language model's answers and
+            ONNX Runtime's vectors are kept the same way.
 
     Returns:
         A :class:`SetupInfo`; display it as the notebook's first output.

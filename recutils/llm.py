@@ -30,6 +30,14 @@ again (the GGUF file is still hashed, to key the cache).
 (:meth:`LanguageModel.continuations`): the prompt is run once and its key/value cache is
 shared by every continuation, so ten candidate products after one user's history cost one pass
 over the history plus ten short passes.
+
+Its answers are cached too, as the course's trained models are: with the course's switch on
+(:func:`recutils.environment.model_cache_enabled`, on after ``recutils.setup()``),
+:meth:`LanguageModel.continuations` and :meth:`LanguageModel.generate` keep what they return in
+``.cache/llm-results/`` (:func:`recutils.cache.cached_arrays`: atomic, checksums verified),
+keyed by the weights' fingerprint, the exact inputs and options, torch's threads and the
+library versions, so re-running a notebook reads the same numbers instead of recomputing them
+(and a timing passes ``cache=False``).
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from recutils import checks, environment
-from recutils.cache import CacheEntryError, CacheWarning, stable_key
+from recutils.cache import CacheEntryError, CacheWarning, cached_arrays, stable_key
 from recutils.files import sha256_of
 
 #: Python package that bundles the GGUF file (found, never imported: its ``__init__`` needs a CLI).
@@ -68,6 +76,10 @@ INSTALL_HINT = (
 CACHE_FORMAT = 1
 #: Continuations per forward pass in :meth:`LanguageModel.continuations`.
 DEFAULT_BATCH_SIZE = 16
+#: Folder of cached answers inside the course cache (see :class:`LanguageModel`).
+RESULTS_CACHE = "llm-results"
+#: Packages whose versions are part of a cached answer's key (they compute it).
+RESULT_LIBRARIES = ("torch", "transformers", "tokenizers")
 
 
 def gguf_path() -> Path:
@@ -140,6 +152,9 @@ class LanguageModel:
         tokenizer: its tokenizer, with a chat template.
         fingerprint: identifies the weights (for caches of results).
         threads: torch threads while computing (default: the setting of :func:`recutils.setup`).
+        results_cache: folder where :meth:`continuations` and :meth:`generate` keep their
+            answers while :func:`recutils.environment.model_cache_enabled` is on (default
+            ``None``: never cached; :func:`load_language_model` gives the course cache's).
 
     Example::
 
@@ -150,12 +165,18 @@ class LanguageModel:
     """
 
     def __init__(
-        self, model: Any, tokenizer: Any, fingerprint: str, threads: int | None = None
+        self,
+        model: Any,
+        tokenizer: Any,
+        fingerprint: str,
+        threads: int | None = None,
+        results_cache: str | os.PathLike[str] | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.fingerprint = fingerprint
         self.threads = checks.optional_positive_int(threads, "threads")
+        self.results_cache = None if results_cache is None else Path(results_cache)
 
     def __repr__(self) -> str:
         parameters = self.parameter_count()
@@ -215,6 +236,7 @@ class LanguageModel:
         continuations: Sequence[str],
         next_tokens: Sequence[int] = (),
         batch_size: int = DEFAULT_BATCH_SIZE,
+        cache: bool | None = None,
     ) -> Continuations:
         """Log-probabilities of each continuation after ``prompt``, sharing the prompt's cache.
 
@@ -232,12 +254,12 @@ class LanguageModel:
             next_tokens: token ids whose log-probability *after* each continuation is also
                 returned (e.g. the ids of " Yes" and " No").
             batch_size: continuations per forward pass.
+            cache: read and keep the answer in :attr:`results_cache` (default ``None``: while
+                :func:`recutils.environment.model_cache_enabled`; ``False`` to time a pass).
 
         Returns:
-            :class:`Continuations`.
+            :class:`Continuations` (the same numbers from the cache as computed).
         """
-        import torch
-
         texts = checks.text_list(continuations)
         if not texts or any(not text for text in texts):
             raise ValueError("continuations must be a non-empty list of non-empty strings")
@@ -248,16 +270,36 @@ class LanguageModel:
         batch_size = checks.positive_int(batch_size, "batch_size")
         prompt_ids = self._prompt_ids(prompt)
         encoded = [self.encode(text) for text in texts]
+        arrays = self._cached(
+            cache,
+            {
+                "call": "continuations",
+                "prompt": prompt,
+                "continuations": texts,
+                "next_tokens": wanted,
+                "batch_size": batch_size,
+            },
+            lambda: self._continuations(prompt_ids, encoded, wanted, batch_size),
+        )
+        lengths = np.cumsum(arrays["lengths"])[:-1]
+        return Continuations(np.split(arrays["log_probs"], lengths), arrays["next_log_probs"])
+
+    def _continuations(
+        self, prompt_ids: list[int], encoded: list[list[int]], wanted: list[int], batch_size: int
+    ) -> dict[str, np.ndarray]:
+        """:meth:`continuations`' computation: the arrays of a cache entry."""
+        import torch
+
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         token_log_probs: list[np.ndarray] = []
-        next_log_probs = np.zeros((len(texts), len(wanted)), dtype=np.float32)
+        next_log_probs = np.zeros((len(encoded), len(wanted)), dtype=np.float32)
         with self._threads(), torch.inference_mode():
             output = self.model(
                 input_ids=torch.tensor([prompt_ids]), use_cache=True, logits_to_keep=1
             )
             first = torch.log_softmax(output.logits[0, -1].float(), dim=-1)  # p(y_1 | prompt)
             prompt_cache, n_prompt = output.cache, len(prompt_ids)
-            for start in range(0, len(texts), batch_size):
+            for start in range(0, len(encoded), batch_size):
                 chunk = encoded[start : start + batch_size]
                 longest = max(len(ids) for ids in chunk)
                 ids = torch.full((len(chunk), longest), pad, dtype=torch.long)
@@ -285,7 +327,11 @@ class LanguageModel:
                     token_log_probs.append(scores.numpy().astype(np.float32))
                     if wanted:
                         next_log_probs[start + row] = log_probs[row, n - 1, wanted].numpy()
-        return Continuations(token_log_probs, next_log_probs)
+        return {
+            "log_probs": np.concatenate(token_log_probs),
+            "lengths": np.array([len(ids) for ids in encoded], dtype=np.int64),
+            "next_log_probs": next_log_probs,
+        }
 
     # -- generation ----------------------------------------------------------------------------
 
@@ -300,6 +346,7 @@ class LanguageModel:
         seed: int = environment.DEFAULT_SEED,
         stop_at_newline: bool = False,
         min_new_tokens: int = 0,
+        cache: bool | None = None,
     ) -> str | list[str]:
         """Continue each prompt by up to ``max_new_tokens`` tokens; returns the new text only.
 
@@ -310,13 +357,12 @@ class LanguageModel:
         ``seed`` for the call (the caller's random state is restored afterwards). Several prompts
         are generated together (left-padded batch). Generation stops
         at the end-of-turn token, or at the first newline when ``stop_at_newline``, but not
-        before ``min_new_tokens`` (for timing a fixed number of tokens).
+        before ``min_new_tokens`` (for timing a fixed number of tokens). ``cache``: read and
+        keep the answers in :attr:`results_cache`, as :meth:`continuations` does.
 
         Returns:
             a str for one prompt, a list of str for a list of prompts (stripped of spaces).
         """
-        import torch
-
         single = isinstance(prompts, str)
         texts = [prompts] if single else checks.text_list(prompts)
         if not texts or any(not text for text in texts):
@@ -327,6 +373,37 @@ class LanguageModel:
         top_p = checks.fraction(top_p, "top_p", one=True)
         seed = checks.seed(seed)
         min_new_tokens = checks.non_negative_int(min_new_tokens, "min_new_tokens")
+        options = {
+            "max_new_tokens": max_new_tokens,
+            "sample": sample,
+            "temperature": temperature,
+            "top_p": top_p,
+            "seed": seed,
+            "stop_at_newline": stop_at_newline,
+            "min_new_tokens": min_new_tokens,
+        }
+        answers = self._cached(
+            cache,
+            {"call": "generate", "prompts": texts, **options},
+            lambda: {"answers": np.array(self._generate(texts, **options), dtype=str)},
+        )["answers"].tolist()
+        return answers[0] if single else answers
+
+    def _generate(
+        self,
+        texts: list[str],
+        *,
+        max_new_tokens: int,
+        sample: bool,
+        temperature: float,
+        top_p: float,
+        seed: int,
+        stop_at_newline: bool,
+        min_new_tokens: int,
+    ) -> list[str]:
+        """:meth:`generate`'s computation, on checked arguments."""
+        import torch
+
         batch = self.tokenizer(
             texts,
             return_tensors="pt",
@@ -355,8 +432,7 @@ class LanguageModel:
         answers = [self.tokenizer.decode(row, skip_special_tokens=True) for row in new_tokens]
         if stop_at_newline:
             answers = [answer.split("\n", 1)[0] for answer in answers]
-        answers = [answer.strip() for answer in answers]
-        return answers[0] if single else answers
+        return [answer.strip() for answer in answers]
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -367,6 +443,31 @@ class LanguageModel:
 
     def _threads(self) -> Any:
         return environment.torch_threads(self.threads)
+
+    def _cached(
+        self, cache: bool | None, inputs: dict[str, Any], compute: Any
+    ) -> dict[str, np.ndarray]:
+        """``compute()``'s arrays, through :attr:`results_cache` when ``cache`` says so."""
+        use = environment.model_cache_enabled() if cache is None else checks.boolean(cache, "cache")
+        if not use or self.results_cache is None:
+            return compute()
+        versions = {}
+        for name in RESULT_LIBRARIES:
+            try:
+                versions[name] = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                versions[name] = "absent"
+        threads = self.threads or environment.configured_threads()[1]
+        key = stable_key(
+            {
+                "model": self.fingerprint,
+                "inputs": inputs,
+                "threads": threads,
+                "libraries": versions,
+                "format": CACHE_FORMAT,
+            }
+        )
+        return cached_arrays(key, compute, self.results_cache, name=str(inputs["call"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -572,7 +673,8 @@ def load_language_model(
         raise ModuleNotFoundError(f"reading the GGUF file needs the package gguf: {INSTALL_HINT}")
     folder = str(environment.cache_dir(cache_directory)) if cache else None
     model, tokenizer = _load_weights(folder)
-    return LanguageModel(model, tokenizer, gguf_fingerprint(), threads)
+    results = environment.cache_dir(cache_directory) / RESULTS_CACHE if cache else None
+    return LanguageModel(model, tokenizer, gguf_fingerprint(), threads, results_cache=results)
 
 
 def tiny_language_model(seed: int = 0, vocabulary_texts: Sequence[str] = ()) -> LanguageModel:

@@ -978,9 +978,11 @@ class _Decoder:
 
 #: Subfolder of :func:`recutils.cache_dir` where :func:`fit_cached` keeps trained models.
 MODEL_CACHE = "models"
-#: Fits shorter than this (seconds) are not kept by :func:`fit_cached`: loading such a model
-#: saves little time and the cache would grow by every grid point of every cheap model.
-CACHE_MIN_SECONDS = 2.0
+#: Fits shorter than this (seconds) are not kept by :func:`fit_cached`: loading a model takes
+#: milliseconds (5-10 ms for ALS, BPR or ItemKNN on the shop, whose fits take 0.7-1.7 s and,
+#: over the grids of notebooks 03 and 06, add up to minutes), so only the near-free fits
+#: (most-popular, a toy) are left out of the cache.
+CACHE_MIN_SECONDS = 0.1
 #: Packages whose versions are part of a cached model's key (they compute the fits).
 TRAINING_LIBRARIES = (
     "torch",

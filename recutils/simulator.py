@@ -745,6 +745,7 @@ class ModelPolicy(Policy):
         self.fit_days_: list[int] = [0]
         self._feedback: list[tuple[int, int, float]] = []
         self._start_day = observed.start.astype("datetime64[D]")
+        self._slates: dict[tuple[int, int, int], np.ndarray] = {}  # (user, on sale, k) -> top
 
     def _refit_if_due(self, at: np.datetime64) -> None:
         every = self.retrain_every_days
@@ -768,19 +769,26 @@ class ModelPolicy(Policy):
             copy=True,
         )
         self.fit_days_.append(day)
+        self._slates.clear()
 
     def choose(self, visit: Visit, k: int, rng: np.random.Generator) -> Slate:
         self._refit_if_due(visit.time)
         launched = _launched_columns(self.observed_, visit.time, k, self.name)
-        top = self.model_.recommend(
-            [visit.user], k, exclude_seen=self.exclude_seen, items=launched
-        ).items[0]
-        if (top < 0).any():
-            raise ValueError(
-                f"{self.name} found only {int((top >= 0).sum())} products to show user "
-                f"{visit.user} (k = {k}); use a smaller k or exclude_seen=False"
-            )
-        return Slate(top)
+        # the same model, user and products on sale give the same list: a returning visitor's
+        # is looked up (products launch and stay, so their number names the set on sale)
+        key = (visit.user, int(launched.sum()), k)
+        top = self._slates.get(key)
+        if top is None:
+            top = self.model_.recommend(
+                [visit.user], k, exclude_seen=self.exclude_seen, items=launched
+            ).items[0]
+            if (top < 0).any():
+                raise ValueError(
+                    f"{self.name} found only {int((top >= 0).sum())} products to show user "
+                    f"{visit.user} (k = {k}); use a smaller k or exclude_seen=False"
+                )
+            self._slates[key] = top
+        return Slate(top.copy())
 
     def learn(self, visit: Visit, slate: Slate, feedback: Feedback) -> None:
         if self.retrain_every_days is None:

@@ -92,6 +92,28 @@ def test_deterministic_and_independent_of_the_list(cache):
     assert np.array_equal(int8[2:4], small.encode(TEXTS[2:4]))  # batches of 1: per text
 
 
+def test_vectors_are_kept_while_the_course_cache_is_on(cache, monkeypatch):
+    from recutils import environment
+
+    small = OnnxTextEncoder("int8", cache_dir=cache)
+    monkeypatch.setitem(environment._state, "model_cache", 1)
+    first = small.encode(TEXTS)
+    (entry,) = (cache / compression.VECTORS_SUBDIR).glob("onnx-int8-*.npz")
+    calls = []
+    computing = small._encode
+    monkeypatch.setattr(small, "_encode", lambda *args: calls.append(args) or computing(*args))
+    assert np.array_equal(small.encode(TEXTS), first) and calls == []  # read, not computed
+    small.encode(TEXTS[:3])  # another list (an int8 vector depends on its batch-mates)
+    small.encode(TEXTS, cache=False)  # a timing
+    assert len(calls) == 2
+    entry.write_bytes(entry.read_bytes()[:-50])  # damaged: computed again, with a warning
+    with pytest.warns(CacheWarning, match="onnx-int8-"):
+        assert np.array_equal(small.encode(TEXTS), first)
+    monkeypatch.setitem(environment._state, "model_cache", 0)  # the switch off: computed
+    small.encode(TEXTS)
+    assert len(calls) == 4
+
+
 def test_cls_pooling_matches_encode_texts(cache):
     vectors = OnnxTextEncoder("float32", cache_dir=cache).encode(TEXTS[:3], pooling="cls")
     reference = encode_texts(TEXTS[:3], cache=False, pooling="cls")

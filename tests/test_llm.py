@@ -56,6 +56,55 @@ def test_next_token_log_probs_after_each_continuation(lm):
     assert np.exp(lm.next_token_log_probs(prompt)).sum() == pytest.approx(1.0, abs=1e-4)
 
 
+def test_answers_are_cached_while_the_course_cache_is_on(tmp_path, monkeypatch):
+    from recutils import environment
+
+    cached = llm.tiny_language_model(seed=0)
+    cached.results_cache = tmp_path
+    prompt = cached.chat_prompt("shirts and lamps")
+    texts, wanted = [" rugs", " a small shop"], cached.encode(" a")[:1]
+    monkeypatch.setitem(environment._state, "model_cache", 1)
+    first = cached.continuations(prompt, texts, next_tokens=wanted)
+    written = cached.generate([prompt, cached.chat_prompt("rugs")], 5, min_new_tokens=5)
+    assert len(list(tmp_path.glob("continuations-*.npz"))) == 1
+    assert len(list(tmp_path.glob("generate-*.npz"))) == 1
+    computing = []
+
+    def computed(*args, **options):  # stands for the model: records the call and fails
+        computing.append(args)
+        raise RuntimeError("computed")
+
+    monkeypatch.setattr(cached, "_continuations", computed)
+    monkeypatch.setattr(cached, "_generate", computed)
+    again = cached.continuations(prompt, texts, next_tokens=wanted)  # read, not computed
+    assert computing == []
+    for before, after in zip(first.token_log_probs, again.token_log_probs, strict=True):
+        np.testing.assert_array_equal(before, after)
+    np.testing.assert_array_equal(first.next_log_probs, again.next_log_probs)
+    assert cached.generate([prompt, cached.chat_prompt("rugs")], 5, min_new_tokens=5) == written
+    assert computing == []
+    with pytest.raises(RuntimeError, match="computed"):  # other inputs: computed
+        cached.continuations(prompt, texts[:1])
+    with pytest.raises(RuntimeError, match="computed"):  # a timing: computed
+        cached.generate(prompt, 5, min_new_tokens=5, cache=False)
+    monkeypatch.setitem(environment._state, "model_cache", 0)  # the switch off: computed
+    with pytest.raises(RuntimeError, match="computed"):
+        cached.continuations(prompt, texts, next_tokens=wanted)
+    assert len(computing) == 3
+
+
+def test_a_damaged_answer_is_computed_again_with_a_warning(tmp_path, monkeypatch):
+    cached = llm.tiny_language_model(seed=0)
+    cached.results_cache = tmp_path
+    prompt = cached.chat_prompt("shirts")
+    first = cached.continuations(prompt, [" rugs"], cache=True)
+    (entry,) = tmp_path.glob("continuations-*.npz")
+    entry.write_bytes(entry.read_bytes()[:-40])
+    with pytest.warns(CacheWarning, match="continuations-"):
+        again = cached.continuations(prompt, [" rugs"], cache=True)
+    np.testing.assert_array_equal(first.total, again.total)
+
+
 def test_batched_generation_equals_one_prompt_at_a_time(lm):
     prompts = [lm.chat_prompt("shirts"), lm.chat_prompt("a small shop sells lamps and rugs")]
     together = lm.generate(prompts, 6, min_new_tokens=6)  # left-padded: prompts differ in length

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from recutils.datasets.shop import ShopTruth, generate_shop
 from recutils.interactions import IdIndex
-from recutils.models import MostPopular
+from recutils.models import ALS, MostPopular
 from recutils.schema import Dataset
 from recutils.simulator import (
     Feedback,
@@ -287,6 +287,27 @@ def test_retraining_happens_at_day_boundaries_with_what_was_learned(simulator):
     static = ModelPolicy(fitted)
     static.start(simulator.observe())
     assert static.model_ is fitted
+
+
+def test_a_static_model_policy_asks_the_model_once_per_visitor_and_products_on_sale(simulator):
+    model = ALS(factors=4, iterations=2, seed=1).fit(simulator.observed.train)
+    asked = []
+    recommend = model.recommend
+
+    def counted(users, k, **options):
+        asked.append((int(users[0]), int(options["items"].sum())))
+        return recommend(users, k, **options)
+
+    model.recommend = counted
+    log = simulate(simulator, ModelPolicy(model))
+    visits = simulator.visits()
+    on_sale = [int(simulator.observed.launched(t).sum()) for t in visits["time"]]
+    distinct = set(zip(visits["user"].tolist(), on_sale, strict=True))
+    assert len(asked) == len(distinct) < len(visits)  # returning visitors are looked up
+    shown = log.impressions["item"].to_numpy().reshape(len(visits), K)
+    for row, (user, time) in enumerate(zip(visits["user"], visits["time"], strict=True)):
+        expected = recommend([user], K, items=simulator.observed.launched(time)).items[0]
+        np.testing.assert_array_equal(shown[row], expected)  # the same slates as asking
 
 
 class Returns(Policy):
