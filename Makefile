@@ -33,14 +33,16 @@ course: $(STAMP)
 # (and the last digits of some neural models differ), so the check fixes 2 (README, Benchmarks).
 # RECUTILS_CHECK_SOLUTIONS=1: every exercise check also verifies its solution in solutions/.
 # Two notebooks at a time (pytest-xdist; loadscope keeps a notebook's cells in one kernel, in
-# order): much of a notebook is one-threaded Python, so the second core was idle. Two torch
+# order; --no-loadscope-reorder hands the notebooks out in the course's order, as make course
+# runs them, so a notebook mostly finds the models earlier ones cached instead of training them
+# beside them): much of a notebook is one-threaded Python, so the second core was idle. Two torch
 # threads beside a busy process spin-wait for each other unless OpenMP's threads sleep while
 # waiting (OMP_WAIT_POLICY=PASSIVE; bench/results/load_bench.md); results do not change.
 test: $(STAMP)
 	$(BIN)/python -m ruff check recutils tests bench tools notebooks solutions
 	$(BIN)/python -m pytest tests
 	OMP_WAIT_POLICY=PASSIVE RECUTILS_TORCH_THREADS=2 RECUTILS_CHECK_SOLUTIONS=1 \
-		$(BIN)/python -m pytest -n 2 --dist loadscope $(NBVAL) notebooks
+		$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder $(NBVAL) notebooks
 
 setup: $(STAMP)
 
