@@ -107,6 +107,36 @@ def stable_key(*parts: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def package_versions(names: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """The installed version of each package in ``names`` (``"absent"`` if not installed), for
+    cache keys: a result computed by another version of a library is another entry.
+
+    >>> package_versions(["numpy"])["numpy"] == np.__version__
+    True
+    """
+    import importlib.metadata
+
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def course_cache_wanted(cache: bool | None) -> bool:
+    """Whether a call with the argument ``cache`` reads and keeps its result in the course's
+    cache: ``True``/``False`` as given, ``None`` (the default of such arguments) as the course's
+    switch says (:func:`recutils.environment.model_cache_enabled`: on after ``recutils.setup()``,
+    off in your own scripts, the unit tests and the benchmarks)."""
+    from recutils import checks, environment
+
+    if cache is None:
+        return environment.model_cache_enabled()
+    return checks.boolean(cache, "cache")
+
+
 def _check_key(key: str) -> None:
     if not isinstance(key, str) or not key:
         raise ValueError(f"key must be a non-empty str, got {key!r}")

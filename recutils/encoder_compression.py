@@ -56,7 +56,13 @@ import numpy as np
 import pandas as pd
 
 from recutils import checks, environment, text
-from recutils.cache import CacheEntryError, CacheWarning, cached_arrays, stable_key
+from recutils.cache import (
+    CacheEntryError,
+    CacheWarning,
+    cached_arrays,
+    course_cache_wanted,
+    stable_key,
+)
 from recutils.files import atomic_path, sha256_of, write_text_atomic
 from recutils.ranking import top_k_items
 
@@ -396,8 +402,7 @@ class OnnxTextEncoder:
         pooling = checks.one_of(pooling, "pooling", text.POOLINGS, "how tokens become one vector")
         if not values:
             return np.zeros((0, text.EMBEDDING_DIM), dtype=np.float32)
-        use = environment.model_cache_enabled() if cache is None else checks.boolean(cache, "cache")
-        if not use:
+        if not course_cache_wanted(cache):
             return self._encode(values, pooling)
         import onnxruntime
 

@@ -59,7 +59,14 @@ from typing import Any
 import numpy as np
 
 from recutils import checks, environment
-from recutils.cache import CacheEntryError, CacheWarning, cached_arrays, stable_key
+from recutils.cache import (
+    CacheEntryError,
+    CacheWarning,
+    cached_arrays,
+    course_cache_wanted,
+    package_versions,
+    stable_key,
+)
 from recutils.files import sha256_of
 
 #: Python package that bundles the GGUF file (found, never imported: its ``__init__`` needs a CLI).
@@ -448,15 +455,9 @@ class LanguageModel:
         self, cache: bool | None, inputs: dict[str, Any], compute: Any
     ) -> dict[str, np.ndarray]:
         """``compute()``'s arrays, through :attr:`results_cache` when ``cache`` says so."""
-        use = environment.model_cache_enabled() if cache is None else checks.boolean(cache, "cache")
-        if not use or self.results_cache is None:
+        if not course_cache_wanted(cache) or self.results_cache is None:
             return compute()
-        versions = {}
-        for name in RESULT_LIBRARIES:
-            try:
-                versions[name] = importlib.metadata.version(name)
-            except importlib.metadata.PackageNotFoundError:
-                versions[name] = "absent"
+        versions = package_versions(RESULT_LIBRARIES)
         threads = self.threads or environment.configured_threads()[1]
         key = stable_key(
             {

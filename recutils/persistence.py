@@ -71,7 +71,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
-import importlib.metadata
 import json
 import math
 import os
@@ -90,7 +89,7 @@ import scipy.sparse as sp
 
 import recutils
 from recutils import checks
-from recutils.cache import stable_key
+from recutils.cache import package_versions, stable_key
 from recutils.files import sha256_of
 from recutils.models.base import Recommender, as_train_matrix, fit_arguments
 
@@ -1094,12 +1093,7 @@ def fit_cached(
         model_key = _settings_key(model)
     except TypeError:  # data or settings with no fingerprint (e.g. a pandas Series): not cached
         return model.fit_uncached(train, **used)
-    libraries = _library_versions()
-    for name in TRAINING_LIBRARIES:
-        try:
-            libraries[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            libraries[name] = "absent"
+    libraries = _library_versions() | package_versions(TRAINING_LIBRARIES)
     key = stable_key(
         {
             "model": model_key,
