@@ -476,14 +476,20 @@ class LanguageModel:
 
 
 def _load_from_gguf(path: Path) -> tuple[Any, Any]:
+    import gguf
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers import modeling_gguf_pytorch_utils as gguf_reader
 
     # The GGUF reader draws its own tqdm bar ("de-quantizing GGUF tensors") outside
-    # transformers' logging switches: give it a silent one while loading.
-    progress_bar = gguf_reader.tqdm
+    # transformers' logging switches: give it a silent one while loading. transformers also
+    # parses the file three times (tokenizer, configuration, weights: ~4 s each for its
+    # 49,152-token vocabulary) and builds the same tensor-name map once per module (~5 s in
+    # all): while loading, the same arguments get the same (read-only) objects.
+    progress_bar, reader, name_map = gguf_reader.tqdm, gguf.GGUFReader, gguf.get_tensor_name_map
     gguf_reader.tqdm = functools.partial(progress_bar, disable=True)
+    gguf.GGUFReader = functools.lru_cache(maxsize=None)(reader)
+    gguf.get_tensor_name_map = functools.lru_cache(maxsize=None)(name_map)
     try:
         with environment.quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
@@ -491,7 +497,7 @@ def _load_from_gguf(path: Path) -> tuple[Any, Any]:
                 str(path.parent), gguf_file=path.name, dtype=torch.float32
             )
     finally:
-        gguf_reader.tqdm = progress_bar
+        gguf_reader.tqdm, gguf.GGUFReader, gguf.get_tensor_name_map = progress_bar, reader, name_map
     return model, tokenizer
 
 
