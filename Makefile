@@ -87,7 +87,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/hybrid_bench.py --output bench/results/hybrid_bench.md
 	$(BIN)/python bench/ease_bench.py --fixed 2,4,8
 	$(BIN)/python bench/reference_check.py --output bench/results/reference_check.md
-	$(BIN)/python bench/course_time.py --cold --in-place --output bench/results/course_time.md
+	$(BIN)/python bench/course_time.py --cold --in-place --output bench/results/course_time.md \
+		--cells-output bench/results/course_cells.md
 	$(BIN)/python tools/update_readme.py
 
 lint: $(STAMP)

@@ -21,14 +21,17 @@ of every notebook then also records its cold and warm times in ``notebooks/runti
 whence the README's and the course map's tables of run times (first run = cold, re-run = warm).
 
 The report: one row per notebook (cold, warm, and whether warm meets the course's target of
-90 s), the totals against the targets for the whole course (8 minutes warm, 12 cold), and the
-slowest cells of each pass, where time can be won. Notebooks that need Java (Spark) are
-skipped, with the reason, where Java 17+ is missing.
+90 s), the totals against the targets for the whole course (8 minutes warm, 12 cold), the
+slowest cells of each pass, where time can be won, and (with ``--cold``) the models the cold
+pass trained, by class: what a first run pays for and a re-run loads. ``--cells-output``
+writes the whole profile, every code cell of every notebook with its cold and warm seconds.
+Notebooks that need Java (Spark) are skipped, with the reason, where Java 17+ is missing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -57,6 +60,54 @@ def slowest_cells(results: list[Result], count: int) -> list[str]:
         f"| {name} | {index} | {seconds:.1f} | `{line.replace('|', '/')}` |"
         for name, index, seconds, line in sorted(cells, key=lambda cell: -cell[2])[:count]
     ]
+    return rows
+
+
+def cell_profile(passes: dict[str, list[Result]]) -> list[str]:
+    """Markdown rows: every code cell of every notebook, in course order, with each pass's
+    seconds (papermill's record of the cell)."""
+    kinds = list(passes)
+    seconds = {
+        kind: {(r.name, index): value for r in results for index, value, _ in r.cells}
+        for kind, results in passes.items()
+    }
+    rows = [
+        "| notebook | cell | " + " | ".join(f"{kind} (s)" for kind in kinds) + " | first line |",
+        "| --- | ---: | " + " | ".join("---:" for _ in kinds) + " | --- |",
+    ]
+    for result in passes[kinds[-1]]:
+        for index, _, line in result.cells:
+            times = " | ".join(
+                f"{seconds[kind][result.name, index]:.1f}"
+                if (result.name, index) in seconds[kind]
+                else "-"
+                for kind in kinds
+            )
+            rows.append(
+                f"| {result.name.removesuffix('.ipynb')} | {index} | {times} "
+                f"| `{line.replace('|', '/')}` |"
+            )
+    return rows
+
+
+def trained_models(cache: Path) -> list[str]:
+    """Markdown rows: the models a pass trained and kept in the model cache ``cache/models``
+    (every fit of at least ``recutils.persistence.CACHE_MIN_SECONDS``), by class: how many
+    fits, their seconds in all and the longest (each saved model records its fit's seconds)."""
+    fits: dict[str, list[float]] = {}
+    for description in sorted((cache / "models").glob("*/model.json")):
+        saved = json.loads(description.read_text(encoding="utf-8"))
+        seconds = saved["state"].get("fit_seconds_")
+        if isinstance(seconds, (int, float)):
+            fits.setdefault(saved["class"].rsplit(".", 1)[-1], []).append(float(seconds))
+    rows = [
+        "| model class | fits | seconds in all | longest fit (s) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, times in sorted(fits.items(), key=lambda item: -sum(item[1])):
+        rows.append(f"| {name} | {len(times)} | {sum(times):.0f} | {max(times):.1f} |")
+    total = sum(sum(times) for times in fits.values())
+    rows.append(f"| **all** | {sum(map(len, fits.values()))} | {total:.0f} | |")
     return rows
 
 
@@ -106,6 +157,9 @@ def main() -> int:
     )
     parser.add_argument("--cells", type=int, default=12, help="slowest cells to list per pass")
     parser.add_argument("--output", type=Path, help="also write the report (Markdown) here")
+    parser.add_argument(
+        "--cells-output", type=Path, help="write every cell's seconds (Markdown) here"
+    )
     args = parser.parse_args()
     paths = [path.resolve() for path in args.notebooks] or sorted(
         NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")
@@ -115,6 +169,7 @@ def main() -> int:
         parser.error(f"no such notebook: {', '.join(missing)}")
     os.environ["RECUTILS_TORCH_THREADS"] = "2"  # as make test; "auto" would follow the load
     passes: dict[str, list[Result]] = {}
+    models_trained: list[str] = []
     with ExitStack() as stack:
         if args.cold:
             cache = stack.enter_context(tempfile.TemporaryDirectory(prefix="course-cold-cache-"))
@@ -125,6 +180,8 @@ def main() -> int:
         for kind in ["cold", "warm"] if args.cold else ["warm"]:
             print(f"--- {kind} pass", file=sys.stderr, flush=True)
             passes[kind] = run_notebooks(paths, output_dir=output_dir)  # failures: runs/failed
+            if kind == "cold":  # the new cache holds exactly what the cold pass trained
+                models_trained = trained_models(Path(cache))
     failed = [
         f"{r.name} ({kind})"
         for kind, results in passes.items()
@@ -134,6 +191,11 @@ def main() -> int:
     sections = ["\n".join(course_table(passes))]
     for kind, results in passes.items():
         sections += [f"The slowest cells ({kind}):", "\n".join(slowest_cells(results, args.cells))]
+    if models_trained:
+        sections += [
+            "The models the cold pass trained and cached (a warm pass loads them):",
+            "\n".join(models_trained),
+        ]
     notes = (
         f"Executed as make course does (papermill), torch fixed at 2 threads (make course's "
         f"default picks 1 on a busy machine), on {os.cpu_count()} CPU "
@@ -146,6 +208,13 @@ def main() -> int:
     if failed:
         notes += " FAILED: " + ", ".join(failed) + "."
     emit(*sections, notes, output=args.output)
+    if args.cells_output is not None:
+        emit(
+            "Every code cell's seconds, in course order (bench/course_time.py):",
+            "\n".join(cell_profile(passes)),
+            notes,
+            output=args.cells_output,
+        )
     if args.in_place and args.output is not None:  # the README shows this report and the times
         from update_readme import update_readme
 
