@@ -61,6 +61,7 @@ from recutils.cache import (
     CacheWarning,
     cached_arrays,
     course_cache_wanted,
+    package_versions,
     stable_key,
 )
 from recutils.files import atomic_path, sha256_of, write_text_atomic
@@ -86,19 +87,8 @@ QUANTISATION = {"weight_type": "QInt8", "per_channel": True, "reduce_range": Fal
 # --------------------------------------------------------------------------------------------
 
 
-def _library_versions() -> dict[str, str]:
-    """Versions of the libraries that write the files (another version may write other bytes)."""
-    import onnx
-    import onnxruntime
-    import torch
-    import transformers
-
-    return {
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "onnx": onnx.__version__,
-        "onnxruntime": onnxruntime.__version__,
-    }
+#: Packages whose versions are part of a file's key (another version may write other bytes).
+EXPORT_LIBRARIES = ("torch", "transformers", "onnx", "onnxruntime")
 
 
 def _cache_key(precision: str) -> str:
@@ -112,7 +102,7 @@ def _cache_key(precision: str) -> str:
             "opset": ONNX_OPSET,
             "quantisation": QUANTISATION if precision == "int8" else None,
             "format": CACHE_FORMAT,
-            "versions": _library_versions(),
+            "versions": package_versions(EXPORT_LIBRARIES),
         },
     )
 
@@ -404,8 +394,6 @@ class OnnxTextEncoder:
             return np.zeros((0, text.EMBEDDING_DIM), dtype=np.float32)
         if not course_cache_wanted(cache):
             return self._encode(values, pooling)
-        import onnxruntime
-
         key = stable_key(
             {
                 "file": _verified_digest(self.model_path),
@@ -413,7 +401,7 @@ class OnnxTextEncoder:
                 "pooling": pooling,
                 "batch_size": self.batch_size,
                 "threads": self.threads,
-                "onnxruntime": onnxruntime.__version__,
+                **package_versions(["onnxruntime"]),
             }
         )
         return cached_arrays(
