@@ -65,49 +65,68 @@ def slowest_cells(results: list[Result], count: int) -> list[str]:
 
 def cell_profile(passes: dict[str, list[Result]]) -> list[str]:
     """Markdown rows: every code cell of every notebook, in course order, with each pass's
-    seconds (papermill's record of the cell)."""
+    seconds (papermill's record of the cell; ``-``: the cell did not run in that pass, e.g. a
+    notebook that failed or was skipped)."""
     kinds = list(passes)
     seconds = {
         kind: {(r.name, index): value for r in results for index, value, _ in r.cells}
         for kind, results in passes.items()
     }
+    cells: dict[str, dict[int, str]] = {}  # notebook -> cell index -> first line, course order
+    for results in passes.values():
+        for result in results:
+            for index, _, line in result.cells:
+                cells.setdefault(result.name, {}).setdefault(index, line)
     rows = [
         "| notebook | cell | " + " | ".join(f"{kind} (s)" for kind in kinds) + " | first line |",
         "| --- | ---: | " + " | ".join("---:" for _ in kinds) + " | --- |",
     ]
-    for result in passes[kinds[-1]]:
-        for index, _, line in result.cells:
+    for name in sorted(cells):  # the notebooks' numbers are the course's order
+        for index, line in sorted(cells[name].items()):
             times = " | ".join(
-                f"{seconds[kind][result.name, index]:.1f}"
-                if (result.name, index) in seconds[kind]
-                else "-"
+                f"{seconds[kind][name, index]:.1f}" if (name, index) in seconds[kind] else "-"
                 for kind in kinds
             )
-            rows.append(
-                f"| {result.name.removesuffix('.ipynb')} | {index} | {times} "
-                f"| `{line.replace('|', '/')}` |"
-            )
+            first_line = line.replace("|", "/")
+            rows.append(f"| {name.removesuffix('.ipynb')} | {index} | {times} | `{first_line}` |")
     return rows
 
 
 def trained_models(cache: Path) -> list[str]:
     """Markdown rows: the models a pass trained and kept in the model cache ``cache/models``
     (every fit of at least ``recutils.persistence.CACHE_MIN_SECONDS``), by class: how many
-    fits, their seconds in all and the longest (each saved model records its fit's seconds)."""
-    fits: dict[str, list[float]] = {}
+    fits, their seconds in all and the longest (each saved model records its fit's seconds).
+
+    A model that fits others inside it (``Switching``) counts their seconds again, beside
+    their own entries. Folders being written (``.name.part``) or replaced are left out; an
+    unreadable entry is counted under its folder's class, without seconds (``?``)."""
+    fits: dict[str, list[float | None]] = {}
     for description in sorted((cache / "models").glob("*/model.json")):
-        saved = json.loads(description.read_text(encoding="utf-8"))
-        seconds = saved["state"].get("fit_seconds_")
-        if isinstance(seconds, (int, float)):
-            fits.setdefault(saved["class"].rsplit(".", 1)[-1], []).append(float(seconds))
+        folder = description.parent.name
+        if folder.startswith("."):
+            continue
+        try:
+            saved = json.loads(description.read_text(encoding="utf-8"))
+            name, seconds = saved["class"].rsplit(".", 1)[-1], saved["state"].get("fit_seconds_")
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+            name, seconds = folder.split("-", 1)[0], None
+        known = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+        fits.setdefault(name, []).append(float(seconds) if known else None)
     rows = [
         "| model class | fits | seconds in all | longest fit (s) |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for name, times in sorted(fits.items(), key=lambda item: -sum(item[1])):
-        rows.append(f"| {name} | {len(times)} | {sum(times):.0f} | {max(times):.1f} |")
-    total = sum(sum(times) for times in fits.values())
-    rows.append(f"| **all** | {sum(map(len, fits.values()))} | {total:.0f} | |")
+
+    def total(times: list[float | None]) -> float:
+        return sum(t for t in times if t is not None)
+
+    for name, times in sorted(fits.items(), key=lambda item: (-total(item[1]), item[0])):
+        known = [t for t in times if t is not None]
+        unknown = " (?)" * (len(known) < len(times))
+        longest = f"{max(known):.1f}" if known else "?"
+        rows.append(f"| {name} | {len(times)} | {total(times):.0f}{unknown} | {longest} |")
+    everything = sum(total(times) for times in fits.values())
+    rows.append(f"| **all** | {sum(map(len, fits.values()))} | {everything:.0f} | |")
     return rows
 
 
@@ -170,6 +189,7 @@ def main() -> int:
     os.environ["RECUTILS_TORCH_THREADS"] = "2"  # as make test; "auto" would follow the load
     passes: dict[str, list[Result]] = {}
     models_trained: list[str] = []
+    cache = None
     with ExitStack() as stack:
         if args.cold:
             cache = stack.enter_context(tempfile.TemporaryDirectory(prefix="course-cold-cache-"))
@@ -180,7 +200,7 @@ def main() -> int:
         for kind in ["cold", "warm"] if args.cold else ["warm"]:
             print(f"--- {kind} pass", file=sys.stderr, flush=True)
             passes[kind] = run_notebooks(paths, output_dir=output_dir)  # failures: runs/failed
-            if kind == "cold":  # the new cache holds exactly what the cold pass trained
+            if kind == "cold" and cache is not None:  # the new cache: what the cold pass trained
                 models_trained = trained_models(Path(cache))
     failed = [
         f"{r.name} ({kind})"

@@ -180,41 +180,53 @@ def test_lab_keeps_a_notebook_byte_identical_when_only_its_metadata_would_change
     assert model["content"]["metadata"]["language_info"]["version"] == "3.13.0"  # yours now
 
 
-def _course_time():
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+def _course_time(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "bench"))
     import course_time
 
     return course_time
 
 
-def test_course_time_profile_lists_every_cell_of_both_passes():
-    course_time = _course_time()
+def test_course_time_profile_lists_every_cell_of_both_passes(monkeypatch):
+    course_time = _course_time(monkeypatch)
     cold = [
-        run_course.Result("01_a.ipynb", "ok", 9.0, cells=[(2, 1.24, "import x"), (4, 7.0, "a|b")])
+        run_course.Result("01_a.ipynb", "ok", 9.0, cells=[(2, 1.24, "import x"), (4, 7.0, "a|b")]),
+        run_course.Result("02_b.ipynb", "ok", 5.0, cells=[(1, 5.0, "fit()")]),
     ]
     warm = [
-        run_course.Result("01_a.ipynb", "ok", 3.0, cells=[(2, 0.5, "import x"), (4, 2.0, "a|b")])
+        run_course.Result("01_a.ipynb", "ok", 3.0, cells=[(2, 0.5, "import x"), (4, 2.0, "a|b")]),
+        run_course.Result("02_b.ipynb", "FAILED", 1.0, error="ValueError: no"),
     ]
     rows = course_time.cell_profile({"cold": cold, "warm": warm})
     assert rows[0] == "| notebook | cell | cold (s) | warm (s) | first line |"
-    assert rows[2:] == ["| 01_a | 2 | 1.2 | 0.5 | `import x` |", "| 01_a | 4 | 7.0 | 2.0 | `a/b` |"]
+    assert rows[2:] == [
+        "| 01_a | 2 | 1.2 | 0.5 | `import x` |",
+        "| 01_a | 4 | 7.0 | 2.0 | `a/b` |",
+        "| 02_b | 1 | 5.0 | - | `fit()` |",  # failed in the warm pass: its cold time stays
+    ]
 
 
-def test_course_time_counts_the_models_a_cold_pass_trained(tmp_path):
-    course_time = _course_time()
+def test_course_time_counts_the_models_a_cold_pass_trained(tmp_path, monkeypatch):
+    course_time = _course_time(monkeypatch)
     for folder, name, seconds in [
         ("ALS-1", "recutils.models.factorization.ALS", 1.5),
         ("ALS-2", "recutils.models.factorization.ALS", 0.5),
         ("SASRec-1", "recutils.models.sequential.SASRec", 30.0),
+        (".ALS-3.123-ab.part", "recutils.models.factorization.ALS", 9.0),  # being written
+        ("EASE-1", "recutils.models.ease.EASE", None),  # no recorded time
     ]:
         (tmp_path / "models" / folder).mkdir(parents=True)
-        description = {"class": name, "state": {"fit_seconds_": seconds}}
+        state = {} if seconds is None else {"fit_seconds_": seconds}
+        description = {"class": name, "state": state}
         (tmp_path / "models" / folder / "model.json").write_text(json.dumps(description))
-    (tmp_path / "models" / ".ALS-3.part").mkdir()  # an unfinished write is not a model
+    (tmp_path / "models" / "BPR-1").mkdir()
+    (tmp_path / "models" / "BPR-1" / "model.json").write_text("{truncated")
     rows = course_time.trained_models(tmp_path)
     assert rows[2:] == [
         "| SASRec | 1 | 30 | 30.0 |",
         "| ALS | 2 | 2 | 1.5 |",
-        "| **all** | 3 | 32 | |",
+        "| BPR | 1 | 0 (?) | ? |",
+        "| EASE | 1 | 0 (?) | ? |",
+        "| **all** | 5 | 32 | |",
     ]
     assert course_time.trained_models(tmp_path / "empty")[2:] == ["| **all** | 0 | 0 | |"]
