@@ -49,6 +49,7 @@ import importlib.util
 import json
 import os
 import shutil
+import threading
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -475,6 +476,9 @@ class LanguageModel:
 # Loading
 
 
+_GGUF_LOADING = threading.Lock()
+
+
 def _load_from_gguf(path: Path) -> tuple[Any, Any]:
     import gguf
     import torch
@@ -486,18 +490,26 @@ def _load_from_gguf(path: Path) -> tuple[Any, Any]:
     # parses the file three times (tokenizer, configuration, weights: ~4 s each for its
     # 49,152-token vocabulary) and builds the same tensor-name map once per module (~5 s in
     # all): while loading, the same arguments get the same (read-only) objects.
-    progress_bar, reader, name_map = gguf_reader.tqdm, gguf.GGUFReader, gguf.get_tensor_name_map
-    gguf_reader.tqdm = functools.partial(progress_bar, disable=True)
-    gguf.GGUFReader = functools.lru_cache(maxsize=None)(reader)
-    gguf.get_tensor_name_map = functools.lru_cache(maxsize=None)(name_map)
-    try:
-        with environment.quiet_transformers():
-            tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-            model = AutoModelForCausalLM.from_pretrained(
-                str(path.parent), gguf_file=path.name, dtype=torch.float32
-            )
-    finally:
-        gguf_reader.tqdm, gguf.GGUFReader, gguf.get_tensor_name_map = progress_bar, reader, name_map
+    # The replacements are process-wide: one load at a time (_GGUF_LOADING), so two threads can
+    # neither share the memoised readers nor restore the originals in the wrong order.
+    with _GGUF_LOADING:
+        progress_bar, reader, name_map = (
+            gguf_reader.tqdm,
+            gguf.GGUFReader,
+            gguf.get_tensor_name_map,
+        )
+        gguf_reader.tqdm = functools.partial(progress_bar, disable=True)
+        gguf.GGUFReader = functools.lru_cache(maxsize=None)(reader)
+        gguf.get_tensor_name_map = functools.lru_cache(maxsize=None)(name_map)
+        try:
+            with environment.quiet_transformers():
+                tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+                model = AutoModelForCausalLM.from_pretrained(
+                    str(path.parent), gguf_file=path.name, dtype=torch.float32
+                )
+        finally:
+            gguf_reader.tqdm = progress_bar
+            gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
     return model, tokenizer
 
 
@@ -603,15 +615,12 @@ def _read_cache_folder(folder: Path, key: str) -> tuple[Any, Any]:
 def _cache_key(fingerprint: str) -> str:
     """Everything the cached folder depends on: the GGUF file, the layout and the versions of
     the libraries that converted it (another transformers may write other config files)."""
-    import transformers
-
     return stable_key(
         {
             "model": fingerprint,
             "format": CACHE_FORMAT,
             "dtype": "float32",
-            "transformers": transformers.__version__,
-            "gguf": importlib.metadata.version("gguf"),
+            **package_versions(["transformers", "gguf"]),
         }
     )
 
