@@ -5,7 +5,8 @@ Blocks are delimited by ``<!-- name:start -->`` and ``<!-- name:end -->``:
 * ``notebooks`` -- the notebook table: number, title (the notebook's first heading), its
   summary (notebook metadata ``course.summary``), and the run times that tools/run_course.py
   recorded in notebooks/runtimes.json: the first run of a fresh clone (empty cache) and a
-  re-run (cache filled);
+  re-run (cache filled), and the course's totals, with and without the Spark notebooks
+  (``recutils.spark.SPARK_NOTEBOOKS``: they need Java, and are skipped without it);
 * ``<file stem>`` for every ``bench/results/*.md`` -- a benchmark table written by a bench script;
 * ``<file stem>`` for every ``results/leaderboard-*.md`` -- a leaderboard written by notebook 06
   (``make course`` for the shop, ``make leaderboard-online-retail`` for Online Retail).
@@ -20,6 +21,8 @@ import re
 from pathlib import Path
 
 import nbformat
+
+from recutils.spark import SPARK_NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -53,6 +56,17 @@ def notebook_rows() -> str:
         )
     totals = [sum(times.values()) if times else None for times in (first, rerun)]
     lines.append(f"| **the whole course** | | {_shown(totals[0])} | {_shown(totals[1])} |")
+    # what a learner without Java runs (make course and make test skip the Spark notebooks)
+    without = [
+        sum(seconds for name, seconds in times.items() if name not in SPARK_NOTEBOOKS)
+        if times
+        else None
+        for times in (first, rerun)
+    ]
+    lines.append(
+        f"| **without Spark ({', '.join(name[:2] for name in SPARK_NOTEBOOKS)}: needs Java)** "
+        f"| | {_shown(without[0])} | {_shown(without[1])} |"
+    )
     return "\n".join(lines)
 
 
