@@ -21,7 +21,8 @@ of every notebook then also records its cold and warm times in ``notebooks/runti
 whence the README's and the course map's tables of run times (first run = cold, re-run = warm).
 
 The report: one row per notebook (cold, warm, and whether warm meets the course's target of
-90 s), the totals against the targets for the whole course (8 minutes warm, 12 cold), the
+90 s), the totals against the targets for the whole course (8 minutes warm, 12 cold) and
+without the Spark notebooks (what a learner without Java runs), the
 slowest cells of each pass, where time can be won, and (with ``--cold``) the models the cold
 pass trained, by class: what a first run pays for and a re-run loads. ``--cells-output``
 writes the whole profile, every code cell of every notebook with its cold and warm seconds.
@@ -43,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 from report import emit
 from run_course import NOTEBOOKS, Result, run_notebooks
+
+from recutils.spark import SPARK_NOTEBOOKS
 
 #: The course's targets (issue 20), seconds.
 NOTEBOOK_TARGET, WARM_TARGET, COLD_TARGET = 90.0, 8 * 60.0, 12 * 60.0
@@ -164,6 +167,20 @@ def course_table(passes: dict[str, list[Result]]) -> list[str]:
         f"| **the course** | {cold_total} | {total['warm'] / 60:.1f} min "
         f"(target {WARM_TARGET / 60:.0f}) | |"
     )
+    if any(name in SPARK_NOTEBOOKS for name in names):  # what a learner without Java runs
+        without = {
+            kind: sum(
+                r.seconds for r in results if r.status == "ok" and r.name not in SPARK_NOTEBOOKS
+            )
+            / 60
+            for kind, results in passes.items()
+        }
+        spark = ", ".join(name[:2] for name in SPARK_NOTEBOOKS)
+        cold_text = f"{without['cold']:.1f} min" if "cold" in without else "-"
+        rows.append(
+            f"| **without Spark ({spark}: needs Java)** | {cold_text} "
+            f"| {without['warm']:.1f} min | |"
+        )
     return rows
 
 

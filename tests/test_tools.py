@@ -230,3 +230,19 @@ def test_course_time_counts_the_models_a_cold_pass_trained(tmp_path, monkeypatch
         "| **all** | 5 | 32 | |",
     ]
     assert course_time.trained_models(tmp_path / "empty")[2:] == ["| **all** | 0 | 0 | |"]
+
+
+def test_course_time_totals_with_and_without_the_spark_notebooks(monkeypatch):
+    course_time = _course_time(monkeypatch)
+    spark = course_time.SPARK_NOTEBOOKS[0]
+
+    def results(first, spark_seconds):
+        return [
+            run_course.Result("01_a.ipynb", "ok", first),
+            run_course.Result(spark, "ok", spark_seconds),
+        ]
+
+    rows = course_time.course_table({"cold": results(120.0, 150.0), "warm": results(60.0, 90.0)})
+    assert rows[-2] == "| **the course** | 4.5 min (target 12) | 2.5 min (target 8) | |"
+    assert rows[-1] == f"| **without Spark ({spark[:2]}: needs Java)** | 2.0 min | 1.0 min | |"
+    assert "without Spark" not in course_time.course_table({"warm": results(60.0, 90.0)[:1]})[-1]
