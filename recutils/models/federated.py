@@ -52,9 +52,9 @@ import scipy.sparse as sp
 
 from recutils import checks
 from recutils.environment import DEFAULT_SEED
-from recutils.metrics import ranking_metrics
 from recutils.models.base import Recommender
 from recutils.models.factorization import cosine_rows
+from recutils.models.training import validation_ndcg
 from recutils.privacy import dp_epsilon
 
 #: Adam's moment decays and its epsilon (Kingma and Ba, 2015), on the server.
@@ -298,7 +298,7 @@ class FederatedMF(Recommender):
             last = round_number == self.rounds
             if valid is not None and (round_number % self.eval_every == 0 or last):
                 self._set_factors(train, item_factors)
-                record["ndcg"] = self._valid_ndcg(valid)
+                record["ndcg"] = validation_ndcg(self, valid, self.valid_k)
             self.history_.append(record)
         self._set_factors(train, item_factors)
 
@@ -310,11 +310,6 @@ class FederatedMF(Recommender):
         )
         self.item_factors_ = item_factors.astype(np.float32)
         self.user_factors_ = user_factors.astype(np.float32)
-
-    def _valid_ndcg(self, valid: sp.csr_matrix) -> float:
-        users = np.flatnonzero(np.diff(valid.indptr) > 0)
-        recommended = self.recommend(users, k=self.valid_k).items
-        return float(ranking_metrics(recommended, valid[users], k=self.valid_k)["ndcg"].iloc[0])
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self.user_factors_[users] @ self.item_factors_.T

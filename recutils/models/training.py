@@ -48,6 +48,24 @@ if TYPE_CHECKING:
     import torch
 
 
+def validation_ndcg(model: Recommender, valid: sp.csr_matrix, k: int) -> float:
+    """Early stopping's measure: nDCG@k of ``model``'s lists (training items excluded) for the
+    users with validation pairs, averaged over them (:func:`recutils.metrics.ranking_metrics`).
+
+    Args:
+        model: a fitted (or, mid-training, scoring) recutils model.
+        valid: (n_users, n_items) validation pairs, rows by user number.
+        k: list length.
+
+    Example::
+
+        validation_ndcg(als, d.valid, k=20)  # the nDCG@20 that LightGCN stops on
+    """
+    users = np.flatnonzero(np.diff(valid.indptr) > 0)
+    recommended = model.recommend(users, k=k).items
+    return float(ranking_metrics(recommended, valid[users], k=k)["ndcg"].iloc[0])
+
+
 class TorchRecommender(Recommender):
     """Base of the neural models: the training loop of the module docstring.
 
@@ -131,10 +149,7 @@ class TorchRecommender(Recommender):
     # -- the loop ----------------------------------------------------------------------------
 
     def _valid_ndcg(self, valid: sp.csr_matrix) -> float:
-        users = np.flatnonzero(np.diff(valid.indptr) > 0)
-        recommended = self.recommend(users, k=self.valid_k).items
-        table = ranking_metrics(recommended, valid[users], k=self.valid_k)
-        return float(table["ndcg"].iloc[0])
+        return validation_ndcg(self, valid, self.valid_k)
 
     def _fit(
         self, train: sp.csr_matrix, *, valid: sp.csr_matrix | None = None, **side: Any
