@@ -91,7 +91,10 @@ def test_other_programs_busy_cores_measures_a_busy_loop():
 
     if environment.machine_busy_seconds() is None:
         pytest.skip("needs Linux /proc/stat")
-    busy = subprocess.Popen([sys.executable, "-c", "while True:\n    pass\n"])
+    # a busy loop that ends by itself: if this test's process is killed before its finally
+    # runs, the loop must not go on using a core (it once slowed a whole test run)
+    spin = "import time\nend = time.monotonic() + 10\nwhile time.monotonic() < end:\n    pass\n"
+    busy = subprocess.Popen([sys.executable, "-c", spin])
     try:
         import time
 
