@@ -224,6 +224,79 @@ def counts(values: Any, name: str = "counts") -> np.ndarray:
     return values
 
 
+def finite_vector(
+    values: Any, name: str, meaning: str = "one value per user", fix: str = ""
+) -> np.ndarray:
+    """``values`` as a 1-D float64 array of finite numbers, at least one; else ``ValueError``
+    naming ``name``, the shape or the first bad value, and what one entry is (``meaning``);
+    ``fix``, if given, is added to the message about NaN or infinite values.
+
+    Example:
+        >>> finite_vector([0.5, 1], "values")
+        array([0.5, 1. ])
+    """
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{name} must hold numbers ({meaning}), got {type(values).__name__} that cannot be "
+            f"converted to float: {error}"
+        ) from None
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D ({meaning}), got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty; give at least one value ({meaning})")
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise ValueError(
+            f"{name} has {bad.size} NaN or infinite value(s) (e.g. {array[bad[0]]} at "
+            f"position {bad[0]}); every entry ({meaning}) must be a finite number"
+            + (f". {fix}" if fix else "")
+        )
+    return array
+
+
+def item_lists(values: Any, n_items: int, name: str = "recommended") -> np.ndarray:
+    """``values`` as an int64 (n_users, k) array of ranked item numbers, each in
+    ``0 .. n_items - 1`` or ``-1`` for an empty slot (what ``top_k_items`` returns); else
+    ``ValueError`` naming ``name`` and the first entry out of range.
+
+    Example:
+        >>> item_lists([[2, 0, -1]], n_items=3)
+        array([[ 2,  0, -1]])
+    """
+    array = np.asarray(values)
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array (users x ranks), got shape {array.shape}; "
+            "use the output of top_k_items"
+        )
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(
+            f"{name} must hold integer item indices, got dtype {array.dtype}; "
+            "use the output of top_k_items or convert with .astype(np.int64)"
+        )
+    array = array.astype(np.int64, copy=False)
+    if array.size and (array.min() < -1 or array.max() >= n_items):  # two cheap passes first
+        too_small = array < -1
+        if too_small.any():
+            row, col = np.argwhere(too_small)[0]
+            raise ValueError(
+                f"{name} has {int(too_small.sum())} entries below -1 "
+                f"(e.g. {array[row, col]} in row {row}, column {col}); "
+                "valid entries are item indices 0..n_items-1 and -1 for an empty slot"
+            )
+        too_large = array >= n_items
+        row, col = np.argwhere(too_large)[0]
+        raise ValueError(
+            f"{name} has {int(too_large.sum())} item indices >= n_items={n_items} "
+            f"(e.g. {array[row, col]} in row {row}, column {col}); "
+            f"valid entries are 0..{n_items - 1} and -1 for an empty slot"
+        )
+    return array
+
+
 def dense_vectors(values: Any, name: str = "item_vectors") -> np.ndarray:
     """``values`` as a C-contiguous float32 (n, d) array, checked: dense, 2-D, numeric, finite.
 

@@ -38,21 +38,6 @@ from recutils import checks
 DEFAULT_SMOOTHING: float = 0.01
 
 
-def _recommended(recommended: Any, n_items: int, name: str = "recommended") -> np.ndarray:
-    array = np.asarray(recommended)
-    if array.ndim != 2 or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(
-            f"{name} must be a 2-D integer array (one list of item numbers per user, -1 for "
-            f"an empty slot), got {array.dtype} of shape {array.shape}"
-        )
-    if array.size and (array.min() < -1 or array.max() >= n_items):
-        raise ValueError(
-            f"{name} holds item numbers outside -1..{n_items - 1} (min {array.min()}, max "
-            f"{array.max()}); -1 marks an empty slot"
-        )
-    return array.astype(np.int64, copy=False)
-
-
 def position_weights(k: int) -> np.ndarray:
     """Attention of ranks 1..k: ``1 / log2(rank + 1)`` (DCG's discount), float64 (k,)."""
     k = checks.positive_int(k, "k", "list length")
@@ -74,7 +59,7 @@ def item_exposure(recommended: Any, n_items: int) -> np.ndarray:
         array([1.   , 1.631, 0.   ])
     """
     n_items = checks.positive_int(n_items, "n_items", "catalog size")
-    lists = _recommended(recommended, n_items)
+    lists = checks.item_lists(recommended, n_items)
     weights = np.broadcast_to(
         position_weights(max(lists.shape[1], 1))[: lists.shape[1]], lists.shape
     )
@@ -223,7 +208,7 @@ def miscalibration(
     """
     target_array = _distributions(target)
     codes = _item_codes(item_categories, target_array.shape[1])
-    lists = _recommended(recommended, len(codes))
+    lists = checks.item_lists(recommended, len(codes))
     target_array = _distributions(target_array, lists.shape[0])
     smoothing = checks.number(
         smoothing, "smoothing", "Steck's alpha", minimum=0, maximum=1, above_minimum=True
@@ -266,7 +251,7 @@ def calibrated_rerank(
     """
     target_array = _distributions(target)
     codes = _item_codes(item_categories, target_array.shape[1])
-    items = _recommended(candidates, len(codes), "candidates")
+    items = checks.item_lists(candidates, len(codes), "candidates")
     scores = np.asarray(candidate_scores, dtype=np.float64)
     if scores.shape != items.shape:
         raise ValueError(

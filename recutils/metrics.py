@@ -61,40 +61,12 @@ def _row_of_each_entry(csr: sparse.csr_array) -> np.ndarray:
 
 def _check_recommended(recommended: Any, n_items: int, n_users: int | None = None) -> np.ndarray:
     """``recommended`` as an int64 (n_users, width) array with entries in -1..n_items-1."""
-    array = np.asarray(recommended)
-    if array.ndim != 2:
-        raise ValueError(
-            f"recommended must be a 2-D array (users x ranks), got shape {array.shape}; "
-            "use the output of top_k_items"
-        )
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(
-            f"recommended must hold integer item indices, got dtype {array.dtype}; "
-            "use the output of top_k_items or convert with .astype(np.int64)"
-        )
+    array = checks.item_lists(recommended, n_items, "recommended")
     if n_users is not None and array.shape[0] != n_users:
         raise ValueError(
             f"recommended has {array.shape[0]} rows but relevant has {n_users}; "
             "both need one row per user, in the same order"
         )
-    array = array.astype(np.int64, copy=False)
-    if array.size and (array.min() < -1 or array.max() >= n_items):  # two cheap passes first
-        too_small = array < -1
-        if too_small.any():
-            row, col = np.argwhere(too_small)[0]
-            raise ValueError(
-                f"recommended has {int(too_small.sum())} entries below -1 "
-                f"(e.g. {array[row, col]} in row {row}, column {col}); "
-                "valid entries are item indices 0..n_items-1 and -1 for an empty slot"
-            )
-        too_large = array >= n_items
-        if too_large.any():
-            row, col = np.argwhere(too_large)[0]
-            raise ValueError(
-                f"recommended has {int(too_large.sum())} item indices >= n_items={n_items} "
-                f"(e.g. {array[row, col]} in row {row}, column {col}); "
-                f"valid entries are 0..{n_items - 1} and -1 for an empty slot"
-            )
     return array
 
 

@@ -125,25 +125,7 @@ class PolicyValue:
 
 def _array(values: Any, name: str, meaning: str) -> np.ndarray:
     """``values`` as a 1-D finite float64 array (one number per logged impression)."""
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"{name} must be numbers, one per logged impression ({meaning}); got "
-            f"{type(values).__name__} that is not numeric ({error})"
-        ) from None
-    if array.ndim != 1:
-        raise ValueError(
-            f"{name} must be 1-D, one number per logged impression ({meaning}), got shape "
-            f"{array.shape}"
-        )
-    bad = np.flatnonzero(~np.isfinite(array))
-    if bad.size:
-        raise ValueError(
-            f"{name} has {bad.size} NaN or infinite value(s) (e.g. at positions "
-            f"{[int(i) for i in bad[:3]]}); every impression needs a finite {meaning}"
-        )
-    return array
+    return checks.finite_vector(values, name, f"one {meaning} per logged impression")
 
 
 def _same_length(arrays: dict[str, np.ndarray]) -> int:

@@ -73,15 +73,6 @@ class MembershipAttack:
         )
 
 
-def _scores(values: Any, name: str) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array of scores, got shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} has {int((~np.isfinite(array)).sum())} non-finite scores")
-    return array
-
-
 def _placements(members: np.ndarray, non_members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """DeLong's placement values: for each member the share of non-members below it, for each
     non-member the share of members above it (ties count 1/2), from mid-ranks."""
@@ -119,8 +110,8 @@ def membership_auc(
         >>> round(attack.auc, 3), round(attack.advantage, 3)
         (0.889, 0.667)
     """
-    members = _scores(member_scores, "member_scores")
-    non_members = _scores(non_member_scores, "non_member_scores")
+    members = checks.finite_vector(member_scores, "member_scores", "one score per pair")
+    non_members = checks.finite_vector(non_member_scores, "non_member_scores", "one score per pair")
     confidence = checks.number(
         confidence,
         "confidence",

@@ -41,6 +41,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from recutils import checks
+
 #: Numbers held in memory per batch of resamples (about 32 MB of float64).
 _CELLS_PER_BATCH = 2**22
 
@@ -117,29 +119,13 @@ def _check_values(values: Any, name: str = "values") -> np.ndarray:
             f"{name} must be 1-D (one value per user), got a DataFrame with columns "
             f"{list(values.columns)[:5]}; pick one column, e.g. per_user['ndcg@10']"
         )
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"{name} must hold numbers (one metric value per user), got {type(values).__name__} "
-            f"that cannot be converted to float: {error}"
-        ) from None
-    if array.ndim != 1:
-        raise ValueError(
-            f"{name} must be 1-D (one value per user), got shape {array.shape}; "
-            "pass one column of ranking_metrics_per_user, e.g. per_user['ndcg@10']"
-        )
-    if array.size == 0:
-        raise ValueError(f"{name} is empty; a mean over no users has no interval")
-    finite = np.isfinite(array)
-    if not finite.all():
-        bad = np.flatnonzero(~finite)
-        raise ValueError(
-            f"{name} has {bad.size} NaN or infinite value(s) (e.g. {array[bad[0]]} at "
-            f"position {bad[0]}); every user needs a finite value. Drop those users from "
-            "both models, or fill them with the metric's value for an empty list (0)"
-        )
-    return array
+    return checks.finite_vector(
+        values,
+        name,
+        "one metric value per user, e.g. per_user['ndcg@10']",
+        fix="Drop those users from both models, or fill them with the metric's value for an "
+        "empty list (0)",
+    )
 
 
 def _check_confidence(confidence: Any) -> float:

@@ -114,7 +114,7 @@ def test_ties_count_half_and_bad_scores_are_named():
     assert attack.auc == 0.5 and attack.advantage == 0.0
     with pytest.raises(ValueError, match="member_scores"):
         privacy.membership_auc([], [1.0])
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(ValueError, match="NaN or infinite"):
         privacy.membership_auc([1.0], [np.nan])
     with pytest.raises(ValueError, match="confidence"):
         privacy.membership_auc([1.0], [0.0], confidence=1.0)

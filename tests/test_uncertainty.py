@@ -81,7 +81,7 @@ def test_interval_str() -> None:
         ([], "values is empty"),
         ([0.1, np.nan, 0.3], r"1 NaN or infinite value\(s\) \(e.g. nan at position 1\)"),
         ([0.1, np.inf], "NaN or infinite"),
-        (np.zeros((3, 2)), r"must be 1-D \(one value per user\), got shape \(3, 2\)"),
+        (np.zeros((3, 2)), r"must be 1-D \(one metric value per user.*\), got shape \(3, 2\)"),
         (pd.DataFrame({"ndcg@10": [0.1, 0.2]}), r"got a DataFrame.*per_user\['ndcg@10'\]"),
         (["a", "b"], "must hold numbers"),
     ],
