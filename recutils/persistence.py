@@ -1093,7 +1093,7 @@ def fit_cached(
         model_key = _settings_key(model)
     except TypeError:  # data or settings with no fingerprint (e.g. a pandas Series): not cached
         return model.fit_uncached(train, **used)
-    libraries = _library_versions() | package_versions(TRAINING_LIBRARIES)
+    libraries = package_versions(("numpy", "scipy", *TRAINING_LIBRARIES))
     key = stable_key(
         {
             "model": model_key,

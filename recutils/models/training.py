@@ -148,9 +148,6 @@ class TorchRecommender(Recommender):
 
     # -- the loop ----------------------------------------------------------------------------
 
-    def _valid_ndcg(self, valid: sp.csr_matrix) -> float:
-        return validation_ndcg(self, valid, self.valid_k)
-
     def _fit(
         self, train: sp.csr_matrix, *, valid: sp.csr_matrix | None = None, **side: Any
     ) -> None:
@@ -195,7 +192,7 @@ class TorchRecommender(Recommender):
                     if valid is not None and (epoch % self.eval_every == 0 or epoch == self.epochs):
                         network.eval()
                         self._prepare_scoring(network)
-                        record["valid_ndcg"] = self._valid_ndcg(valid)
+                        record["valid_ndcg"] = validation_ndcg(self, valid, self.valid_k)
                         if record["valid_ndcg"] > best[0]:
                             best = (
                                 record["valid_ndcg"],
