@@ -91,6 +91,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/reference_check.py --output bench/results/reference_check.md
 	$(BIN)/python bench/course_time.py --cold --in-place --output bench/results/course_time.md \
 		--cells-output bench/results/course_cells.md
+	$(BIN)/python bench/make_test_time.py --output bench/results/make_test_time.md
 	$(BIN)/python tools/update_readme.py
 
 lint: $(STAMP)

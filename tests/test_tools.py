@@ -5,6 +5,7 @@ The runner tests execute tiny notebooks in a real kernel (about two seconds each
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -246,3 +247,27 @@ def test_course_time_totals_with_and_without_the_spark_notebooks(monkeypatch):
     assert rows[-2] == "| **the course** | 4.5 min (target 12) | 2.5 min (target 8) | |"
     assert rows[-1] == f"| **without Spark ({spark[:2]}: needs Java)** | 2.0 min | 1.0 min | |"
     assert "without Spark" not in course_time.course_table({"warm": results(60.0, 90.0)[:1]})[-1]
+
+
+def _make_test_time(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "bench"))
+    import make_test_time
+
+    return make_test_time
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_test_time_reads_the_steps_from_the_makefile(monkeypatch):
+    make_test_time = _make_test_time(monkeypatch)
+    recipe = make_test_time.test_recipe()
+    steps = [make_test_time.step_name(command) for command in recipe]
+    assert steps == ["lint (ruff)", "unit tests", "notebooks (nbval)"]
+    nbval = recipe[-1]
+    assert "\\" not in nbval and nbval.endswith(" notebooks")  # the continued line, joined
+    assert make_test_time.PARALLEL_UNIT_TESTS in recipe[1]  # what the reference leaves out
+
+
+def test_make_test_time_rows_say_failures_and_unmeasured_load(monkeypatch):
+    make_test_time = _make_test_time(monkeypatch)
+    assert make_test_time.row("unit tests", 86.4, 1.734, 0) == "| unit tests | 86 | 1.4 | 1.73 |"
+    assert make_test_time.row("lint", 3.0, None, 1) == "| lint (FAILED, exit 1) | 3 | 0.1 | ? |"
