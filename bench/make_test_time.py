@@ -119,8 +119,9 @@ def main() -> int:
         f"(target {TEST_TARGET / 60:.0f}, within: {within}) | |"
     )
     notes = (
-        f"The recipe of `make test` (`make -n test`), each step on a new, empty "
-        f"RECUTILS_CACHE_DIR as in a fresh clone; {os.cpu_count()} CPU cores, Python "
+        f"The recipe of `make test` (`make -n test`), its steps on one new, empty "
+        f"RECUTILS_CACHE_DIR as in a fresh clone (the reference on another); {os.cpu_count()} "
+        f"CPU cores, Python "
         f"{platform.python_version()}. Cores busy: the whole machine's CPU-seconds per second "
         "of the step (its own processes, and anything else running)."
     )

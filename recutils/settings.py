@@ -25,9 +25,9 @@ EVENT_WEIGHTS: dict[str, float] = dict(DEFAULT_EVENT_WEIGHTS)
 LIGHTGCN: dict[str, int] = {"layers": 1, "epochs": 24}
 
 #: SASRec's architecture in notebook 08 (its other settings are the class defaults, chosen on
-#: validation: see ``recutils.models.SASRec``); used by notebooks 06, 10 and 12.
+#: validation: see ``recutils.models.SASRec``); used by notebooks 06, 10, 12 and 13.
 SASREC: dict[str, int] = {"max_length": 50, "factors": 64, "layers": 2, "heads": 2}
 
 #: Weight of log(1 + popularity) added to the content model's scores, chosen on held-out users
-#: in notebook 07 (section 3); used by notebooks 09 and 10.
+#: in notebook 07 (section 2.2); used by notebooks 09, 10, 13 and 14.
 CONTENT_POPULARITY_WEIGHT: float = 0.3
