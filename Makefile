@@ -39,7 +39,7 @@ course: $(STAMP)
 # threads beside a busy process spin-wait for each other unless OpenMP's threads sleep while
 # waiting (OMP_WAIT_POLICY=PASSIVE; bench/results/load_bench.md); results do not change.
 # The unit tests also run two at a time, a test file per worker (--dist loadfile: a file's
-# fixtures, such as its Spark session, are made once): 1.5 instead of 2.1 minutes here.
+# fixtures, such as its Spark session, are made once): bench/results/make_test_time.md.
 test: $(STAMP)
 	$(BIN)/python -m ruff check recutils tests bench tools notebooks solutions
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n 2 --dist loadfile tests
