@@ -44,9 +44,15 @@ PARALLEL_UNIT_TESTS = " -n 2 --dist loadfile"
 def test_recipe(make: str = "make") -> list[str]:
     """The shell commands ``make test`` runs after installation, in order (``make -n``, the
     installation's stamp treated as up to date; continued lines joined)."""
+    outside_make = {  # run from make itself (make test runs this file's tests), a nested make
+        key: value  # would print "Entering directory" lines and inherit the outer flags
+        for key, value in os.environ.items()
+        if key not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
+    }
     printed = subprocess.run(
-        [make, "-n", "-o", ".venv/.installed", "test"],
+        [make, "--no-print-directory", "-n", "-o", ".venv/.installed", "test"],
         cwd=ROOT,
+        env=outside_make,
         capture_output=True,
         text=True,
         check=True,
