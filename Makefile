@@ -84,7 +84,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/encoder_cost_bench.py --output bench/results/encoder_cost_bench.md
 	$(BIN)/python bench/simulator_bench.py --output bench/results/simulator_bench.md
 	$(BIN)/python bench/bandits_bench.py --output bench/results/bandits_bench.md
-	$(BIN)/python bench/spark_bench.py --output bench/results/spark_bench.md
+	$(BIN)/python bench/spark_bench.py --output bench/results/spark_bench.md --curve bench/results/spark_scaling.csv
 	$(BIN)/python bench/lightgcn_bench.py --output bench/results/lightgcn_bench.md
 	$(BIN)/python bench/hybrid_bench.py --output bench/results/hybrid_bench.md
 	$(BIN)/python bench/ease_bench.py --fixed 2,4,8

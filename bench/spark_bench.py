@@ -5,6 +5,7 @@ Run from the repository root (needs Java 17+, see README "Spark and Java")::
     python bench/spark_bench.py                   # prints the table
     python bench/spark_bench.py --output PATH     # also writes it (Markdown)
     python bench/spark_bench.py --scales 1,4      # other sizes
+    python bench/spark_bench.py --curve PATH      # also notebook 15's cost curve (CSV)
 
 The shop, then 4 and 16 times larger (``recutils.spark.scaled_events``: every user copied under
 new ids). For each size, the same two steps both ways, the single-machine code being the
@@ -18,6 +19,12 @@ reference measured in the same run:
   ``recutils.models.ALS`` (``implicit``, one thread) on the same pairs.
 
 Plus the fixed costs: starting the session (a new JVM) and an empty job.
+
+With ``--curve PATH``, also notebook 15's cost curve on the same sizes
+(:func:`recutils.spark.scaling_curve`: split + pairs, ALS with 3 sweeps, top-10 and evaluation
+in Spark, ``implicit`` on the same copies), with the notebook's settings, as CSV. Notebook 15
+fits its projection to a cluster on this file unless it is told to measure its own
+(``MEASURE_SCALING = True``); ``make bench`` writes ``bench/results/spark_scaling.csv``.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from recutils.models import ALS
 from recutils.schema import Dataset
 
 FACTORS, ITERATIONS, REGULARIZATION = 64, 15, 20.0
+CURVE_SWEEPS, CURVE_PARTITIONS, CURVE_SEED, K = 3, 4, 42, 10  # notebook 15's section 5
 
 
 def scaled_dataset(shop: Dataset, factor: int) -> Dataset:
@@ -58,10 +66,68 @@ def scaled_dataset(shop: Dataset, factor: int) -> Dataset:
     )
 
 
+def write_curve(spark, shop: Dataset, events, scales: list[int], path: Path) -> None:
+    """Notebook 15's cost curve (``rs.scaling_curve``, the notebook's settings) as CSV at
+    ``path``, under comment lines saying where and how it was measured (atomic write)."""
+    from pyspark.ml.recommendation import ALS as SparkALS
+
+    from recutils.files import write_text_atomic
+    from recutils.splitting import temporal_protocol
+
+    weights = dict(settings.EVENT_WEIGHTS)
+    d = temporal_protocol(shop, 30, 30, event_weights=weights)
+    pairs_per_user = d.train_and_valid.getnnz(axis=1)
+    estimator = SparkALS(
+        rank=FACTORS,
+        maxIter=CURVE_SWEEPS,
+        regParam=REGULARIZATION / pairs_per_user[pairs_per_user > 0].mean(),
+        alpha=1.0,
+        implicitPrefs=True,
+        userCol="user",
+        itemCol="item",
+        ratingCol="weight",
+        seed=CURVE_SEED,
+        numUserBlocks=CURVE_PARTITIONS,
+        numItemBlocks=CURVE_PARTITIONS,
+    )
+    valid_start, test_start = rs.temporal_periods(events, 30, 30)
+    single = ALS(
+        factors=FACTORS, regularization=REGULARIZATION, iterations=CURVE_SWEEPS, seed=CURVE_SEED
+    )
+
+    def measure(sizes: list[int]):
+        return rs.scaling_curve(
+            spark,
+            events,
+            d.index,
+            sizes,
+            valid_start=valid_start,
+            test_start=test_start,
+            als=estimator,
+            event_weights=weights,
+            k=K,
+            single_machine=single.fit_uncached,
+            train=d.train_and_valid,
+        )
+
+    measure([1])  # the first run starts the Python workers (top-k): time the run after it
+    curve = measure(scales)
+    header = (
+        f"# bench/spark_bench.py --curve (notebook 15's cost curve): Spark {spark.version} on "
+        f"{spark.sparkContext.master}, {os.cpu_count()} CPUs ({platform.machine()}), "
+        f"Python {platform.python_version()}\n"
+        "# seconds of each step, timed once after a warm-up run on the shop; 'single machine' is "
+        "recutils.models.ALS (implicit) with the same sweeps on the same copies\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, header + curve.to_csv(float_format="%.3f"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, help="also write the Markdown table here")
     parser.add_argument("--scales", default="1,4,16", help="sizes, times the shop (1,4,16)")
+    parser.add_argument("--curve", type=Path, help="also write notebook 15's cost curve (CSV)")
     args = parser.parse_args(argv)
     reason = rs.spark_unavailable_reason()
     if reason is not None:
@@ -132,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         pairs.unpersist()
         events.unpersist()
+    if args.curve is not None:
+        write_curve(spark, shop, base_events, scales, args.curve)
     spark.stop()
     table = "\n".join(
         [

@@ -23,7 +23,8 @@ in ``recutils`` that it is checked against (``tests/test_spark.py``, notebook 15
 * :func:`ranking_metrics` -- MLlib's ``RankingEvaluator`` on those lists;
 * :func:`encode_texts` -- MiniLM inside Spark, the model loaded once per Python worker;
 * :func:`scaled_events` -- a log ``factor`` times larger (copies of every user under new ids),
-  for scaling curves.
+  and :func:`scaling_curve` -- each step's seconds on such logs (notebook 15's projection,
+  ``bench/spark_bench.py``).
 
 **Java.** Spark runs on the Java virtual machine: pyspark 4 needs Java 17 or 21.
 :func:`spark_unavailable_reason` says why Spark cannot start here (no pyspark, no ``java``,
@@ -515,6 +516,27 @@ def scaled_index(index: IdIndex, factor: int) -> IdIndex:
     return IdIndex(users=pd.Index(users, name=USER), items=index.items)
 
 
+def factor_matrix(factors: DataFrame, rows: int) -> np.ndarray:
+    """MLlib's factors (``id``, ``features``), as ``ALSModel.userFactors`` or ``itemFactors``,
+    collected into a (rows, rank) float32 array: row ``id`` holds its vector, rows without an
+    id stay zero (a user or item MLlib never saw).
+
+    Example:
+        >>> item_vectors = factor_matrix(model.itemFactors, index.n_items)  # doctest: +SKIP
+    """
+    rows = checks.positive_int(rows, "rows", "rows of the matrix (users or items)")
+    collected = factors.select("id", "features").toPandas()
+    if collected.empty:
+        raise ValueError("factors has no rows: fit the model before collecting its factors")
+    ids = collected["id"].to_numpy(dtype=np.int64)
+    if ids.min() < 0 or ids.max() >= rows:
+        raise ValueError(f"factor ids run to {ids.max()}, but rows={rows} (ids must be 0..rows-1)")
+    vectors = np.stack(collected["features"].to_numpy()).astype(np.float32)
+    matrix = np.zeros((rows, vectors.shape[1]), dtype=np.float32)
+    matrix[ids] = vectors
+    return matrix
+
+
 # --------------------------------------------------------------------------------------------
 # Model inference: top-k from factors, metrics, text encoding
 # --------------------------------------------------------------------------------------------
@@ -679,6 +701,118 @@ def ranking_metrics(
     values["users"] = float(frame.count())
     frame.unpersist()
     return pd.Series(values, name=f"MLlib RankingEvaluator, k={k}")
+
+
+#: The columns of :func:`scaling_curve`: each step's seconds, then what was measured.
+SCALING_STEPS = ("split + pairs", "ALS", "top-k", "evaluation")
+
+
+def scaling_curve(
+    spark: SparkSession,
+    events: DataFrame,
+    index: IdIndex,
+    scales: Sequence[int],
+    *,
+    valid_start: Any,
+    test_start: Any,
+    als: Any,
+    event_weights: Mapping[str, float],
+    k: int = 10,
+    single_machine: Any = None,
+    train: Any = None,
+) -> pd.DataFrame:
+    """Each step of the course's Spark pipeline, timed once on the log made ``s`` times larger
+    (:func:`scaled_events`) for every ``s`` in ``scales``: the cost curve that notebook 15's
+    projection to a cluster is fitted to.
+
+    For each scale: **split + pairs** (:func:`split_by_periods`, :func:`user_item_pairs` of the
+    periods before ``test_start``, :func:`with_positions`; cached and counted), **ALS** (``als``
+    fitted on those pairs, its user factors counted), **top-k** (:func:`top_k_from_factors`,
+    training pairs left out; cached and counted) and **evaluation** (nDCG@k by
+    :func:`ranking_metrics` on the test period's pairs the user did not have). Each step is
+    timed once with :func:`time.perf_counter` (a point can be a second off: read the curve from
+    its first point to its last).
+
+    Args:
+        spark: the session.
+        events: the log (:func:`events_frame`), best cached.
+        index: the log's :class:`~recutils.interactions.IdIndex` (scaled with
+            :func:`scaled_index`).
+        scales: sizes, in times the log (positive integers, e.g. ``(1, 4, 16)``).
+        valid_start, test_start: the periods' boundaries (:func:`temporal_periods`).
+        als: an MLlib estimator (``pyspark.ml.recommendation.ALS``) reading ``user``,
+            ``item`` and ``weight``; its ``maxIter`` is the sweeps timed.
+        event_weights: the weight of each event type (formula 15.1).
+        k: list length of the top-k lists and of nDCG.
+        single_machine: optional ``fit(matrix)`` callable, timed on ``train`` stacked ``s``
+            times (the same copies in one process), e.g. ``recutils.models.ALS(...).fit_uncached``.
+        train: the (n_users, n_items) training matrix ``single_machine`` is stacked from.
+
+    Returns:
+        One row per scale (index ``scale``): ``events``, ``users``, ``training pairs``, the
+        seconds of each of :data:`SCALING_STEPS`, ``ALS sweeps`` (the estimator's
+        ``maxIter``), ``nDCG@k (Spark)`` and, with ``single_machine``, its seconds in
+        ``single machine``.
+
+    Example:
+        >>> curve = scaling_curve(spark, events, d.index, (1, 4), valid_start=valid_start,
+        ...                       test_start=test_start, als=estimator,
+        ...                       event_weights={"view": 1.0})  # doctest: +SKIP
+    """
+    import time
+
+    import scipy.sparse as sp
+
+    if isinstance(scales, (str, bytes)) or not len(scales):
+        raise ValueError(f"scales must be a non-empty list of positive integers, got {scales!r}")
+    scales = [checks.positive_int(s, "scales", "times the log") for s in scales]
+    k = checks.positive_int(k, "k", "list length")
+    if single_machine is not None and not sp.issparse(train):
+        raise ValueError("single_machine needs train, the sparse matrix it is stacked from")
+    rows = []
+    for factor in scales:
+        scaled = scaled_events(spark, events, factor).cache()
+        scaled_ids = scaled_index(index, factor)
+        row: dict[str, float] = {
+            "scale": factor,
+            "events": scaled.count(),
+            "users": scaled_ids.n_users,
+        }
+        started = time.perf_counter()
+        periods = split_by_periods(scaled, valid_start, test_start)
+        pairs = with_positions(
+            spark, user_item_pairs(periods["train_and_valid"], event_weights), scaled_ids
+        ).cache()
+        row["training pairs"] = pairs.count()
+        row["split + pairs"] = time.perf_counter() - started
+        started = time.perf_counter()
+        model = als.fit(pairs)
+        model.userFactors.count()
+        row["ALS"] = time.perf_counter() - started
+        row["ALS sweeps"] = als.getMaxIter()
+        started = time.perf_counter()
+        items = factor_matrix(model.itemFactors, scaled_ids.n_items)
+        lists = top_k_from_factors(
+            spark, model.userFactors, items, pairs.select("user", "item"), k
+        ).cache()
+        lists.count()
+        row["top-k"] = time.perf_counter() - started
+        started = time.perf_counter()
+        test = with_positions(spark, user_item_pairs(periods["test"], event_weights), scaled_ids)
+        relevant = test.join(pairs, ["user", "item"], "left_anti").select("user", "item")
+        row[f"nDCG@{k} (Spark)"] = ranking_metrics(lists, relevant, k, ["ndcgAtK"])["ndcgAtK"]
+        row["evaluation"] = time.perf_counter() - started
+        if single_machine is not None:
+            matrix = sp.vstack([train] * factor, format="csr")  # the same copies
+            started = time.perf_counter()
+            single_machine(matrix)
+            row["single machine"] = time.perf_counter() - started
+        rows.append(row)
+        for frame in (lists, pairs, scaled):
+            frame.unpersist()
+    curve = pd.DataFrame(rows).set_index("scale")
+    counts = ["events", "users", "training pairs", "ALS sweeps"]
+    return curve.astype(dict.fromkeys(counts, "int64"))
 
 
 def _encode_batches(

@@ -339,6 +339,84 @@ def test_scaled_events_copy_every_user_under_the_scaled_index(spark, shop):
 
 
 @needs_spark
+def test_factor_matrix_puts_each_vector_on_its_row_and_zeros_elsewhere(spark):
+    factors = spark.createDataFrame(
+        pd.DataFrame({"id": [3, 0], "features": [[1.0, 2.0], [3.0, 4.0]]})
+    )
+    matrix = rs.factor_matrix(factors, 5)
+    assert matrix.dtype == np.float32 and matrix.shape == (5, 2)
+    assert matrix.tolist() == [[3, 4], [0, 0], [0, 0], [1, 2], [0, 0]]
+    with pytest.raises(ValueError, match="rows=3"):
+        rs.factor_matrix(factors, 3)
+    with pytest.raises(ValueError, match="no rows"):
+        rs.factor_matrix(factors.limit(0), 5)
+
+
+@needs_spark
+def test_scaling_curve_times_every_step_and_measures_the_same_pipeline(spark, shop):
+    from pyspark.ml.recommendation import ALS as SparkALS
+
+    d = temporal_protocol(shop, 20, 20, event_weights=WEIGHTS)
+    events = rs.events_frame(spark, shop.interactions).cache()
+    valid_start, test_start = rs.temporal_periods(events, 20, 20)
+    als = SparkALS(
+        rank=4,
+        maxIter=2,
+        implicitPrefs=True,
+        userCol="user",
+        itemCol="item",
+        ratingCol="weight",
+        seed=0,
+    )
+    fitted = []
+    curve = rs.scaling_curve(
+        spark,
+        events,
+        d.index,
+        [1, 2],
+        valid_start=valid_start,
+        test_start=test_start,
+        als=als,
+        event_weights=WEIGHTS,
+        k=5,
+        train=d.train_and_valid,
+        single_machine=lambda matrix: fitted.append(matrix.shape),
+    )
+    assert list(curve.index) == [1, 2]
+    assert curve["events"].tolist() == [len(shop.interactions), 2 * len(shop.interactions)]
+    assert curve["training pairs"].tolist() == [d.train_and_valid.nnz, 2 * d.train_and_valid.nnz]
+    assert curve["users"].tolist() == [d.index.n_users, 2 * d.index.n_users]
+    assert fitted == [d.train_and_valid.shape, (2 * d.index.n_users, d.index.n_items)]
+    assert (curve[[*rs.SCALING_STEPS, "single machine"]] > 0).all().all()
+    assert (curve["ALS sweeps"] == 2).all()
+    assert curve["nDCG@5 (Spark)"].between(0, 1).all()  # measured on the copies' test pairs
+    with pytest.raises(ValueError, match="needs train"):
+        rs.scaling_curve(
+            spark,
+            events,
+            d.index,
+            [1],
+            valid_start=valid_start,
+            test_start=test_start,
+            als=als,
+            event_weights=WEIGHTS,
+            single_machine=print,
+        )
+    with pytest.raises(ValueError, match="scales"):
+        rs.scaling_curve(
+            spark,
+            events,
+            d.index,
+            [],
+            valid_start=valid_start,
+            test_start=test_start,
+            als=als,
+            event_weights=WEIGHTS,
+        )
+    events.unpersist()
+
+
+@needs_spark
 def test_the_session_is_quiet_and_restarts_with_new_settings(spark):
     assert spark.conf.get("spark.ui.showConsoleProgress") == "false"
     assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
