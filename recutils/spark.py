@@ -9,7 +9,9 @@ in ``recutils`` that it is checked against (``tests/test_spark.py``, notebook 15
 * :func:`local_session` -- a session whose output reads the same on every machine: no console
   progress bars, the JVM's own messages in a log file instead of the notebook, the Python
   workers started with this interpreter (on a local master), a fixed number of shuffle
-  partitions, naive timestamps (``TIMESTAMP_NTZ``, so no time zone moves a boundary);
+  partitions, naive timestamps (``TIMESTAMP_NTZ``, so no time zone moves a boundary), and a
+  checkpoint folder, so that ALS cuts its lineage every ``checkpointInterval`` sweeps (see
+  :func:`local_session`);
 * :func:`temporal_periods`, :func:`split_by_periods` -- the course's split
   (:func:`recutils.splitting.temporal_protocol`: the last ``test_days`` days are test, the
   ``valid_days`` before them validation);
@@ -42,11 +44,13 @@ deprecated ``copy=`` keyword), nothing else.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -87,6 +91,8 @@ QUIET_SETTINGS: dict[str, str] = {
 }
 
 _PANDAS_WARNING = "PySpark does not yet fully support pandas"
+
+_local_checkpoints: Path | None = None  # this process's checkpoint folder (local masters)
 
 
 class SparkUnavailableError(RuntimeError):
@@ -186,6 +192,7 @@ def local_session(
     app_name: str = "recutils",
     settings: Mapping[str, str] | None = None,
     python: str | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> SparkSession:
     """A Spark session whose output reads the same on every machine.
 
@@ -198,6 +205,16 @@ def local_session(
     ``TIMESTAMP_NTZ``, so no time zone of this machine or the cluster's moves them), then
     ``spark.sql.shuffle.partitions`` and ``spark.default.parallelism`` = ``partitions``, then
     ``settings``.
+
+    **Checkpoints.** An iterative job such as MLlib's ALS builds each sweep's factors from the
+    previous sweep's, so the plan (*lineage*) a task carries grows with every sweep; after
+    about a dozen sweeps, reading that plan back can overflow a task thread's stack
+    (``java.lang.StackOverflowError``, and Spark then stops the JVM: Python sees
+    ``Connection refused``). With a checkpoint folder set, ALS writes its factors there every
+    ``checkpointInterval`` sweeps (default 10) and starts the lineage afresh; without one it
+    silently skips checkpointing. On a local master the session checkpoints to a temporary
+    folder of this process, removed when Python exits, and Spark deletes the files of
+    checkpoints no longer referenced (``spark.cleaner.referenceTracking.cleanCheckpoints``).
 
     Args:
         master: where the work runs. ``"local[2]"``: this process's JVM with 2 task slots
@@ -215,6 +232,9 @@ def local_session(
             executors' own Python; this laptop's path would not exist there). A local session
             sets ``PYSPARK_PYTHON`` for the whole process, so a cluster session started later
             in the same process should pass ``python`` explicitly.
+        checkpoint_dir: the checkpoint folder (``spark.checkpoint.dir``). Default: a temporary
+            folder on a local master; none on a cluster, where it must be a folder every
+            executor can write (``hdfs://...``, ``s3a://...``), so pass one there.
 
     Returns:
         The active ``SparkSession``; stop it with ``spark.stop()``.
@@ -251,6 +271,11 @@ def local_session(
     conf.set("spark.sql.shuffle.partitions", str(partitions))
     conf.set("spark.default.parallelism", str(partitions))
     conf.set("spark.executorEnv.OMP_NUM_THREADS", "1")  # one BLAS thread per task
+    if checkpoint_dir is None and master.startswith("local"):
+        checkpoint_dir = _local_checkpoint_dir()
+    if checkpoint_dir is not None:
+        conf.set("spark.checkpoint.dir", str(checkpoint_dir))
+        conf.set("spark.cleaner.referenceTracking.cleanCheckpoints", "true")
     crash_file = log_path().parent / "hs_err_pid%p.log"
     if not re.search(r"[\s\"']", str(crash_file)):  # a JVM crash report beside the log
         conf.set("spark.driver.extraJavaOptions", f"-XX:ErrorFile={crash_file}")
@@ -269,6 +294,16 @@ def local_session(
         context = SparkContext(conf=conf)
     context.setLogLevel("ERROR")
     return SparkSession(context)
+
+
+def _local_checkpoint_dir() -> Path:
+    """This process's checkpoint folder for local sessions: a new temporary folder, created on
+    first use and removed when the interpreter exits."""
+    global _local_checkpoints
+    if _local_checkpoints is None or not _local_checkpoints.is_dir():
+        _local_checkpoints = Path(tempfile.mkdtemp(prefix="recutils-spark-checkpoints-"))
+        atexit.register(shutil.rmtree, _local_checkpoints, ignore_errors=True)
+    return _local_checkpoints
 
 
 # --------------------------------------------------------------------------------------------
@@ -530,7 +565,12 @@ def factor_matrix(factors: DataFrame, rows: int) -> np.ndarray:
         raise ValueError("factors has no rows: fit the model before collecting its factors")
     ids = collected["id"].to_numpy(dtype=np.int64)
     if ids.min() < 0 or ids.max() >= rows:
-        raise ValueError(f"factor ids run to {ids.max()}, but rows={rows} (ids must be 0..rows-1)")
+        raise ValueError(
+            f"factor ids run from {ids.min()} to {ids.max()}, but rows={rows} "
+            "(ids must be 0..rows-1)"
+        )
+    if np.unique(ids).size != ids.size:
+        raise ValueError("factors has an id twice: expected one vector per user or item")
     vectors = np.stack(collected["features"].to_numpy()).astype(np.float32)
     matrix = np.zeros((rows, vectors.shape[1]), dtype=np.float32)
     matrix[ids] = vectors
@@ -703,7 +743,7 @@ def ranking_metrics(
     return pd.Series(values, name=f"MLlib RankingEvaluator, k={k}")
 
 
-#: The columns of :func:`scaling_curve`: each step's seconds, then what was measured.
+#: The steps :func:`scaling_curve` times: each is a column of seconds.
 SCALING_STEPS = ("split + pairs", "ALS", "top-k", "evaluation")
 
 
@@ -767,8 +807,14 @@ def scaling_curve(
         raise ValueError(f"scales must be a non-empty list of positive integers, got {scales!r}")
     scales = [checks.positive_int(s, "scales", "times the log") for s in scales]
     k = checks.positive_int(k, "k", "list length")
-    if single_machine is not None and not sp.issparse(train):
-        raise ValueError("single_machine needs train, the sparse matrix it is stacked from")
+    if single_machine is not None:
+        if not sp.issparse(train):
+            raise ValueError("single_machine needs train, the sparse matrix it is stacked from")
+        if train.shape != (index.n_users, index.n_items):
+            raise ValueError(
+                f"train is {train.shape}, but index has {index.n_users} users and "
+                f"{index.n_items} items: pass the training matrix of this index"
+            )
     rows = []
     for factor in scales:
         scaled = scaled_events(spark, events, factor).cache()

@@ -53,7 +53,7 @@ def exercise_4(nb):
     """Formula (15.2) for ALS, trying 1, 2, 3, ... machines until the fit takes 2 minutes or
     less (the projection is a decreasing function of the machines, so the first one that fits
     is the smallest)."""
-    stage = nb.als_stage  # "ALS, 3 sweeps": the curve's ALS step
+    stage = nb.als_stage  # the curve's "ALS, 3 sweeps"; projected_minutes scales it to 15
     for machines in range(1, 100_000):
         if nb.projected_minutes(stage, machines) <= 2:
             return machines

@@ -350,6 +350,8 @@ def test_factor_matrix_puts_each_vector_on_its_row_and_zeros_elsewhere(spark):
         rs.factor_matrix(factors, 3)
     with pytest.raises(ValueError, match="no rows"):
         rs.factor_matrix(factors.limit(0), 5)
+    with pytest.raises(ValueError, match="an id twice"):
+        rs.factor_matrix(factors.union(factors), 5)
 
 
 @needs_spark
@@ -402,6 +404,19 @@ def test_scaling_curve_times_every_step_and_measures_the_same_pipeline(spark, sh
             event_weights=WEIGHTS,
             single_machine=print,
         )
+    with pytest.raises(ValueError, match="pass the training matrix"):
+        rs.scaling_curve(
+            spark,
+            events,
+            d.index,
+            [1],
+            valid_start=valid_start,
+            test_start=test_start,
+            als=als,
+            event_weights=WEIGHTS,
+            single_machine=print,
+            train=d.train_and_valid[:5],
+        )
     with pytest.raises(ValueError, match="scales"):
         rs.scaling_curve(
             spark,
@@ -414,6 +429,33 @@ def test_scaling_curve_times_every_step_and_measures_the_same_pipeline(spark, sh
             event_weights=WEIGHTS,
         )
     events.unpersist()
+
+
+@needs_spark
+def test_a_long_als_fit_checkpoints_instead_of_overflowing_the_stack(spark):
+    # without a checkpoint folder, 40 sweeps of MLlib's ALS end in a StackOverflowError that
+    # stops the JVM (measured); with it, ALS cuts its lineage every 10 sweeps
+    from pyspark.ml.recommendation import ALS as SparkALS
+
+    folder = spark.sparkContext.getCheckpointDir()
+    assert folder is not None and "recutils-spark-checkpoints-" in folder
+    rng = np.random.default_rng(0)
+    pairs = pd.DataFrame({"user": rng.integers(0, 50, 600), "item": rng.integers(0, 80, 600)})
+    pairs = pairs.drop_duplicates().assign(weight=1.0)
+    als = SparkALS(
+        rank=4,
+        maxIter=40,
+        implicitPrefs=True,
+        userCol="user",
+        itemCol="item",
+        ratingCol="weight",
+        seed=1,
+        numUserBlocks=2,
+        numItemBlocks=2,
+    )
+    model = als.fit(spark.createDataFrame(pairs))
+    assert model.userFactors.count() == pairs["user"].nunique()
+    assert model.itemFactors.count() == pairs["item"].nunique()
 
 
 @needs_spark
