@@ -207,14 +207,19 @@ def local_session(
     ``settings``.
 
     **Checkpoints.** An iterative job such as MLlib's ALS builds each sweep's factors from the
-    previous sweep's, so the plan (*lineage*) a task carries grows with every sweep; after
-    about a dozen sweeps, reading that plan back can overflow a task thread's stack
-    (``java.lang.StackOverflowError``, and Spark then stops the JVM: Python sees
-    ``Connection refused``). With a checkpoint folder set, ALS writes its factors there every
-    ``checkpointInterval`` sweeps (default 10) and starts the lineage afresh; without one it
-    silently skips checkpointing. On a local master the session checkpoints to a temporary
-    folder of this process, removed when Python exits, and Spark deletes the files of
-    checkpoints no longer referenced (``spark.cleaner.referenceTracking.cleanCheckpoints``).
+    previous sweep's, so the plan (*lineage*) a task carries grows with every sweep, and
+    reading it back can overflow a task thread's stack (``java.lang.StackOverflowError``; on a
+    local master Spark then stops the whole JVM, and Python loses its connection to Java:
+    ``Py4JError``, ``Connection refused``; the error itself is in :func:`log_path`). On the
+    course's machine 15 sweeps overflowed now and then and 40 always; the limit depends on the
+    data, the blocks and the JVM's stack size. With a checkpoint folder set, ALS writes its
+    item factors there every ``checkpointInterval`` sweeps (default 10) and starts the lineage
+    afresh; without one it silently skips checkpointing. A local session checkpoints to a
+    temporary folder of this process, removed when Python exits; whenever a folder is set,
+    Spark also deletes, eventually, checkpoints no longer referenced
+    (``spark.cleaner.referenceTracking.cleanCheckpoints``). On Windows, writing a checkpoint
+    needs Hadoop's ``winutils.exe`` (``HADOOP_HOME``); without it a local session gets a
+    larger thread stack instead (``-Xss16m``, which also lets 40 sweeps run).
 
     Args:
         master: where the work runs. ``"local[2]"``: this process's JVM with 2 task slots
@@ -233,14 +238,17 @@ def local_session(
             sets ``PYSPARK_PYTHON`` for the whole process, so a cluster session started later
             in the same process should pass ``python`` explicitly.
         checkpoint_dir: the checkpoint folder (``spark.checkpoint.dir``). Default: a temporary
-            folder on a local master; none on a cluster, where it must be a folder every
-            executor can write (``hdfs://...``, ``s3a://...``), so pass one there.
+            folder on a local master; none on a cluster, where it must be storage every
+            machine reaches (``hdfs://...``, ``s3a://...``), so pass one there. A folder given
+            here is not cleaned up: each session adds a subfolder to it.
 
     Returns:
         The active ``SparkSession``; stop it with ``spark.stop()``.
 
     Raises:
         SparkUnavailableError: pyspark or Java 17+ is missing (the message says how to fix it).
+        ValueError: ``master`` or ``checkpoint_dir`` is empty, or ``partitions`` is not a
+            positive integer.
 
     Example:
         >>> spark = local_session()  # doctest: +SKIP
@@ -253,6 +261,15 @@ def local_session(
     partitions = checks.positive_int(partitions, "partitions", "shuffle partitions")
     if not isinstance(master, str) or not master:
         raise ValueError(f"master must be a Spark master URL such as 'local[2]', got {master!r}")
+    if checkpoint_dir is not None:
+        checkpoint_dir = str(checkpoint_dir)
+        if not checkpoint_dir.strip():
+            raise ValueError(
+                "checkpoint_dir is empty; give a folder ('/tmp/checkpoints', "
+                "'hdfs://namenode/checkpoints') or None for the default"
+            )
+        if "://" not in checkpoint_dir:  # a plain path: ~ means the home folder
+            checkpoint_dir = os.path.expanduser(checkpoint_dir)
     from pyspark import SparkConf, SparkContext
     from pyspark.java_gateway import launch_gateway
     from pyspark.sql import SparkSession
@@ -264,6 +281,11 @@ def local_session(
         os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers import what we import
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no "resolves to loopback" warning
+    local = master.startswith("local")
+    if checkpoint_dir is None and not local and SparkContext._jvm is not None:
+        # an earlier local session's folder is a system property of this JVM, which SparkConf
+        # would read: a cluster must not inherit this laptop's temporary folder
+        SparkContext._jvm.java.lang.System.clearProperty("spark.checkpoint.dir")
     conf = SparkConf().setMaster(master).setAppName(app_name)
     conf.set("spark.driver.memory", str(driver_memory))
     for key, value in QUIET_SETTINGS.items():
@@ -271,14 +293,20 @@ def local_session(
     conf.set("spark.sql.shuffle.partitions", str(partitions))
     conf.set("spark.default.parallelism", str(partitions))
     conf.set("spark.executorEnv.OMP_NUM_THREADS", "1")  # one BLAS thread per task
-    if checkpoint_dir is None and master.startswith("local"):
-        checkpoint_dir = _local_checkpoint_dir()
+    java_options = []
+    if checkpoint_dir is None and local:
+        if os.name == "nt" and not os.environ.get("HADOOP_HOME"):
+            java_options.append("-Xss16m")  # no winutils to write checkpoints: a deeper stack
+        else:
+            checkpoint_dir = str(_local_checkpoint_dir())
     if checkpoint_dir is not None:
-        conf.set("spark.checkpoint.dir", str(checkpoint_dir))
+        conf.set("spark.checkpoint.dir", checkpoint_dir)
         conf.set("spark.cleaner.referenceTracking.cleanCheckpoints", "true")
     crash_file = log_path().parent / "hs_err_pid%p.log"
     if not re.search(r"[\s\"']", str(crash_file)):  # a JVM crash report beside the log
-        conf.set("spark.driver.extraJavaOptions", f"-XX:ErrorFile={crash_file}")
+        java_options.append(f"-XX:ErrorFile={crash_file}")
+    if java_options:  # read when the JVM starts (the first session of this process)
+        conf.set("spark.driver.extraJavaOptions", " ".join(java_options))
     for key, value in (settings or {}).items():
         conf.set(str(key), str(value))
     active = SparkContext._active_spark_context

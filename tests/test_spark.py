@@ -115,6 +115,54 @@ def test_lists_array_fills_missing_users_with_minus_one():
         rs.lists_array(lists, n_users=2, k=2)
 
 
+def literal_assignments(source: str) -> dict[str, object]:
+    """Every ``NAME = literal`` (and ``A, B = literal, literal``) at the top of ``source``."""
+    import ast
+
+    values = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        target = node.targets[0]
+        try:
+            value = ast.literal_eval(node.value)
+        except ValueError:  # computed (e.g. from settings): not a setting this test compares
+            continue
+        if isinstance(target, ast.Name):
+            values[target.id] = value
+        elif isinstance(target, ast.Tuple):
+            values.update(zip((t.id for t in target.elts), value, strict=True))
+    return values
+
+
+def test_the_reference_cost_curve_was_measured_with_notebook_15s_settings():
+    # notebook 15 projects a cluster from bench/results/spark_scaling.csv unless the learner
+    # measures their own: if its parameters and the bench script's drift apart, the notebook
+    # would silently read a curve of another model
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    notebook = json.loads((root / "notebooks" / "15_spark_at_scale.ipynb").read_text("utf-8"))
+    cell = next(c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", []))
+    notebook_values = literal_assignments("".join(cell["source"]))
+    bench = literal_assignments((root / "bench" / "spark_bench.py").read_text("utf-8"))
+    pairs = {
+        "FACTORS": "FACTORS",
+        "REGULARIZATION": "REGULARIZATION",
+        "SCALE_ITERATIONS": "CURVE_SWEEPS",
+        "PARTITIONS": "CURVE_PARTITIONS",
+        "SEED": "CURVE_SEED",
+        "K": "K",
+    }
+    for in_notebook, in_bench in pairs.items():
+        assert notebook_values[in_notebook] == bench[in_bench], (in_notebook, in_bench)
+    assert (notebook_values["TEST_DAYS"], notebook_values["VALID_DAYS"]) == (30, 30)
+    assert notebook_values["REFERENCE_CURVE"] == "../bench/results/spark_scaling.csv"
+    curve = pd.read_csv(root / "bench" / "results" / "spark_scaling.csv", comment="#")
+    assert tuple(curve["scale"]) == notebook_values["SCALES"]
+    assert set(curve["ALS sweeps"]) == {notebook_values["SCALE_ITERATIONS"]}
+
+
 # ------------------------------------------------------------------------------------------
 # With a Spark session
 # ------------------------------------------------------------------------------------------
@@ -433,12 +481,15 @@ def test_scaling_curve_times_every_step_and_measures_the_same_pipeline(spark, sh
 
 @needs_spark
 def test_a_long_als_fit_checkpoints_instead_of_overflowing_the_stack(spark):
-    # without a checkpoint folder, 40 sweeps of MLlib's ALS end in a StackOverflowError that
-    # stops the JVM (measured); with it, ALS cuts its lineage every 10 sweeps
+    # without a checkpoint folder, 40 sweeps of MLlib's ALS ended in a StackOverflowError that
+    # stopped the JVM on the course's machine; with it, ALS cuts its lineage every 10 sweeps.
+    # If this regresses, the JVM dies and the later tests of this module fail with it.
     from pyspark.ml.recommendation import ALS as SparkALS
 
     folder = spark.sparkContext.getCheckpointDir()
-    assert folder is not None and "recutils-spark-checkpoints-" in folder
+    no_winutils = os.name == "nt" and not os.environ.get("HADOOP_HOME")  # -Xss16m instead
+    if not no_winutils:
+        assert folder is not None and "recutils-spark-checkpoints-" in folder
     rng = np.random.default_rng(0)
     pairs = pd.DataFrame({"user": rng.integers(0, 50, 600), "item": rng.integers(0, 80, 600)})
     pairs = pairs.drop_duplicates().assign(weight=1.0)
@@ -455,17 +506,23 @@ def test_a_long_als_fit_checkpoints_instead_of_overflowing_the_stack(spark):
     )
     model = als.fit(spark.createDataFrame(pairs))
     assert model.userFactors.count() == pairs["user"].nunique()
+    if folder is not None:  # the last checkpoint's files (ALS deletes the earlier ones)
+        written = list(Path(folder.removeprefix("file:")).glob("rdd-*/part-*"))
+        assert written, f"no checkpoint was written to {folder}"
     assert model.itemFactors.count() == pairs["item"].nunique()
 
 
 @needs_spark
-def test_the_session_is_quiet_and_restarts_with_new_settings(spark):
+def test_the_session_is_quiet_and_restarts_with_new_settings(spark, tmp_path):
     assert spark.conf.get("spark.ui.showConsoleProgress") == "false"
     assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert rs.log_path().is_file()  # the JVM writes here, not into the notebook
+    with pytest.raises(ValueError, match="checkpoint_dir is empty"):
+        rs.local_session(checkpoint_dir=" ")
     # last test of the module: a new session stops the fixture's (its object is dead after)
-    again = rs.local_session(partitions=3, driver_memory="2g")
+    again = rs.local_session(partitions=3, driver_memory="2g", checkpoint_dir=tmp_path)
     assert again.conf.get("spark.sql.shuffle.partitions") == "3"
+    assert again.sparkContext.getCheckpointDir().startswith(f"file:{tmp_path}/")
     assert again.range(5).count() == 5
     assert spark.sparkContext._jsc is None  # the old session was stopped, not left running
