@@ -13,6 +13,10 @@ Every notebook starts with ``recutils.setup(seed=...)``. It
   ``RECUTILS_TORCH_THREADS=1`` in the environment (or ``setup(torch_threads=1)``) fixes the
   count for a whole workshop room. ``bench/threads_bench.py`` and ``bench/load_bench.py``
   re-measure both on your machine (README, "Benchmarks");
+* caps torch's CPU kernels at AVX2 on x86-64 machines that have it (:func:`same_cpu_kernels`):
+  AVX-512 kernels add floats in another order, and a model trained with them ends a few
+  thousandths away in its metrics, so a laptop with AVX-512 and one without would print
+  different numbers;
 * silences what would make stored outputs differ between machines: transformers' weight-loading
   progress bars and info logs, tqdm's "IProgress not found" warning (which prints a local path),
   Hugging Face hub lookups (offline mode: nothing downloads), and every tqdm progress bar
@@ -25,6 +29,7 @@ It returns a :class:`SetupInfo` describing what it did; it prints nothing.
 from __future__ import annotations
 
 import os
+import platform
 import random
 import warnings
 from collections.abc import Iterator
@@ -44,6 +49,14 @@ DEFAULT_TORCH_THREADS = 2
 BUSY_CORES = 0.5
 #: The seed every model and every random split uses unless told otherwise.
 DEFAULT_SEED = 42
+
+#: What :func:`same_cpu_kernels` sets (unless already set): the widest x86 vector instructions
+#: that torch's own kernels (ATen), oneDNN and MKL may use.
+SAME_KERNELS_ENVIRONMENT = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+}
 
 _ENV_DATA_DIR = "RECUTILS_DATA_DIR"
 _ENV_CACHE_DIR = "RECUTILS_CACHE_DIR"
@@ -81,6 +94,9 @@ class SetupInfo:
     transformers_version: str
     #: How ``torch_threads`` was chosen: ``"auto"`` (by :func:`auto_torch_threads`), ``"set"``.
     torch_threads_rule: str = "set"
+    #: torch's CPU kernels (:func:`same_cpu_kernels`), e.g. ``"AVX2"``; not in the ``repr``,
+    #: which must read the same on every machine.
+    cpu_kernels: str = ""
 
     def __repr__(self) -> str:  # short and machine independent, for the notebook's first output
         torch_threads = "auto" if self.torch_threads_rule == "auto" else self.torch_threads
@@ -100,6 +116,63 @@ def _quiet_environment_variables() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def _cpu_has_avx2() -> bool:
+    """True on an x86-64 CPU with AVX2 and FMA (NumPy's own check of the CPU)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # another NumPy layout: leave the kernels alone
+        return False
+    return bool(__cpu_features__.get("AVX2")) and bool(__cpu_features__.get("FMA3"))
+
+
+def same_cpu_kernels() -> str:
+    """Have torch compute with its AVX2 kernels on every x86-64 CPU that has AVX2.
+
+    Floating-point addition is not associative, and torch picks its kernels by the CPU: on a
+    CPU with AVX-512, softmax, GELU (through oneDNN), layer norm and the like add 16 floats at
+    a time instead of 8, so their last bits differ from those of a CPU without AVX-512. A text
+    vector moves by a float rounding; a model trained over hundreds of steps on such vectors
+    ends elsewhere, and the course's printed metrics differed in the third decimal between the
+    two kinds of machine (notebooks 04-16). AVX2, which x86-64 laptops have had since about
+    2013-2015, is what both share, so this sets :data:`SAME_KERNELS_ENVIRONMENT` (torch's
+    ``ATEN_CPU_CAPABILITY``, oneDNN's ``ONEDNN_MAX_CPU_ISA``, MKL's
+    ``MKL_ENABLE_INSTRUCTIONS``; a variable already set is left as it is). A CPU without
+    AVX2, and ARM (Apple silicon), are left alone: their last digits may differ.
+
+    torch reads the setting at its first operation, so call this (or :func:`setup`) before
+    any tensor is computed; importing torch is fine. On a machine without AVX-512 nothing
+    changes; with it, the element-wise steps may be a little slower.
+
+    Returns:
+        torch's CPU capability in effect, e.g. ``"AVX2"``; ``"AVX512"`` means torch had run
+        before this call (a warning, once per process, says so: restart the kernel and run
+        ``setup`` first).
+
+    Example:
+        >>> same_cpu_kernels() in ("AVX2", "AVX512", "DEFAULT", "NO AVX")  # doctest: +SKIP
+        True
+    """
+    if _cpu_has_avx2():
+        for name, value in SAME_KERNELS_ENVIRONMENT.items():
+            os.environ.setdefault(name, value)
+    import torch
+
+    capability = str(torch.backends.cpu.get_cpu_capability())
+    wanted = os.environ.get("ATEN_CPU_CAPABILITY", "").upper()
+    if wanted and capability.upper() != wanted and not _state.get("kernels_warned"):
+        _state["kernels_warned"] = 1  # once per process: the kernels cannot change any more
+        warnings.warn(
+            f"torch computes with its {capability} kernels, not {wanted}: it ran before "
+            "recutils.setup, so its results may differ from the stored outputs in the last "
+            "digits; restart the kernel and call recutils.setup before any torch work",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return capability
 
 
 def seed_everything(seed: int) -> None:
@@ -271,6 +344,7 @@ def setup(
     blas_threads: int = DEFAULT_BLAS_THREADS,
     torch_threads: int | str = "auto",
     model_cache: bool = True,
+    same_kernels: bool = True,
 ) -> SetupInfo:
     """Make the current process reproducible and its outputs machine independent.
 
@@ -288,6 +362,9 @@ def setup(
             same data with the same settings and code is trained once and loaded after that,
             in any notebook (:func:`model_cache_enabled`); the language model's answers and
             ONNX Runtime's vectors are kept the same way.
+        same_kernels: cap torch's CPU kernels at AVX2 (:func:`same_cpu_kernels`), so that a
+            laptop with AVX-512 prints the same numbers as one without; ``False`` lets torch
+            use the widest instructions of this CPU (the first call in a process decides).
 
     Returns:
         A :class:`SetupInfo`; display it as the notebook's first output.
@@ -302,7 +379,9 @@ def setup(
         torch_threads, rule = auto_torch_threads(), "auto"
     torch_threads = checks.positive_int(torch_threads, "torch_threads")
     _state["model_cache"] = int(checks.boolean(model_cache, "model_cache"))
+    same_kernels = checks.boolean(same_kernels, "same_kernels")
     _quiet_environment_variables()
+    cpu_kernels = same_cpu_kernels() if same_kernels else ""
     # OpenBLAS reads this when it is loaded; threadpoolctl below covers libraries already loaded.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(blas_threads))
 
@@ -352,6 +431,7 @@ def setup(
         torch_version=torch.__version__.split("+")[0],
         transformers_version=transformers.__version__.split("+")[0],
         torch_threads_rule=rule,
+        cpu_kernels=cpu_kernels,
     )
 
 

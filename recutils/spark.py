@@ -11,7 +11,7 @@ in ``recutils`` that it is checked against (``tests/test_spark.py``, notebook 15
   workers started with this interpreter (on a local master), a fixed number of shuffle
   partitions, naive timestamps (``TIMESTAMP_NTZ``, so no time zone moves a boundary), and a
   checkpoint folder, so that ALS cuts its lineage every ``checkpointInterval`` sweeps (see
-  :func:`local_session`);
+  :func:`local_session`); :func:`local_cores`, the cores a local master runs tasks on;
 * :func:`temporal_periods`, :func:`split_by_periods` -- the course's split
   (:func:`recutils.splitting.temporal_protocol`: the last ``test_days`` days are test, the
   ``valid_days`` before them validation);
@@ -332,6 +332,45 @@ def _local_checkpoint_dir() -> Path:
         _local_checkpoints = Path(tempfile.mkdtemp(prefix="recutils-spark-checkpoints-"))
         atexit.register(shutil.rmtree, _local_checkpoints, ignore_errors=True)
     return _local_checkpoints
+
+
+_LOCAL_MASTER = re.compile(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?")
+
+
+def local_cores(master: str) -> int | None:
+    """The cores (task slots) of a local master URL; ``None`` for a cluster's.
+
+    ``"local"`` runs 1 task at a time, ``"local[N]"`` and ``"local[N,F]"`` (``F`` retries per
+    task) N, ``"local[*]"`` one per CPU of this machine. A cluster's cores (``"spark://..."``,
+    ``"yarn"``, ``"k8s://..."``, ``"local-cluster[...]"``) are its executors', set by its own
+    settings, so they are not in the URL.
+
+    Args:
+        master: a Spark master URL, e.g. ``spark.sparkContext.master``.
+
+    Returns:
+        The number of tasks a local master runs at once, or ``None`` for any other master.
+
+    Raises:
+        ValueError: ``master`` is not a non-empty string, or asks for 0 cores (``"local[0]"``).
+
+    Example:
+        >>> local_cores("local[2]"), local_cores("local[*]") == os.cpu_count(), local_cores("yarn")
+        (2, True, None)
+    """
+    if not isinstance(master, str) or not master.strip():
+        raise ValueError(f"master must be a Spark master URL such as 'local[2]', got {master!r}")
+    match = _LOCAL_MASTER.fullmatch(master.strip())
+    if match is None:
+        return None
+    slots = match.group(1)
+    if slots is None:
+        return 1
+    if slots == "*":
+        return os.cpu_count() or 1
+    if int(slots) < 1:
+        raise ValueError(f"master {master!r} asks for 0 cores; use local[1] or more")
+    return int(slots)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """setup(): seeds, threads, quiet warnings; data and cache folders."""
 
+import os
 import random
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 import recutils
-from recutils.environment import cache_dir, configured_threads, data_dir
+from recutils.environment import _cpu_has_avx2, cache_dir, configured_threads, data_dir
 
 
 def test_setup_seeds_everything_reproducibly():
@@ -145,3 +146,58 @@ def test_neural_training_is_bit_reproducible_on_two_threads():
     ]
     for other in fits[1:]:
         np.testing.assert_array_equal(fits[0].item_vectors_, other.item_vectors_)
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter without the kernel settings of this process."""
+    from recutils.environment import SAME_KERNELS_ENVIRONMENT
+
+    env = {k: v for k, v in os.environ.items() if k not in SAME_KERNELS_ENVIRONMENT}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+
+
+@pytest.mark.skipif(not _cpu_has_avx2(), reason="only x86-64 CPUs with AVX2 are capped")
+def test_setup_caps_torch_at_avx2_so_avx512_machines_print_the_same_numbers():
+    # torch imported first, as in a notebook: the setting counts from torch's first operation
+    done = run_python(
+        "import torch, recutils\n"
+        "info = recutils.setup()\n"
+        "print(info.cpu_kernels, torch.backends.cpu.get_cpu_capability())\n"
+    )
+    assert done.stdout.split() == ["AVX2", "AVX2"], done.stderr
+    assert "RuntimeWarning" not in done.stderr
+
+
+@pytest.mark.skipif(not _cpu_has_avx2(), reason="only x86-64 CPUs with AVX2 are capped")
+def test_a_kernel_setting_of_the_user_is_kept_and_a_late_setup_warns():
+    done = run_python(
+        "import os, torch, recutils\n"
+        "os.environ['ATEN_CPU_CAPABILITY'] = 'default'\n"
+        "print(recutils.setup().cpu_kernels, os.environ['ONEDNN_MAX_CPU_ISA'])\n"
+    )
+    assert done.stdout.split() == ["DEFAULT", "AVX2"], done.stderr
+    # a torch operation before setup fixes the kernels: setup says so instead of pretending
+    done = run_python(
+        "import torch, recutils\n"
+        "torch.softmax(torch.ones(3), 0)\n"
+        "import warnings; warnings.simplefilter('always')\n"
+        "print(recutils.setup().cpu_kernels)\n"
+    )
+    if done.stdout.split() == ["AVX2"]:  # a CPU without AVX-512 had AVX2 anyway: no warning
+        assert "RuntimeWarning" not in done.stderr
+    else:
+        assert "ran before recutils.setup" in done.stderr
+
+
+def test_cpus_without_avx2_are_left_alone(monkeypatch):
+    from recutils import environment
+
+    monkeypatch.setattr(environment, "_cpu_has_avx2", lambda: False)
+    for name in environment.SAME_KERNELS_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing asked for, nothing to warn about
+        environment.same_cpu_kernels()
+    assert not set(environment.SAME_KERNELS_ENVIRONMENT) & set(os.environ)

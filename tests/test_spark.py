@@ -115,6 +115,28 @@ def test_lists_array_fills_missing_users_with_minus_one():
         rs.lists_array(lists, n_users=2, k=2)
 
 
+@pytest.mark.parametrize(
+    ("master", "cores"),
+    [
+        ("local", 1),
+        ("local[2]", 2),
+        ("local[4,3]", 4),
+        ("local[*]", os.cpu_count()),
+        ("yarn", None),
+        ("spark://host:7077", None),
+        ("local-cluster[2,1,1024]", None),
+    ],
+)
+def test_local_cores_reads_a_local_master_and_leaves_a_cluster_unknown(master, cores):
+    assert rs.local_cores(master) == cores
+
+
+@pytest.mark.parametrize("master", ["", "local[0]", None])
+def test_local_cores_rejects_what_is_not_a_master(master):
+    with pytest.raises(ValueError, match="master"):
+        rs.local_cores(master)
+
+
 def literal_assignments(source: str) -> dict[str, object]:
     """Every ``NAME = literal`` (and ``A, B = literal, literal``) at the top of ``source``."""
     import ast
