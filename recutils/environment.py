@@ -14,9 +14,9 @@ Every notebook starts with ``recutils.setup(seed=...)``. It
   count for a whole workshop room. ``bench/threads_bench.py`` and ``bench/load_bench.py``
   re-measure both on your machine (README, "Benchmarks");
 * caps torch's CPU kernels at AVX2 on x86-64 machines that have it (:func:`same_cpu_kernels`):
-  AVX-512 kernels add floats in another order, and a model trained with them ends a few
-  thousandths away in its metrics, so a laptop with AVX-512 and one without would print
-  different numbers;
+  some AVX-512 kernels give other last bits, and a model trained with them ends a few
+  thousandths away in its metrics (the cap narrows the gap between a laptop with AVX-512 and
+  one without; it does not close it yet);
 * silences what would make stored outputs differ between machines: transformers' weight-loading
   progress bars and info logs, tqdm's "IProgress not found" warning (which prints a local path),
   Hugging Face hub lookups (offline mode: nothing downloads), and every tqdm progress bar
@@ -132,25 +132,30 @@ def _cpu_has_avx2() -> bool:
 def same_cpu_kernels() -> str:
     """Have torch compute with its AVX2 kernels on every x86-64 CPU that has AVX2.
 
-    Floating-point addition is not associative, and torch picks its kernels by the CPU: on a
-    CPU with AVX-512, softmax, GELU (through oneDNN), layer norm and the like add 16 floats at
-    a time instead of 8, so their last bits differ from those of a CPU without AVX-512. A text
+    torch picks its kernels by the CPU, and on a CPU with AVX-512 some of them (softmax in
+    torch's own kernels, GELU through oneDNN: both measured) give other last bits than on a
+    CPU without it, because they add in another order or approximate differently. A text
     vector moves by a float rounding; a model trained over hundreds of steps on such vectors
-    ends elsewhere, and the course's printed metrics differed in the third decimal between the
-    two kinds of machine (notebooks 04-16). AVX2, which x86-64 laptops have had since about
-    2013-2015, is what both share, so this sets :data:`SAME_KERNELS_ENVIRONMENT` (torch's
-    ``ATEN_CPU_CAPABILITY``, oneDNN's ``ONEDNN_MAX_CPU_ISA``, MKL's
-    ``MKL_ENABLE_INSTRUCTIONS``; a variable already set is left as it is). A CPU without
-    AVX2, and ARM (Apple silicon), are left alone: their last digits may differ.
+    ends elsewhere. AVX2 is what both kinds of machine share (most x86-64 laptops since about
+    2015; some low-cost Celeron and Pentium Silver ones lack it), so this sets
+    :data:`SAME_KERNELS_ENVIRONMENT` (torch's ``ATEN_CPU_CAPABILITY``, oneDNN's
+    ``ONEDNN_MAX_CPU_ISA``, MKL's ``MKL_ENABLE_INSTRUCTIONS``; a variable already set is left
+    as it is). What it achieves was measured on an AVX-512 machine against outputs stored on
+    one without: without the cap 36 checked cells of notebooks 04-16 differed, with it
+    notebook 04's did not, but the models trained in 05-16 still ended a few thousandths
+    away (also with OpenBLAS and MKL held to AVX2), so the course's stored outputs still
+    belong to one kind of machine. NumPy and SciPy's OpenBLAS is not covered (it chose its
+    kernels when NumPy was imported). CPUs without AVX2, and ARM (Apple silicon), are left
+    alone.
 
-    torch reads the setting at its first operation, so call this (or :func:`setup`) before
-    any tensor is computed; importing torch is fine. On a machine without AVX-512 nothing
-    changes; with it, the element-wise steps may be a little slower.
+    torch reads the setting at its first operation, so call this (or :func:`setup`) before any
+    tensor is computed; importing torch is fine. On a machine without AVX-512 nothing changes;
+    with it, the element-wise steps may be a little slower.
 
     Returns:
-        torch's CPU capability in effect, e.g. ``"AVX2"``; ``"AVX512"`` means torch had run
-        before this call (a warning, once per process, says so: restart the kernel and run
-        ``setup`` first).
+        torch's CPU capability in effect, e.g. ``"AVX2"``. If it is not the one asked for, a
+        warning (once per process) says so: torch ran before this call (restart the kernel
+        and run ``setup`` first), or ``ATEN_CPU_CAPABILITY`` holds a value torch ignores.
 
     Example:
         >>> same_cpu_kernels() in ("AVX2", "AVX512", "DEFAULT", "NO AVX")  # doctest: +SKIP
@@ -162,15 +167,16 @@ def same_cpu_kernels() -> str:
     import torch
 
     capability = str(torch.backends.cpu.get_cpu_capability())
-    wanted = os.environ.get("ATEN_CPU_CAPABILITY", "").upper()
-    if wanted and capability.upper() != wanted and not _state.get("kernels_warned"):
+    wanted = os.environ.get("ATEN_CPU_CAPABILITY", "")
+    if wanted and capability.upper() != wanted.upper() and not _state.get("kernels_warned"):
         _state["kernels_warned"] = 1  # once per process: the kernels cannot change any more
         warnings.warn(
-            f"torch computes with its {capability} kernels, not {wanted}: it ran before "
-            "recutils.setup, so its results may differ from the stored outputs in the last "
-            "digits; restart the kernel and call recutils.setup before any torch work",
+            f"torch computes with its {capability} kernels, not ATEN_CPU_CAPABILITY={wanted}: "
+            "either torch ran before recutils.setup (restart the kernel and call "
+            "recutils.setup before any torch work) or torch does not accept that value "
+            "(avx2, avx512, default); results may differ from the stored outputs",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of setup
         )
     return capability
 
@@ -363,8 +369,9 @@ def setup(
             in any notebook (:func:`model_cache_enabled`); the language model's answers and
             ONNX Runtime's vectors are kept the same way.
         same_kernels: cap torch's CPU kernels at AVX2 (:func:`same_cpu_kernels`), so that a
-            laptop with AVX-512 prints the same numbers as one without; ``False`` lets torch
-            use the widest instructions of this CPU (the first call in a process decides).
+            laptop with AVX-512 computes more like one without (not yet bit for bit);
+            ``False`` lets torch use the widest instructions of this CPU (torch's first
+            operation in a process decides, so a later call cannot change them).
 
     Returns:
         A :class:`SetupInfo`; display it as the notebook's first output.
@@ -381,6 +388,9 @@ def setup(
     _state["model_cache"] = int(checks.boolean(model_cache, "model_cache"))
     same_kernels = checks.boolean(same_kernels, "same_kernels")
     _quiet_environment_variables()
+    # Show warnings as "Category: message", without the source file path that Python puts in
+    # front by default (it differs between machines and would end up in stored outputs).
+    warnings.formatwarning = _format_warning_without_path
     cpu_kernels = same_cpu_kernels() if same_kernels else ""
     # OpenBLAS reads this when it is loaded; threadpoolctl below covers libraries already loaded.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(blas_threads))
@@ -410,10 +420,6 @@ def setup(
 
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
-
-    # Show warnings as "Category: message", without the source file path that Python puts in
-    # front by default (it differs between machines and would end up in stored outputs).
-    warnings.formatwarning = _format_warning_without_path
 
     import pandas as pd
 

@@ -1040,6 +1040,13 @@ def _fill_in_place(model: Recommender, loaded: Recommender) -> None:
     vars(model).update(state)
 
 
+def _torch_kernels() -> str:
+    """torch's CPU capability (``"AVX2"``, ``"AVX512"``, ...), part of a fitted model's key."""
+    import torch
+
+    return str(torch.backends.cpu.get_cpu_capability())
+
+
 def fit_cached(
     model: Recommender,
     train: Any,
@@ -1056,7 +1063,8 @@ def fit_cached(
     (:meth:`~recutils.models.Recommender.get_params`, nested models included), what it is
     trained on (:func:`training_fingerprint` of ``train``, ``valid`` if the model uses it,
     and the side data it declares), the code that trains it (:func:`model_code_version`) and
-    the versions of numpy, scipy and :data:`TRAINING_LIBRARIES`, and torch's number of threads.
+    the versions of numpy, scipy and :data:`TRAINING_LIBRARIES`, and torch's number of threads
+    and CPU kernels (:func:`recutils.environment.same_cpu_kernels`).
     Only the course's own models are cached (classes of ``recutils.models``: their code is in
     the key; a subclass you define is fitted every time). The first call fits the
     model and, if the fit took at least ``min_seconds``, saves it (:func:`save_model`:
@@ -1102,6 +1110,8 @@ def fit_cached(
             "libraries": libraries,
             # torch's threads: reductions may add in another order with another number
             "torch_threads": configured_threads()[1],
+            # and its kernels (recutils.environment.same_cpu_kernels): AVX-512 ones differ
+            "torch_kernels": _torch_kernels(),
         }
     )
     folder = Path(cache) if cache is not None else cache_dir() / MODEL_CACHE

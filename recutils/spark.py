@@ -334,43 +334,49 @@ def _local_checkpoint_dir() -> Path:
     return _local_checkpoints
 
 
-_LOCAL_MASTER = re.compile(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?")
+_LOCAL_MASTER = re.compile(r"local(?:\[\s*(\*|\d+)\s*(?:,\s*\d+\s*)?\])?")
 
 
 def local_cores(master: str) -> int | None:
-    """The cores (task slots) of a local master URL; ``None`` for a cluster's.
+    """The cores a local master computes on; ``None`` for a cluster's master.
 
-    ``"local"`` runs 1 task at a time, ``"local[N]"`` and ``"local[N,F]"`` (``F`` retries per
-    task) N, ``"local[*]"`` one per CPU of this machine. A cluster's cores (``"spark://..."``,
-    ``"yarn"``, ``"k8s://..."``, ``"local-cluster[...]"``) are its executors', set by its own
-    settings, so they are not in the URL.
+    ``"local[N]"`` (and ``"local[N,F]"``, ``F`` retries per task) runs N tasks at once, but on
+    no more cores than this process may use: ``local[8]`` on a 4-core laptop computes on 4.
+    ``"local"`` is 1 and ``"local[*]"`` every core this process may use (``os.sched_getaffinity``
+    where the system has it, so a container's limit counts; else ``os.cpu_count()``). A
+    cluster's cores (``"spark://..."``, ``"yarn"``, ``"k8s://..."``,
+    ``"local-cluster[...]"``) are its executors', set by its own settings, not in the URL.
 
     Args:
         master: a Spark master URL, e.g. ``spark.sparkContext.master``.
 
     Returns:
-        The number of tasks a local master runs at once, or ``None`` for any other master.
+        ``min(N, usable cores)`` for a local master, ``None`` for any other.
 
     Raises:
-        ValueError: ``master`` is not a non-empty string, or asks for 0 cores (``"local[0]"``).
+        ValueError: ``master`` is not a non-empty string, or asks for 0 tasks (``"local[0]"``).
 
     Example:
-        >>> local_cores("local[2]"), local_cores("local[*]") == os.cpu_count(), local_cores("yarn")
-        (2, True, None)
+        >>> local_cores("local[1]"), local_cores("yarn")
+        (1, None)
     """
     if not isinstance(master, str) or not master.strip():
         raise ValueError(f"master must be a Spark master URL such as 'local[2]', got {master!r}")
     match = _LOCAL_MASTER.fullmatch(master.strip())
     if match is None:
         return None
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        usable = os.cpu_count() or 1
     slots = match.group(1)
     if slots is None:
         return 1
     if slots == "*":
-        return os.cpu_count() or 1
+        return usable
     if int(slots) < 1:
-        raise ValueError(f"master {master!r} asks for 0 cores; use local[1] or more")
-    return int(slots)
+        raise ValueError(f"master {master!r} asks for 0 tasks at once; use local[1] or more")
+    return min(int(slots), usable)
 
 
 # --------------------------------------------------------------------------------------------

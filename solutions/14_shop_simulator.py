@@ -55,8 +55,9 @@ def exercise_3(nb):
     """True, on this month: the greedy regression (alpha = 0) sold more than LinUCB with its
     bonus. The model is shared over features (text, popularity, the user's history), so every
     click moves the scores of all similar products: it explores implicitly, and the explicit
-    bonus spends impressions on products whose features are merely unusual. What made the
-    linear bandits win in section 3 is learning online over good features; the bonus is worth
+    bonus spends impressions on products whose features are merely unusual. What brought the
+    linear bandits close to most-popular by the last week of section 3 is learning online over
+    good features; the bonus is worth
     its price only when that implicit exploration is not enough (fewer features, a longer
     horizon, a catalog that changes)."""
     greedy = LinUCB(0.0, **nb.BANDIT_FEATURES)
