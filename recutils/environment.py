@@ -129,15 +129,6 @@ def _cpu_has_avx2() -> bool:
     return bool(__cpu_features__.get("AVX2")) and bool(__cpu_features__.get("FMA3"))
 
 
-def torch_kernels() -> str:
-    """torch's CPU kernels in effect (``"AVX2"``, ``"AVX512"``, ...): part of the keys of the
-    cached models and text vectors, whose last bits depend on them (:func:`same_cpu_kernels`).
-    """
-    import torch
-
-    return str(torch.backends.cpu.get_cpu_capability())
-
-
 def same_cpu_kernels() -> str:
     """Have torch compute with its AVX2 kernels on every x86-64 CPU that has AVX2.
 

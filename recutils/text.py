@@ -551,9 +551,8 @@ def shard_key(
     keys: np.ndarray, pooling: str = POOLING, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> str:
     """The key recorded in a shard holding the texts with ``keys``: model fingerprint, the
-    settings, torch's CPU kernels and the text keys in the shard's order. A shard whose
-    recorded key differs from the one recomputed from its own ``text_sha256`` array is not
-    used."""
+    settings and the text keys in the shard's order. A shard whose recorded key differs from
+    the one recomputed from its own ``text_sha256`` array is not used."""
     pooling = _check_pooling(pooling)
     return stable_key(
         "recutils.text embedding shard",
@@ -566,8 +565,6 @@ def shard_key(
             "normalize": NORMALIZE,
             "dtype": "float32",
             "batch_size": int(batch_size),
-            # the last bits depend on torch's kernels (recutils.environment.same_cpu_kernels)
-            "torch_kernels": environment.torch_kernels(),
         },
     )
 
