@@ -42,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from report import emit
+from report import emit, machine
 from run_course import NOTEBOOKS, Result, run_notebooks
 
 from recutils.spark import SPARK_NOTEBOOKS
@@ -235,9 +235,9 @@ def main() -> int:
         ]
     notes = (
         f"Executed as make course does (papermill), torch fixed at 2 threads (make course's "
-        f"default picks 1 on a busy machine), on {os.cpu_count()} CPU "
-        "cores; cold = a new, empty RECUTILS_CACHE_DIR (a fresh clone), warm = the same "
-        "notebooks again on the filled cache."
+        f"default picks 1 on a busy machine), on {machine()}; cold = a new, empty "
+        "RECUTILS_CACHE_DIR (a fresh clone), warm = the same notebooks again on the filled "
+        "cache."
     )
     skipped = [r.name for results in passes.values() for r in results if r.status == "skipped"]
     if skipped:

@@ -7,9 +7,38 @@
 
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
 
 from recutils.files import write_text_atomic
+
+
+def machine() -> str:
+    """The processor a report's times were measured on, e.g. ``"AMD EPYC (x86_64, AVX-512),
+    2 CPUs"``: times from two kinds of machine are not comparable (the course's
+    tables were measured on more than one), and the CPU kind also decides which of torch's
+    kernels run (``recutils.environment.same_cpu_kernels``). The model name and flags come
+    from ``/proc/cpuinfo`` on Linux, ``platform.processor()`` elsewhere."""
+    name, flags = platform.processor() or "unknown processor", set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    name = " ".join(value.split())
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                if name and flags and key.strip() == "flags":
+                    break
+    except OSError:
+        pass
+    features = [platform.machine()]
+    if "avx512f" in flags:
+        features.append("AVX-512")
+    elif "avx2" in flags:
+        features.append("AVX2, no AVX-512")
+    return f"{name} ({', '.join(features)}), {os.cpu_count()} CPUs"
 
 
 def emit(*parts: str, output: Path | None) -> None:

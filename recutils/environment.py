@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -318,11 +319,35 @@ def deterministic_torch() -> Iterator[None]:
 
     previous = torch.are_deterministic_algorithms_enabled()
     previous_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True)
+    _use_deterministic_algorithms(True)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(previous, warn_only=previous_warn_only)
+        _use_deterministic_algorithms(previous, warn_only=previous_warn_only)
+
+
+def _use_deterministic_algorithms(mode: bool, warn_only: bool = False) -> None:
+    """``torch.use_deterministic_algorithms(mode, warn_only=warn_only)`` without importing
+    torch's compiler.
+
+    The public function also sets the compiler's flag (``torch._inductor.config``), and
+    importing the compiler for that took about a second on the course machine: the first fit
+    of a neural model in a process paid it (in a cold run of the course, every notebook that
+    trains one and reads its text vectors from the cache; loading the text encoder with
+    transformers imports the compiler anyway). The course never compiles a model, so the
+    compiler's flag is set only if the compiler is loaded already; the flag the kernels read
+    is set as the public function sets it (``torch._C``). A torch without that private
+    function gets the public one."""
+    import torch
+
+    set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_flag is None:  # pragma: no cover - another torch than the pinned one
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+        return
+    compiler_settings = sys.modules.get("torch._inductor.config")
+    if compiler_settings is not None:
+        compiler_settings.deterministic = mode
+    set_flag(mode, warn_only=warn_only)
 
 
 @contextmanager

@@ -209,3 +209,28 @@ def test_cpus_without_avx2_are_left_alone(monkeypatch):
         warnings.simplefilter("error")  # nothing asked for, nothing to warn about
         environment.same_cpu_kernels()
     assert not set(environment.SAME_KERNELS_ENVIRONMENT) & set(os.environ)
+
+
+def test_deterministic_torch_does_not_load_torchs_compiler():
+    # torch.use_deterministic_algorithms imports torch._inductor (over a second) to set a flag
+    # only compiled models read; deterministic_torch sets the kernels' flag without it
+    done = run_python(
+        "import sys, torch\n"
+        "from recutils.environment import deterministic_torch\n"
+        "with deterministic_torch():\n"
+        "    assert torch.are_deterministic_algorithms_enabled()\n"
+        "assert not torch.are_deterministic_algorithms_enabled()\n"
+        "print('torch._inductor' in sys.modules)\n"
+    )
+    assert done.stdout.split() == ["False"]
+
+
+def test_deterministic_torch_sets_the_compilers_flag_when_it_is_loaded():
+    import torch._inductor.config as compiler_settings
+
+    from recutils.environment import deterministic_torch
+
+    with deterministic_torch():
+        assert compiler_settings.deterministic is True
+    # restored as torch.use_deterministic_algorithms sets it: to the kernels' flag
+    assert compiler_settings.deterministic == torch.are_deterministic_algorithms_enabled()

@@ -5,6 +5,7 @@ The runner tests execute tiny notebooks in a real kernel (about two seconds each
 
 import json
 import os
+import platform
 import shutil
 import sys
 import time
@@ -271,3 +272,14 @@ def test_make_test_time_rows_say_failures_and_unmeasured_load(monkeypatch):
     make_test_time = _make_test_time(monkeypatch)
     assert make_test_time.row("unit tests", 86.4, 1.734, 0) == "| unit tests | 86 | 1.4 | 1.73 |"
     assert make_test_time.row("lint", 3.0, None, 1) == "| lint (FAILED, exit 1) | 3 | 0.1 | ? |"
+
+
+def test_reports_name_the_machine_they_were_measured_on(monkeypatch):
+    _course_time(monkeypatch)  # puts bench/ on the path
+    from report import machine
+
+    described = machine()
+    assert f"{os.cpu_count()} CPUs" in described and platform.machine() in described
+    if Path("/proc/cpuinfo").is_file():
+        flags = Path("/proc/cpuinfo").read_text().split()
+        assert ("AVX-512" in described) == ("avx512f" in flags)
