@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import emit
+from report import emit, machine
 
 from recutils.environment import machine_busy_seconds
 
@@ -126,10 +126,9 @@ def main() -> int:
     )
     notes = (
         f"The recipe of `make test` (`make -n test`), its steps on one new, empty "
-        f"RECUTILS_CACHE_DIR as in a fresh clone (the reference on another); {os.cpu_count()} "
-        f"CPU cores, Python "
-        f"{platform.python_version()}. Cores busy: the whole machine's CPU-seconds per second "
-        "of the step (its own processes, and anything else running)."
+        f"RECUTILS_CACHE_DIR as in a fresh clone (the reference on another); {machine()}, "
+        f"Python {platform.python_version()}. Cores busy: the whole machine's CPU-seconds per "
+        "second of the step (its own processes, and anything else running)."
     )
     if failed:
         notes += " FAILED: " + ", ".join(failed) + "."
