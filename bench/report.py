@@ -16,10 +16,11 @@ from recutils.files import write_text_atomic
 
 def machine() -> str:
     """The processor a report's times were measured on, e.g. ``"AMD EPYC (x86_64, AVX-512),
-    2 CPUs"``: times from two kinds of machine are not comparable (the course's
-    tables were measured on more than one), and the CPU kind also decides which of torch's
-    kernels run (``recutils.environment.same_cpu_kernels``). The model name and flags come
-    from ``/proc/cpuinfo`` on Linux, ``platform.processor()`` elsewhere."""
+    2 CPUs"``: times from two kinds of machine are not comparable (the course's tables were
+    measured on more than one), and the CPU kind can change results in their last bits even
+    with torch capped at AVX2 (README, "One limit, measured: the CPU"). The name and the
+    instruction sets come from ``/proc/cpuinfo`` on Linux; elsewhere the name is
+    ``platform.processor()`` and no instruction set is named. CPUs: ``os.cpu_count()``."""
     name, flags = platform.processor() or "unknown processor", set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:

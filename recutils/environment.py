@@ -331,13 +331,13 @@ def _use_deterministic_algorithms(mode: bool, warn_only: bool = False) -> None:
     torch's compiler.
 
     The public function also sets the compiler's flag (``torch._inductor.config``), and
-    importing the compiler for that took about a second on the course machine: the first fit
-    of a neural model in a process paid it (in a cold run of the course, every notebook that
-    trains one and reads its text vectors from the cache; loading the text encoder with
-    transformers imports the compiler anyway). The course never compiles a model, so the
-    compiler's flag is set only if the compiler is loaded already; the flag the kernels read
-    is set as the public function sets it (``torch._C``). A torch without that private
-    function gets the public one."""
+    importing the compiler for that took about a second on the 2-core machine of the course's
+    time tables: the first fit of a neural model in a process paid it (in a cold run of the
+    course, every notebook that trains one and reads its text vectors from the cache; loading
+    the text encoder with transformers imports the compiler anyway). The course never
+    compiles a model, so the compiler's flag is set only if the compiler is loaded already;
+    the flag the kernels read is set as the public function sets it (``torch._C``). A torch
+    without that private function gets the public one."""
     import torch
 
     set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
