@@ -18,26 +18,23 @@ def machine() -> str:
     """The processor a report's times were measured on, e.g. ``"AMD EPYC (x86_64, AVX-512),
     2 CPUs"``: times from two kinds of machine are not comparable (the course's tables were
     measured on more than one), and the CPU kind can change results in their last bits even
-    with torch capped at AVX2 (README, "One limit, measured: the CPU"). The name and the
-    instruction sets come from ``/proc/cpuinfo`` on Linux; elsewhere the name is
-    ``platform.processor()`` and no instruction set is named. CPUs: ``os.cpu_count()``."""
-    name, flags = platform.processor() or "unknown processor", set()
+    with torch capped at AVX2 (README, "One limit, measured: the CPU"). The name comes from
+    ``/proc/cpuinfo`` on Linux (``platform.processor()`` elsewhere), the instruction sets from
+    NumPy's own check of the CPU (as ``recutils.environment.same_cpu_kernels`` decides), the
+    CPUs from ``os.cpu_count()``."""
+    from numpy._core._multiarray_umath import __cpu_features__
+
+    name = platform.processor() or "unknown processor"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and value.strip():
-                    name = " ".join(value.split())
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-                if name and flags and key.strip() == "flags":
-                    break
+            names = [line.partition(":")[2] for line in cpuinfo if line.startswith("model name")]
+        name = " ".join(names[0].split()) if names and names[0].strip() else name
     except OSError:
         pass
     features = [platform.machine()]
-    if "avx512f" in flags:
+    if __cpu_features__.get("AVX512F"):
         features.append("AVX-512")
-    elif "avx2" in flags:
+    elif __cpu_features__.get("AVX2"):
         features.append("AVX2, no AVX-512")
     return f"{name} ({', '.join(features)}), {os.cpu_count()} CPUs"
 

@@ -130,6 +130,20 @@ def _cpu_has_avx2() -> bool:
     return bool(__cpu_features__.get("AVX2")) and bool(__cpu_features__.get("FMA3"))
 
 
+def torch_kernels() -> str:
+    """torch's CPU capability in effect (``"AVX2"``, ``"AVX512"``, ``"DEFAULT"``, ...): which
+    of its kernels compute here (part of a cached model's key, ``recutils.persistence``). It
+    imports torch.
+
+    Example:
+        >>> torch_kernels() in ("AVX2", "AVX512", "DEFAULT", "NO AVX")  # doctest: +SKIP
+        True
+    """
+    import torch
+
+    return str(torch.backends.cpu.get_cpu_capability())
+
+
 def same_cpu_kernels() -> str:
     """Have torch compute with its AVX2 kernels on every x86-64 CPU that has AVX2.
 
@@ -165,9 +179,7 @@ def same_cpu_kernels() -> str:
     if _cpu_has_avx2():
         for name, value in SAME_KERNELS_ENVIRONMENT.items():
             os.environ.setdefault(name, value)
-    import torch
-
-    capability = str(torch.backends.cpu.get_cpu_capability())
+    capability = torch_kernels()
     wanted = os.environ.get("ATEN_CPU_CAPABILITY", "")
     if wanted and capability.upper() != wanted.upper() and not _state.get("kernels_warned"):
         _state["kernels_warned"] = 1  # once per process: the kernels cannot change any more

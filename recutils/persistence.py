@@ -1040,13 +1040,6 @@ def _fill_in_place(model: Recommender, loaded: Recommender) -> None:
     vars(model).update(state)
 
 
-def _torch_kernels() -> str:
-    """torch's CPU capability (``"AVX2"``, ``"AVX512"``, ...), part of a fitted model's key."""
-    import torch
-
-    return str(torch.backends.cpu.get_cpu_capability())
-
-
 def fit_cached(
     model: Recommender,
     train: Any,
@@ -1091,7 +1084,7 @@ def fit_cached(
         als = fit_cached(ALS(seed=42), d.train_and_valid)   # fitted, or loaded if cached
     """
     from recutils.cache import CacheWarning
-    from recutils.environment import cache_dir, configured_threads
+    from recutils.environment import cache_dir, configured_threads, torch_kernels
 
     if not isinstance(model, Recommender):
         raise TypeError(f"model must be a recutils Recommender, got {type(model).__name__}")
@@ -1111,7 +1104,7 @@ def fit_cached(
             # torch's threads: reductions may add in another order with another number
             "torch_threads": configured_threads()[1],
             # and its kernels (recutils.environment.same_cpu_kernels): AVX-512 ones differ
-            "torch_kernels": _torch_kernels(),
+            "torch_kernels": torch_kernels(),
         }
     )
     folder = Path(cache) if cache is not None else cache_dir() / MODEL_CACHE
