@@ -393,19 +393,20 @@ def test_stale_shard_is_not_used(tmp_path):
 
 
 def test_fresh_process_warm_path_and_silent_loading(tmp_path):
-    """In a new process: the warm path does not load the model; loading prints nothing."""
+    """In a new process: the warm path does not load the model, nor import torch or
+    transformers (what made a cold process slow: seconds, where reading the cache takes a
+    fraction of one; speed itself is measured in bench/, not asserted here); loading the model
+    afterwards prints nothing."""
     expected = encode_texts(TEXTS, cache_dir=tmp_path)
     script = textwrap.dedent(
         f"""
-        import json, sys, time
-        start = time.perf_counter()
+        import json, sys
         from recutils.text import encode_texts, load_encoder
-        imported = time.perf_counter()
         embeddings = encode_texts({TEXTS!r}, cache_dir={str(tmp_path)!r})
-        warm = time.perf_counter() - imported
+        heavy = sorted(name for name in ("torch", "transformers") if name in sys.modules)
         loaded = load_encoder.cache_info().currsize
         load_encoder()  # must be silent although setup() was not called
-        print(json.dumps({{"warm_s": warm, "model_loaded": loaded,
+        print(json.dumps({{"heavy_imports": heavy, "model_loaded": loaded,
                           "checksum": float(embeddings.astype("float64").sum())}}))
         """
     )
@@ -426,7 +427,7 @@ def test_fresh_process_warm_path_and_silent_loading(tmp_path):
     assert done.stderr == ""
     result = json.loads(done.stdout)
     assert result["model_loaded"] == 0
-    assert result["warm_s"] < 2.0  # typically ~0.15 s (hashing the weights for the key)
+    assert result["heavy_imports"] == []  # the warm path reads files and hashes them, no more
     assert result["checksum"] == pytest.approx(float(expected.astype("float64").sum()), abs=1e-9)
 
 
