@@ -295,10 +295,10 @@ def local_session(
     conf.set("spark.executorEnv.OMP_NUM_THREADS", "1")  # one BLAS thread per task
     java_options = []
     if checkpoint_dir is None and local:
-        if os.name == "nt" and not os.environ.get("HADOOP_HOME"):
-            java_options.append("-Xss16m")  # no winutils to write checkpoints: a deeper stack
-        else:
+        if _can_write_checkpoints():
             checkpoint_dir = str(_local_checkpoint_dir())
+        else:
+            java_options.append(DEEP_STACK)  # checkpoints cannot be written: a deeper stack
     if checkpoint_dir is not None:
         conf.set("spark.checkpoint.dir", checkpoint_dir)
         conf.set("spark.cleaner.referenceTracking.cleanCheckpoints", "true")
@@ -322,6 +322,28 @@ def local_session(
         context = SparkContext(conf=conf)
     context.setLogLevel("ERROR")
     return SparkSession(context)
+
+
+#: The JVM option a local session gets where it cannot write checkpoints (Windows without
+#: Hadoop's winutils): a 16 MB thread stack, deep enough for 40 ALS sweeps' lineage.
+DEEP_STACK = "-Xss16m"
+
+
+def _can_write_checkpoints(
+    os_name: str | None = None, environ: Mapping[str, str] | None = None
+) -> bool:
+    """Whether a local JVM can write checkpoints: everywhere but on Windows without
+    ``HADOOP_HOME`` (Hadoop writes files there through ``winutils.exe``, which it finds under
+    ``HADOOP_HOME``). ``os_name`` and ``environ`` default to this process's (``os.name``,
+    ``os.environ``); tests pass others.
+
+    Example:
+        >>> _can_write_checkpoints("nt", {}), _can_write_checkpoints("posix", {})
+        (False, True)
+    """
+    os_name = os.name if os_name is None else os_name
+    environ = os.environ if environ is None else environ
+    return os_name != "nt" or bool(environ.get("HADOOP_HOME"))
 
 
 def _local_checkpoint_dir() -> Path:

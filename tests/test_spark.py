@@ -517,8 +517,7 @@ def test_a_long_als_fit_checkpoints_instead_of_overflowing_the_stack(spark):
     from pyspark.ml.recommendation import ALS as SparkALS
 
     folder = spark.sparkContext.getCheckpointDir()
-    no_winutils = os.name == "nt" and not os.environ.get("HADOOP_HOME")  # -Xss16m instead
-    if not no_winutils:
+    if rs._can_write_checkpoints():  # else (Windows without winutils) a deeper stack: below
         assert folder is not None and "recutils-spark-checkpoints-" in folder
     rng = np.random.default_rng(0)
     pairs = pd.DataFrame({"user": rng.integers(0, 50, 600), "item": rng.integers(0, 80, 600)})
@@ -540,6 +539,59 @@ def test_a_long_als_fit_checkpoints_instead_of_overflowing_the_stack(spark):
         written = list(Path(folder.removeprefix("file:")).glob("rdd-*/part-*"))
         assert written, f"no checkpoint was written to {folder}"
     assert model.itemFactors.count() == pairs["item"].nunique()
+
+
+@pytest.mark.parametrize(
+    ("os_name", "environ", "can"),
+    [
+        ("posix", {}, True),
+        ("nt", {}, False),
+        ("nt", {"HADOOP_HOME": ""}, False),
+        ("nt", {"HADOOP_HOME": r"C:\hadoop"}, True),
+    ],
+)
+def test_where_a_local_jvm_can_write_checkpoints(os_name, environ, can):
+    assert rs._can_write_checkpoints(os_name, environ) is can
+
+
+WITHOUT_CHECKPOINTS = """
+import numpy as np, pandas as pd
+from pyspark.ml.recommendation import ALS
+from recutils import spark as rs
+rs._can_write_checkpoints = lambda: False  # as on Windows without winutils
+spark = rs.local_session(partitions=2, driver_memory="1g")
+options = spark.conf.get("spark.driver.extraJavaOptions")
+assert rs.DEEP_STACK in options.split(), options
+assert spark.sparkContext.getCheckpointDir() is None
+rng = np.random.default_rng(0)
+pairs = pd.DataFrame({"user": rng.integers(0, 50, 600), "item": rng.integers(0, 80, 600)})
+pairs = pairs.drop_duplicates().assign(weight=1.0)
+als = ALS(rank=4, maxIter=40, implicitPrefs=True, userCol="user", itemCol="item",
+          ratingCol="weight", seed=1, numUserBlocks=2, numItemBlocks=2)
+model = als.fit(spark.createDataFrame(pairs))
+assert model.userFactors.count() == pairs["user"].nunique()
+print("fitted")
+"""
+
+
+@needs_spark
+def test_without_checkpoints_a_deeper_stack_runs_a_long_als_fit():
+    # The Windows fallback, on any machine: a JVM that cannot write checkpoints gets
+    # DEEP_STACK, and 40 sweeps (which overflowed the default stack without checkpoints)
+    # finish. JVM options are read when the JVM starts, so this needs a process of its own.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_CHECKPOINTS],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout.strip().endswith("fitted"), (
+        done.stdout[-2000:] + done.stderr[-3000:]
+    )
 
 
 @needs_spark
