@@ -30,8 +30,7 @@ about 1 s per epoch for its LightGCN on MovieLens-100k (75,000 training pairs) o
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import importlib.metadata
 import statistics
 import sys
 from pathlib import Path
@@ -39,11 +38,11 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
-import torch_geometric
-from report import emit
+from report import emit, machine
 
 import recutils
 from recutils.datasets import load
+from recutils.environment import torch_kernels
 from recutils.interactions import IdIndex, user_item_pairs
 from recutils.models.graph import LightGCN
 
@@ -96,10 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     facts = (
         f"LightGCN with {LAYERS} layers, 64 factors, batch 2,048, one negative per pair, on "
         f"{train.nnz:,} pairs ({train.shape[0]:,} users x {train.shape[1]:,} items); median of "
-        f"{args.epochs} epochs after a warm-up epoch; {os.cpu_count()} CPUs "
-        f"({platform.machine()}), torch {torch.__version__.split('+')[0]}, torch_geometric "
-        f"{torch_geometric.__version__}. Speed-up: best of 1 or 2 threads against the best of "
-        "the reference."
+        f"{args.epochs} epochs after a warm-up epoch; {machine()}, torch "
+        f"{torch.__version__.split('+')[0]} (kernels: {torch_kernels()}), torch_geometric "
+        f"{importlib.metadata.version('torch_geometric')} (its version read without importing "
+        "it: the import computes with torch before recutils.setup could choose the kernels). "
+        "Speed-up: best of 1 or 2 threads against the best of the reference."
     )
     emit(table, facts, output=args.output)
     return 0
