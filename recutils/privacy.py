@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import special, stats
 
 from recutils import checks
@@ -243,10 +244,12 @@ def clip_and_noise(
     ``(alpha, alpha / (2 sigma^2))``-RDP (Mironov, 2017).
 
     Args:
-        contributions: (n, ...) array, one contribution per row (flattened for its norm).
+        contributions: (n, ...) array, one contribution per row (flattened for its norm); or
+            an (n, d) scipy sparse matrix, one contribution per row (e.g. users' 0/1 rows of
+            products: the sum is computed without a dense copy, the same numbers to rounding).
         clip_norm: ``C`` > 0.
         noise_multiplier: ``sigma`` >= 0 (0: clipping only, no privacy).
-        rng: the random generator of the noise.
+        rng: the random generator of the noise (the same draws for both kinds of input).
 
     Returns:
         float64 array of one contribution's shape: the noisy sum.
@@ -256,6 +259,8 @@ def clip_and_noise(
         >>> clip_and_noise(np.array([[3.0, 4.0], [0.3, 0.4]]), 1.0, 0.0, rng)
         array([0.9, 1.2])
     """
+    if sp.issparse(contributions):
+        return _clip_and_noise_sparse(contributions, clip_norm, noise_multiplier, rng)
     array = np.asarray(contributions, dtype=np.float64)
     if array.ndim < 2 or array.shape[0] == 0:
         raise ValueError(
@@ -272,6 +277,28 @@ def clip_and_noise(
     if sigma > 0:
         total = total + rng.normal(0.0, sigma * clip_norm, size=total.shape)
     return total.reshape(array.shape[1:])
+
+
+def _clip_and_noise_sparse(
+    contributions: Any, clip_norm: float, noise_multiplier: float, rng: np.random.Generator
+) -> np.ndarray:
+    """:func:`clip_and_noise` for a sparse (n, d) matrix: row norms from the stored values,
+    each row scaled by ``min(1, C / ||g||)``, the column sums, then the same noise."""
+    matrix = sp.csr_matrix(contributions, dtype=np.float64)
+    if matrix.shape[0] == 0:
+        raise ValueError(
+            f"contributions must be (n, ...) with one contribution per row, got {matrix.shape}"
+        )
+    if not np.isfinite(matrix.data).all():
+        raise ValueError("contributions must be finite")
+    clip_norm = checks.positive_number(clip_norm, "clip_norm", "the L2 bound C")
+    sigma = checks.non_negative_number(noise_multiplier, "noise_multiplier", "noise std / C")
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    factors = np.minimum(1.0, clip_norm / np.maximum(norms, np.finfo(float).tiny))
+    total = np.asarray((sp.diags(factors) @ matrix).sum(axis=0)).ravel()
+    if sigma > 0:
+        total = total + rng.normal(0.0, sigma * clip_norm, size=total.shape)
+    return total
 
 
 def _log_a(q: float, sigma: float, alpha: int) -> float:

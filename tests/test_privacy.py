@@ -7,6 +7,7 @@ import doctest
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy import integrate, stats
 
 from recutils import privacy
@@ -92,6 +93,24 @@ def test_clipping_bounds_each_contribution_and_the_noise_has_the_stated_scale():
         privacy.clip_and_noise(np.array([1.0, 2.0]), 1.0, 1.0, rng)
     with pytest.raises(ValueError, match="clip_norm"):
         privacy.clip_and_noise(contributions, 0.0, 1.0, rng)
+
+
+def test_a_sparse_matrix_of_contributions_gives_the_dense_sum_and_the_same_noise():
+    rng = np.random.default_rng(3)
+    rows = (rng.random((40, 25)) < 0.2).astype(np.float64)  # users' 0/1 rows of products
+    rows[5] = 0.0  # a user with nothing: norm 0, contributes 0
+    rows[7, :] = 3.0  # a heavy contribution, clipped
+    for sigma in (0.0, 2.0):
+        dense = privacy.clip_and_noise(rows, 1.5, sigma, np.random.default_rng(9))
+        sparse = privacy.clip_and_noise(sp.csr_matrix(rows), 1.5, sigma, np.random.default_rng(9))
+        assert sparse.shape == (25,)
+        assert np.allclose(sparse, dense, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="one contribution per row"):
+        privacy.clip_and_noise(sp.csr_matrix((0, 3)), 1.0, 1.0, rng)
+    with pytest.raises(ValueError, match="finite"):
+        privacy.clip_and_noise(sp.csr_matrix(np.array([[np.nan, 1.0]])), 1.0, 1.0, rng)
+    with pytest.raises(ValueError, match="clip_norm"):
+        privacy.clip_and_noise(sp.csr_matrix(rows), -1.0, 1.0, rng)
 
 
 def test_a_model_that_memorises_is_caught_and_one_that_ignores_its_data_is_not():
