@@ -9,6 +9,7 @@ import numpy as np
 from pyspark.sql import functions as F
 
 from recutils import spark as rs
+from recutils.datasets import load
 
 
 def exercise_1(nb):
@@ -58,3 +59,14 @@ def exercise_4(nb):
         if nb.projected_minutes(stage, machines) <= 2:
             return machines
     return "no number of machines: the fixed part alone takes longer"
+
+
+def exercise_5(nb):
+    """Section 2's steps on another log: the split is a ``where`` per period and the pairs a
+    ``groupBy``, whatever the shop. Online Retail has purchases only, so every pair's weight is
+    a multiple of the purchase's; ``count`` is the action that runs the job."""
+    retail = load("online-retail")
+    events = rs.events_frame(nb.spark, retail.interactions)
+    valid_start, test_start = rs.temporal_periods(events, nb.TEST_DAYS, nb.VALID_DAYS)
+    periods = rs.split_by_periods(events, valid_start, test_start)
+    return rs.user_item_pairs(periods["test"], nb.EVENT_WEIGHTS).count()

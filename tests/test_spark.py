@@ -20,6 +20,7 @@ import pytest
 import scipy.sparse as sp
 
 from recutils import spark as rs
+from recutils.datasets import load
 from recutils.datasets.shop import generate_shop
 from recutils.interactions import IdIndex
 from recutils.metrics import ranking_metrics_per_user
@@ -239,11 +240,11 @@ def test_pandas_3_frames_go_to_spark_and_back_unchanged(spark):
     assert rows == 1  # a missing string is a Spark null
 
 
-@needs_spark
-def test_the_split_and_the_pairs_equal_recutils(spark, shop):
-    protocol = temporal_protocol(shop, 20, 20, event_weights=WEIGHTS)
-    events = rs.events_frame(spark, shop.interactions)
-    valid_start, test_start = rs.temporal_periods(events, 20, 20)
+def assert_split_equals_recutils(spark, dataset, test_days, valid_days):
+    """Spark's periods and every part's pairs equal ``temporal_protocol``'s, entry by entry."""
+    protocol = temporal_protocol(dataset, test_days, valid_days, event_weights=WEIGHTS)
+    events = rs.events_frame(spark, dataset.interactions)
+    valid_start, test_start = rs.temporal_periods(events, test_days, valid_days)
     assert (valid_start, test_start) == (protocol.valid_start, protocol.test_start)
     periods = rs.split_by_periods(events, valid_start, test_start)
     for part in ("train", "valid", "train_and_valid", "test"):
@@ -251,6 +252,18 @@ def test_the_split_and_the_pairs_equal_recutils(spark, shop):
         expected = getattr(protocol, part)
         assert matrix.nnz == expected.nnz > 0
         assert (matrix != expected).nnz == 0, part
+
+
+@needs_spark
+def test_the_split_and_the_pairs_equal_recutils(spark, shop):
+    assert_split_equals_recutils(spark, shop, 20, 20)
+
+
+@needs_spark
+def test_the_split_and_the_pairs_equal_recutils_on_online_retail(spark):
+    """Notebook 15's check on the real log that ships with the course (a UK shop's purchases,
+    the notebook's 30-day periods): its section 2 runs it on the generated shop only."""
+    assert_split_equals_recutils(spark, load("online-retail"), 30, 30)
 
 
 @needs_spark
