@@ -259,46 +259,33 @@ def clip_and_noise(
         >>> clip_and_noise(np.array([[3.0, 4.0], [0.3, 0.4]]), 1.0, 0.0, rng)
         array([0.9, 1.2])
     """
-    if sp.issparse(contributions):
-        return _clip_and_noise_sparse(contributions, clip_norm, noise_multiplier, rng)
-    array = np.asarray(contributions, dtype=np.float64)
+    sparse = sp.issparse(contributions)
+    if sparse:  # summed without a dense copy
+        array = sp.csr_matrix(contributions, dtype=np.float64)
+    else:
+        array = np.asarray(contributions, dtype=np.float64)
     if array.ndim < 2 or array.shape[0] == 0:
         raise ValueError(
             f"contributions must be (n, ...) with one contribution per row, got {array.shape}"
         )
-    if not np.isfinite(array).all():
+    if not np.isfinite(array.data if sparse else array).all():
         raise ValueError("contributions must be finite")
     clip_norm = checks.positive_number(clip_norm, "clip_norm", "the L2 bound C")
     sigma = checks.non_negative_number(noise_multiplier, "noise_multiplier", "noise std / C")
-    flat = array.reshape(array.shape[0], -1)
-    norms = np.linalg.norm(flat, axis=1)
+    if sparse:
+        flat = array
+        norms = np.sqrt(np.asarray(flat.multiply(flat).sum(axis=1)).ravel())
+    else:
+        flat = array.reshape(array.shape[0], -1)
+        norms = np.linalg.norm(flat, axis=1)
     factors = np.minimum(1.0, clip_norm / np.maximum(norms, np.finfo(float).tiny))
-    total = (flat * factors[:, None]).sum(axis=0)
+    if sparse:
+        total = np.asarray((sp.diags(factors) @ flat).sum(axis=0)).ravel()
+    else:
+        total = (flat * factors[:, None]).sum(axis=0)
     if sigma > 0:
         total = total + rng.normal(0.0, sigma * clip_norm, size=total.shape)
     return total.reshape(array.shape[1:])
-
-
-def _clip_and_noise_sparse(
-    contributions: Any, clip_norm: float, noise_multiplier: float, rng: np.random.Generator
-) -> np.ndarray:
-    """:func:`clip_and_noise` for a sparse (n, d) matrix: row norms from the stored values,
-    each row scaled by ``min(1, C / ||g||)``, the column sums, then the same noise."""
-    matrix = sp.csr_matrix(contributions, dtype=np.float64)
-    if matrix.shape[0] == 0:
-        raise ValueError(
-            f"contributions must be (n, ...) with one contribution per row, got {matrix.shape}"
-        )
-    if not np.isfinite(matrix.data).all():
-        raise ValueError("contributions must be finite")
-    clip_norm = checks.positive_number(clip_norm, "clip_norm", "the L2 bound C")
-    sigma = checks.non_negative_number(noise_multiplier, "noise_multiplier", "noise std / C")
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    factors = np.minimum(1.0, clip_norm / np.maximum(norms, np.finfo(float).tiny))
-    total = np.asarray((sp.diags(factors) @ matrix).sum(axis=0)).ravel()
-    if sigma > 0:
-        total = total + rng.normal(0.0, sigma * clip_norm, size=total.shape)
-    return total
 
 
 def _log_a(q: float, sigma: float, alpha: int) -> float:
