@@ -28,6 +28,7 @@ It returns a :class:`SetupInfo` describing what it did; it prints nothing.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import random
@@ -452,11 +453,18 @@ def setup(
     except ImportError:  # tqdm is optional
         pass
 
-    import transformers
-    from transformers.utils import logging as transformers_logging
+    if "transformers" in sys.modules:  # imported already: its settings are read, so set them
+        from transformers.utils import logging as transformers_logging
 
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
+        transformers_logging.disable_progress_bar()
+    else:  # read when it is imported (not here: that takes half a second per notebook)
+        os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # transformers' bars follow the hub's
+        if "huggingface_hub" in sys.modules:  # it read the variable when it was imported
+            from huggingface_hub.utils import disable_progress_bars
+
+            disable_progress_bars()
 
     import pandas as pd
 
@@ -472,7 +480,7 @@ def setup(
         torch_threads=torch_threads,
         # without the local build tag ("2.13.0+cpu" -> "2.13.0"): the same on every platform
         torch_version=torch.__version__.split("+")[0],
-        transformers_version=transformers.__version__.split("+")[0],
+        transformers_version=importlib.metadata.version("transformers").split("+")[0],
         torch_threads_rule=rule,
         cpu_kernels=cpu_kernels,
     )

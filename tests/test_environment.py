@@ -49,6 +49,36 @@ def test_warnings_are_shown_without_the_source_path():
     assert text == "UserWarning: cache entry x.npz is stale\n"
 
 
+def test_transformers_is_silenced_without_being_imported_by_setup():
+    """setup() does not import transformers (half a second per notebook, for notebooks that
+    never use it), yet transformers imported after it logs errors only and shows no loading
+    bars; imported before it, it is set the same way."""
+    script = (
+        "import json, sys\n"
+        "import recutils\n"
+        "{before}"
+        "info = recutils.setup()\n"
+        "imported_by_setup = 'transformers' in sys.modules\n"
+        "from transformers.utils import logging\n"
+        "import transformers\n"
+        "print(json.dumps([imported_by_setup, logging.get_verbosity(),\n"
+        "                  logging.is_progress_bar_enabled(),\n"
+        "                  info.transformers_version == transformers.__version__.split('+')[0]]))\n"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"}
+    }
+    for before, imported in (("", False), ("import transformers\n", True)):
+        done = subprocess.run(
+            [sys.executable, "-c", script.format(before=before)],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"[{str(imported).lower()}, 40, false, true]", before
+
+
 def test_data_and_cache_dirs_follow_argument_then_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("RECUTILS_DATA_DIR", str(tmp_path / "d"))
     monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path / "c"))
