@@ -73,7 +73,11 @@ def test_transformers_is_silenced_without_being_imported_by_setup():
     for before, imported in (("", False), ("import transformers\n", True)):
         done = subprocess.run(
             [sys.executable, "-c", script.format(before=before)],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == f"[{str(imported).lower()}, 40, false, true]", before

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from recutils.datasets import load
+from recutils.datasets import shop as shop_module
 from recutils.datasets.shop import (
     DOMAINS,
     LEAVES,
@@ -299,3 +300,83 @@ def test_small_shop_is_bit_for_bit_unchanged():
         n_users=300, n_items=400, seed=7, start="2023-03-01", days=300, sessions_per_user=9.5
     )
     check_digests(small, "small")
+
+
+# -- the generated shop in the course's cache ------------------------------------------------
+
+
+def assert_same_shop(expected, found) -> None:
+    """Frames equal with their dtypes, truth arrays equal bit for bit (NaT included)."""
+    for name in ("interactions", "items", "users"):
+        pd.testing.assert_frame_equal(
+            getattr(found, name), getattr(expected, name), check_exact=True
+        )
+    assert found.info == expected.info and found.name == expected.name
+    for field in dataclasses.fields(expected.truth):
+        want, got = getattr(expected.truth, field.name), getattr(found.truth, field.name)
+        if isinstance(want, np.ndarray):
+            assert got.dtype == want.dtype and got.shape == want.shape, field.name
+            if want.dtype == object:
+                assert list(got) == list(want), field.name
+            else:
+                assert got.tobytes() == want.tobytes(), field.name
+        else:
+            assert type(got) is type(want) and got == want, field.name
+
+
+def cached_entries(folder):
+    return sorted((folder / "datasets").glob("shop-*.npz"))
+
+
+def test_the_cached_shop_is_the_generated_shop_and_is_read_without_generating(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path))
+    options = {"n_users": 60, "n_items": 150, "seed": 3, "days": 90}
+    generated = generate_shop(**options, cache=False)
+    assert cached_entries(tmp_path) == []  # cache=False neither reads nor writes
+    first = generate_shop(**options, cache=True)  # a miss: generated, written, read back
+    assert len(cached_entries(tmp_path)) == 1
+    assert_same_shop(generated, first)
+    monkeypatch.setattr(shop_module, "_generate_shop", fail_if_generated)
+    assert_same_shop(generated, generate_shop(**options, cache=True))  # read, not generated
+    # another option or another config is another shop, so another entry
+    with pytest.raises(AssertionError, match="generated although"):
+        generate_shop(**{**options, "seed": 4}, cache=True)
+    with pytest.raises(AssertionError, match="generated although"):
+        generate_shop(**options, config=ShopConfig(cart_slope=1.0), cache=True)
+
+
+def test_the_course_switch_decides_when_cache_is_not_given(tmp_path, monkeypatch):
+    from recutils import environment
+
+    monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path))
+    options = {"n_users": 40, "n_items": 120, "seed": 1, "days": 70}
+    generate_shop(**options)  # the unit tests' switch is off (conftest): nothing is kept
+    assert cached_entries(tmp_path) == []
+    monkeypatch.setitem(environment._state, "model_cache", 1)  # as after recutils.setup()
+    generate_shop(**options)
+    assert len(cached_entries(tmp_path)) == 1
+    # a seed that is not a number has no key: generated every time, nothing kept
+    generate_shop(**{**options, "seed": np.random.SeedSequence(1)})
+    assert len(cached_entries(tmp_path)) == 1
+
+
+def test_a_corrupt_cached_shop_is_reported_and_generated_again(tmp_path, monkeypatch):
+    from recutils.cache import CacheWarning
+
+    monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path))
+    options = {"n_users": 40, "n_items": 120, "seed": 2, "days": 70}
+    generated = generate_shop(**options, cache=True)
+    [entry] = cached_entries(tmp_path)
+    data = bytearray(entry.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the arrays
+    entry.write_bytes(bytes(data))
+    with pytest.warns(CacheWarning, match="rebuilding it"):
+        again = generate_shop(**options, cache=True)
+    assert_same_shop(generated, again)
+    assert_same_shop(generated, generate_shop(**options, cache=True))  # the rebuilt entry
+
+
+def fail_if_generated(*args, **kwargs):
+    raise AssertionError("the shop was generated although it should come from the cache")
