@@ -45,6 +45,7 @@ import hashlib
 import importlib.resources
 import json
 import os
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -202,18 +203,30 @@ def unknown_token_share(texts: Sequence[str] | pd.Series | np.ndarray) -> np.nda
         [0.0, 1.0, 0.5]
     """
     values = checks.text_list(texts)
-    if not values:
-        return np.zeros(0, dtype=np.float64)
+    share = np.zeros(len(values), dtype=np.float64)
+    # Printable ASCII text has no [UNK] unless a word is too long: every ASCII character is
+    # in the vocabulary, alone and as a word's continuation ("##q"), so any word of at most
+    # MAX_WORD_CHARACTERS splits into known pieces (tests/test_text.py checks this against
+    # the tokenizer). Only other texts are tokenized: most catalogs skip the tokenizer.
+    others = [
+        i
+        for i, value in enumerate(values)
+        if not _PRINTABLE_ASCII.fullmatch(value) or _TOO_LONG_WORD.search(value)
+    ]
+    if not others:
+        return share
     tokenizer = _word_pieces()
     unknown = tokenizer.token_to_id("[UNK]")
-    encoded = tokenizer.encode_batch(values, add_special_tokens=False)
-    return np.array(
-        [
-            sum(t == unknown for t in item.ids) / len(item.ids) if item.ids else 0.0
-            for item in encoded
-        ],
-        dtype=np.float64,
-    )
+    encoded = tokenizer.encode_batch([values[i] for i in others], add_special_tokens=False)
+    for i, item in zip(others, encoded, strict=True):
+        share[i] = sum(t == unknown for t in item.ids) / len(item.ids) if item.ids else 0.0
+    return share
+
+
+#: Longest word WordPiece splits into pieces; a longer one is one [UNK] (``tokenizer.json``).
+MAX_WORD_CHARACTERS = 100
+_PRINTABLE_ASCII = re.compile(r"[\t\n\r\x20-\x7e]*")
+_TOO_LONG_WORD = re.compile(rf"[A-Za-z0-9]{{{MAX_WORD_CHARACTERS + 1}}}")
 
 
 @functools.lru_cache(maxsize=1)

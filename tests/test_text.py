@@ -500,6 +500,37 @@ def test_count_tokens_counts_special_tokens_and_does_not_truncate():
         count_tokens(["fine", None])
 
 
+def unknown_share_by_tokenizing(values: list[str]) -> list[float]:
+    """The definition: the share of [UNK] among each text's word pieces, every text tokenized."""
+    tokenizer = text._word_pieces()
+    unknown = tokenizer.token_to_id("[UNK]")
+    encoded = tokenizer.encode_batch(values, add_special_tokens=False)
+    return [sum(t == unknown for t in e.ids) / len(e.ids) if e.ids else 0.0 for e in encoded]
+
+
+def test_unknown_share_skips_the_tokenizer_only_where_it_would_find_no_unknown_token() -> None:
+    # the premise of the shortcut: every printable ASCII character is a known piece alone, as
+    # a word's continuation and repeated, and a word is one [UNK] only past the longest length
+    for character in map(chr, range(0x20, 0x7F)):
+        samples = [character, "a" + character, character * 3, "x" + character + "y"]
+        assert unknown_share_by_tokenizing(samples) == [0.0] * 4, repr(character)
+    longest = text.MAX_WORD_CHARACTERS
+    assert unknown_share_by_tokenizing(["a" * longest, "a" * (longest + 1)]) == [0.0, 1.0]
+    rng = np.random.default_rng(0)
+    ascii_letters = [chr(c) for c in range(0x20, 0x7F)] + ["\t", "\n", "\r"]
+    others = ["é", "ß", "红", "😀", "\x01", "\u200b", "Ж", "\x7f", "\u00a0"]
+    values = [
+        "".join(rng.choice(ascii_letters + others * (k % 3 == 0), size=rng.integers(0, 40)))
+        for k in range(600)
+    ]
+    values += [
+        "a" * (longest - 1), "b" * longest, "c" * (longest + 1), "x " + "d" * 150 + " y",
+        "ab\x01" + "e" * longest, "word_" * 30 + "z" * longest, "A" * (longest + 1),
+        "9" * (longest + 1), "caf\u00e9", "tab\tand\nnewline", "",
+    ]  # fmt: skip
+    assert text.unknown_token_share(values).tolist() == unknown_share_by_tokenizing(values)
+
+
 def test_unknown_tokens_are_measured_and_warned_about(tmp_path) -> None:
     shares = text.unknown_token_share(["red running shoes", "红色跑步鞋", "shoes 😀", ""])
     assert shares.tolist() == [0.0, 1.0, 0.5, 0.0]
