@@ -7,6 +7,8 @@ number, **lower first**, so a list never depends on the sorting algorithm or the
 
 * :func:`top_k_items` -- the ``k`` best columns of each row, in order, with exclusions
   (``-inf`` or an ``exclude`` matrix = never recommend); ``-1`` fills slots that cannot be.
+* :func:`top_k_excluding` -- the same with the excluded columns given per row (no matrix);
+  :func:`excluded_columns` reads them from some rows of a matrix.
 * :func:`smallest_k` -- its core on a cost matrix (the negated scores).
 * :func:`top_k_mask` -- an unordered selection (a boolean mask), cheaper when the order does
   not matter (e.g. keeping each row's ``k`` nearest neighbours).
@@ -106,11 +108,36 @@ def top_k_items(
     """
     array = _scores_to_numpy(scores)
     k = positive_int(k, "k")
+    excluded = None if exclude is None else sparse_matrix(exclude, "exclude", shape=array.shape)
+    return top_k_excluding(
+        array, k, None if excluded is None else (excluded.indptr, excluded.indices), batch_size
+    )
+
+
+def top_k_excluding(
+    scores: Any,
+    k: int,
+    excluded: tuple[np.ndarray, np.ndarray] | None,
+    batch_size: int | None = None,
+) -> np.ndarray:
+    """:func:`top_k_items` with the excluded columns of each row given as a CSR structure,
+    ``(indptr, indices)``: row ``u``'s are ``indices[indptr[u]:indptr[u + 1]]``; ``None``
+    excludes nothing. No matrix is built or checked (what a one-user call of
+    :meth:`recutils.models.Recommender.recommend` would mostly spend its time on);
+    ``excluded_columns`` gives the structure of some rows of a matrix.
+    """
+    array = _scores_to_numpy(scores)
+    k = positive_int(k, "k")
     n_users, n_items = array.shape
     if batch_size is None:
         batch_size = max(1, SCORES_PER_BATCH // max(n_items, 1))
     batch_size = positive_int(batch_size, "batch_size")
-    excluded = None if exclude is None else sparse_matrix(exclude, "exclude", shape=array.shape)
+    if excluded is not None:
+        indptr, indices = excluded
+        if len(indptr) != n_users + 1:
+            raise ValueError(
+                f"excluded has {len(indptr) - 1} rows of columns for {n_users} rows of scores"
+            )
 
     result = np.full((n_users, k), -1, dtype=np.int64)
     k_kept = min(k, n_items)
@@ -123,11 +150,25 @@ def top_k_items(
         if np.isnan(cost.max(axis=1)).any():  # max propagates NaN, and is cheaper than isnan
             _raise_for_nan(array, batch_size)
         if excluded is not None:
-            lo, hi = excluded.indptr[start], excluded.indptr[stop]
-            rows = np.repeat(np.arange(stop - start), np.diff(excluded.indptr[start : stop + 1]))
-            cost[rows, excluded.indices[lo:hi]] = np.inf
+            lo, hi = indptr[start], indptr[stop]
+            rows = np.repeat(np.arange(stop - start), np.diff(indptr[start : stop + 1]))
+            cost[rows, indices[lo:hi]] = np.inf
         result[start:stop, :k_kept] = smallest_k(cost, k_kept)
     return result
+
+
+def excluded_columns(matrix: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The nonzero columns of ``matrix``'s ``rows`` (a canonical CSR matrix: no stored zeros,
+    as every model's ``train_``), as the ``(indptr, indices)`` :func:`top_k_excluding` reads:
+    what ``matrix[rows]`` holds, without building it."""
+    starts, ends = matrix.indptr[rows], matrix.indptr[rows + 1]
+    counts = ends - starts
+    indptr = np.zeros(rows.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    if rows.size == 1:
+        return indptr, matrix.indices[starts[0] : ends[0]]
+    positions = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1])
+    return indptr, matrix.indices[positions]
 
 
 def smallest_k(cost: np.ndarray, k: int) -> np.ndarray:

@@ -333,6 +333,7 @@ class ShopSimulator:
             train=train, items=items, item_vectors=vectors, start=self.start
         )
         self._set_visits(events, index)
+        self._memo: dict[Any, Any] = {}  # see _visit_memo
 
     # -- construction ------------------------------------------------------------------------
 
@@ -466,11 +467,36 @@ class ShopSimulator:
         experiment: the visitors are the log's, their intents and "coin flips" new)."""
         other = copy.copy(self)
         other.seed = checks.seed(seed)
+        other._memo = {}
         return other
 
     def _generator(self, number: int, stream: int) -> np.random.Generator:
         """Visit ``number``'s own generator (``stream`` 0: the visitor, 1: the policy)."""
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(number, stream)))
+
+    def _visit_memo(self, number: int) -> dict[Any, Any]:
+        """What visit ``number`` computes the same for every slate (the visitor's draws, the
+        whole catalog's probabilities), kept for the visit asked last: :func:`ab_test` runs
+        every policy on a visit before the next, so each is computed once per visit, not once
+        per policy. Values are the same bits as computed afresh (tests/test_simulator.py)."""
+        if self._memo.get("visit") != (self.seed, number):
+            self._memo = {"visit": (self.seed, number)}
+        return self._memo
+
+    def _visitor_draws(self, number: int, k: int) -> tuple[int, np.ndarray]:
+        """Visit ``number``'s intent leaf and its (k, 3) coins (examined, clicked, purchased per
+        position), from the visitor's own generator."""
+        memo = self._visit_memo(number)
+        draws = memo.get(("draws", k))
+        if draws is None:
+            coins = self._generator(number, _VISITOR_STREAM).random(1 + 3 * k)
+            intent_cdf = np.cumsum(self._intent[number])
+            intent_leaf = min(
+                int(np.searchsorted(intent_cdf, coins[0] * intent_cdf[-1], side="right")),
+                intent_cdf.size - 1,
+            )
+            draws = memo[("draws", k)] = (intent_leaf, coins[1:].reshape(k, 3))
+        return draws
 
     def _check_visit(self, visit: Any) -> int:
         if not isinstance(visit, Visit):
@@ -543,12 +569,10 @@ class ShopSimulator:
         cart x checkout (x repeat)`` (module docstring), each (len(items),) float64. Products
         not launched at the visit get 0. For evaluation and the oracle only."""
         number = self._check_visit(visit)
-        columns = (
-            np.arange(self.n_items)
-            if items is None
-            else checks.positions(items, self.n_items, "item")
-        )
-        return self._probabilities(number, columns)
+        if items is None:
+            self._catalog_arrays(number)  # kept for the visit: its slate's outcome reads them
+            return self._probabilities(number, np.arange(self.n_items))
+        return self._probabilities(number, checks.positions(items, self.n_items, "item"))
 
     def _visit_arrays(
         self, number: int, columns: np.ndarray
@@ -575,8 +599,25 @@ class ShopSimulator:
         buy = buy * np.where(bought, self._item_repeat[columns], 1.0)
         return base, intent, buy, self._item_launch[columns] <= at
 
+    def _catalog_arrays(self, number: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_visit_arrays` of the whole catalog, kept for the visit (:meth:`_visit_memo`)."""
+        memo = self._visit_memo(number)
+        if "catalog" not in memo:
+            memo["catalog"] = self._visit_arrays(number, np.arange(self.n_items))
+        return memo["catalog"]
+
+    def _slate_arrays(
+        self, number: int, columns: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_visit_arrays` of ``columns``: read from the catalog's if the visit has them."""
+        catalog = self._visit_memo(number).get("catalog")
+        if catalog is None:
+            return self._visit_arrays(number, columns)
+        base, intent, buy, launched = catalog
+        return base[columns], intent[columns], buy[columns], launched[columns]
+
     def _probabilities(self, number: int, columns: np.ndarray) -> ItemProbabilities:
-        base, intent, buy, launched = self._visit_arrays(number, columns)
+        base, intent, buy, launched = self._slate_arrays(number, columns)
         click = (1.0 - intent) * _sigmoid(base) + intent * _sigmoid(base + self.intent_bonus)
         click = np.where(launched, click, 0.0)
         return ItemProbabilities(click, click * buy)
@@ -612,14 +653,9 @@ class ShopSimulator:
         slate), and each position's true click and purchase probability (the expectations,
         over the intent leaf as well)."""
         k = columns.size
-        coins = self._generator(number, _VISITOR_STREAM).random(1 + 3 * k)
-        intent_cdf = np.cumsum(self._intent[number])
-        intent_leaf = min(
-            int(np.searchsorted(intent_cdf, coins[0] * intent_cdf[-1], side="right")),
-            intent_cdf.size - 1,
-        )
-        per_position = coins[1:].reshape(k, 3)  # position r: examined, clicked, purchased
-        base, intent, buy, _ = self._visit_arrays(number, columns)
+        # position r: examined, clicked, purchased
+        intent_leaf, per_position = self._visitor_draws(number, k)
+        base, intent, buy, _ = self._slate_arrays(number, columns)
         examined = self.examination(k)
         in_intent = self._item_leaf[columns] == intent_leaf
         click_given_intent = _sigmoid(base + self.intent_bonus * in_intent)
@@ -1040,48 +1076,71 @@ def simulate(
     """
     if not isinstance(simulator, ShopSimulator):
         raise TypeError(f"simulator must be a ShopSimulator, got {type(simulator).__name__}")
-    if not isinstance(policy, Policy):
-        raise TypeError(
-            f"policy must be a recutils.simulator.Policy (choose/learn), got "
-            f"{type(policy).__name__}; wrap a model in ModelPolicy(model)"
-        )
     k = simulator.k if k is None else checks.positive_int(k, "k", "slate length")
     numbers = simulator.visit_numbers(visits)
-    who = f"policy {policy.name!r}"
-    size = numbers.size * k
-    shown = np.empty(size, dtype=np.int64)
-    propensity = np.full(size, np.nan)
-    clicked, purchased = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
-    click_probability, purchase_probability = np.empty(size), np.empty(size)
-    policy.start(simulator.observe())
-    for row, number in enumerate(numbers):
-        visit = simulator.visit(int(number))
-        slate = policy.choose(visit, k, simulator._generator(int(number), _POLICY_STREAM))
-        items, propensities = simulator.check_slate(visit, slate, k, who)
-        drawn = simulator._outcome(int(number), items)
+    run = _Run(simulator, policy, numbers, k)
+    for row, number in enumerate(numbers.tolist()):
+        run.step(row, number)
+    return run.log()
+
+
+class _Run:
+    """One policy's run through the visits ``numbers`` (:func:`simulate`; :func:`ab_test` steps
+    several runs visit by visit): started at creation, one :meth:`step` per visit, then
+    :meth:`log`."""
+
+    def __init__(
+        self, simulator: ShopSimulator, policy: Policy, numbers: np.ndarray, k: int
+    ) -> None:
+        if not isinstance(policy, Policy):
+            raise TypeError(
+                f"policy must be a recutils.simulator.Policy (choose/learn), got "
+                f"{type(policy).__name__}; wrap a model in ModelPolicy(model)"
+            )
+        self.simulator, self.policy, self.numbers, self.k = simulator, policy, numbers, k
+        self.who = f"policy {policy.name!r}"
+        size = numbers.size * k
+        self.shown = np.empty(size, dtype=np.int64)
+        self.propensity = np.full(size, np.nan)
+        self.clicked, self.purchased = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+        self.click_probability, self.purchase_probability = np.empty(size), np.empty(size)
+        policy.start(simulator.observe())
+
+    def step(self, row: int, number: int) -> None:
+        """Visit ``number`` (the run's ``row``-th): choose -> the visitor's response -> learn."""
+        simulator, policy, k = self.simulator, self.policy, self.k
+        visit = simulator.visit(number)
+        slate = policy.choose(visit, k, simulator._generator(number, _POLICY_STREAM))
+        items, propensities = simulator.check_slate(visit, slate, k, self.who)
+        drawn = simulator._outcome(number, items)
         cells = slice(row * k, (row + 1) * k)
-        shown[cells] = items
+        self.shown[cells] = items
         if propensities is not None:
-            propensity[cells] = propensities
-        clicked[cells], purchased[cells] = drawn[0], drawn[1]
-        click_probability[cells], purchase_probability[cells] = drawn[2], drawn[3]
+            self.propensity[cells] = propensities
+        self.clicked[cells], self.purchased[cells] = drawn[0], drawn[1]
+        self.click_probability[cells], self.purchase_probability[cells] = drawn[2], drawn[3]
         policy.learn(visit, slate, Feedback(clicked=drawn[0].copy(), purchased=drawn[1].copy()))
-    visit_of = np.repeat(numbers, k)
-    impressions = pd.DataFrame(
-        {
-            "visit": visit_of,
-            "user": simulator._visit_user[visit_of],
-            "time": simulator._visit_time[visit_of],
-            "position": np.tile(np.arange(k), numbers.size),
-            "item": shown,
-            "propensity": propensity,
-            "clicked": clicked,
-            "purchased": purchased,
-            "true_click_probability": click_probability,
-            "true_purchase_probability": purchase_probability,
-        }
-    )
-    return SimulationLog(policy=policy.name, impressions=impressions, k=k, seed=simulator.seed)
+
+    def log(self) -> SimulationLog:
+        simulator, numbers, k = self.simulator, self.numbers, self.k
+        visit_of = np.repeat(numbers, k)
+        impressions = pd.DataFrame(
+            {
+                "visit": visit_of,
+                "user": simulator._visit_user[visit_of],
+                "time": simulator._visit_time[visit_of],
+                "position": np.tile(np.arange(k), numbers.size),
+                "item": self.shown,
+                "propensity": self.propensity,
+                "clicked": self.clicked,
+                "purchased": self.purchased,
+                "true_click_probability": self.click_probability,
+                "true_purchase_probability": self.purchase_probability,
+            }
+        )
+        return SimulationLog(
+            policy=self.policy.name, impressions=impressions, k=k, seed=simulator.seed
+        )
 
 
 @dataclass(frozen=True)
@@ -1149,9 +1208,14 @@ def ab_test(
     numbers: each visitor meets every policy with the same intent and "coin flips"), so
     per-visit differences are paired.
 
+    Each log is the one :func:`simulate` gives for that policy alone; the policies take turns
+    visit by visit, so what a visit computes the same for every slate (the visitor's draws, the
+    truth's probabilities for the whole catalog) is computed once for all of them.
+
     Args:
         simulator: the environment.
-        policies: name -> policy, or policies named by their ``name`` (names must differ).
+        policies: name -> policy, or policies named by their ``name`` (names must differ;
+            distinct objects: each keeps its own state through the run).
         visits, k: as in :func:`simulate`.
 
     Example::
@@ -1171,8 +1235,17 @@ def ab_test(
             named[name] = policy
     if not named:
         raise ValueError("policies is empty; give at least one policy")
-    return ABTest(
-        logs={
-            name: simulate(simulator, policy, visits=visits, k=k) for name, policy in named.items()
-        }
-    )
+    if not isinstance(simulator, ShopSimulator):
+        raise TypeError(f"simulator must be a ShopSimulator, got {type(simulator).__name__}")
+    k = simulator.k if k is None else checks.positive_int(k, "k", "slate length")
+    numbers = simulator.visit_numbers(visits)
+    runs = {name: _Run(simulator, policy, numbers, k) for name, policy in named.items()}
+    # Visit by visit, every policy in turn (each policy still sees its own visits in order, so
+    # every log is the one simulate() gives): the visitor's draws and the catalog's
+    # probabilities are then computed once per visit for all policies.
+    for row, number in enumerate(numbers.tolist()):
+        if len(runs) > 1:
+            simulator._catalog_arrays(number)
+        for run in runs.values():
+            run.step(row, number)
+    return ABTest(logs={name: run.log() for name, run in runs.items()})

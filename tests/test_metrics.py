@@ -19,7 +19,7 @@ from recutils.metrics import (
     ranking_metrics,
     ranking_metrics_per_user,
 )
-from recutils.ranking import top_k_items
+from recutils.ranking import excluded_columns, top_k_excluding, top_k_items
 
 
 def csr(rows: list[list[int]], n_items: int) -> sparse.csr_array:
@@ -261,6 +261,30 @@ def test_top_k_matches_reference_with_ties_and_exclusion() -> None:
     floats = rng.random((30, 50), dtype=np.float32)
     np.testing.assert_array_equal(top_k_items(floats, 5), reference_top_k(floats, 5))
     np.testing.assert_array_equal(top_k_items(floats, 50), reference_top_k(floats, 50))
+
+
+def test_excluded_columns_of_some_rows_rank_as_the_matrix_of_those_rows() -> None:
+    """recommend's path: the excluded columns read from the rows of a matrix (no matrix built)
+    give the lists the matrix of those rows gives (the same rows more than once, empty rows)."""
+    rng = np.random.default_rng(11)
+    scores = rng.integers(0, 4, size=(25, 40)).astype(np.float64)  # many ties
+    matrix = sparse.csr_matrix((rng.random((50, 40)) < 0.3) * rng.random((50, 40)))
+    matrix[[3, 8]] = 0  # rows without entries
+    matrix.eliminate_zeros()
+    for rows in (np.array([8]), np.array([5]), rng.integers(0, 50, size=25)):
+        rows = np.resize(rows, rows.size)
+        part = scores[: rows.size]
+        expected = top_k_items(part, 12, sparse.csr_array(matrix[rows]))
+        indptr, indices = excluded_columns(matrix, rows)
+        np.testing.assert_array_equal(indptr, matrix[rows].indptr)
+        np.testing.assert_array_equal(indices, matrix[rows].indices)
+        for batch_size in (1, 4, None):
+            np.testing.assert_array_equal(
+                top_k_excluding(part, 12, (indptr, indices), batch_size), expected
+            )
+    np.testing.assert_array_equal(top_k_excluding(scores, 5, None), top_k_items(scores, 5))
+    with pytest.raises(ValueError, match="excluded has 2 rows of columns for 25 rows"):
+        top_k_excluding(scores, 5, excluded_columns(matrix, np.array([1, 2])))
 
 
 # --------------------------------------------------------------------------------------------

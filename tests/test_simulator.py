@@ -94,6 +94,40 @@ def test_a_visits_draws_do_not_depend_on_other_visits_slates(simulator):
     np.testing.assert_array_equal(feedback.purchased, rows["purchased"])
 
 
+def test_an_ab_test_gives_every_policy_the_log_it_gets_alone(simulator):
+    """ab_test runs the policies visit by visit and computes what a visit shares (the
+    visitor's draws, the whole catalog's probabilities) once; each log is still exactly the
+    one simulate() gives, a learning policy's and the oracle's included."""
+    train = simulator.observed.train
+
+    def policies():
+        return {
+            "random": RandomPolicy(),
+            "ALS": ModelPolicy(ALS(factors=4, iterations=2, seed=1).fit(train)),
+            "most popular, retrained": ModelPolicy(MostPopular(), retrain_every_days=2),
+            "logging": LoggingPolicy(MostPopular(), temperature=0.5, epsilon=0.2),
+            "oracle": OraclePolicy(simulator),
+        }
+
+    together = ab_test(simulator, policies(), visits=120)
+    for name, policy in policies().items():
+        alone = simulate(simulator, policy, visits=120)
+        pd.testing.assert_frame_equal(together.logs[name].impressions, alone.impressions)
+    # a replication (another seed) right after, over the same visits: its own draws, not the
+    # ones this simulator computed for the last visits above
+    other = simulator.with_seed(8)
+    replication = ab_test(other, {"random": RandomPolicy(), "oracle": OraclePolicy(other)},
+                          visits=slice(100, 130))  # fmt: skip
+    for name, policy in {"random": RandomPolicy(), "oracle": OraclePolicy(other)}.items():
+        alone = simulate(simulator.with_seed(8), policy, visits=slice(100, 130))
+        pd.testing.assert_frame_equal(replication.logs[name].impressions, alone.impressions)
+    first_seed = together.logs["oracle"].impressions
+    assert not np.array_equal(
+        replication.logs["oracle"].impressions["clicked"][: 20 * K],
+        first_seed[first_seed["visit"].between(100, 119)]["clicked"],
+    )
+
+
 def test_visits_are_the_logged_sessions_of_the_period_in_time_order(shop, simulator):
     visits = simulator.visits()
     events = shop.interactions

@@ -45,7 +45,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recutils import checks
-from recutils.ranking import top_k_items
+from recutils.ranking import excluded_columns, top_k_excluding, top_k_items
 
 SparseMatrix = sp.spmatrix | sp.sparray
 
@@ -311,12 +311,14 @@ class Recommender(ABC):
             scores = self.score(batch)
             if outside is not None:
                 scores[:, outside] = -np.inf
-            left_out = self.train_[batch] if exclude_seen else None
-            if extra is not None:
+            if extra is None:  # the common case, without building a matrix per batch
+                seen = excluded_columns(self.train_, batch) if exclude_seen else None
+                top = top_k_excluding(scores, k, seen)
+            else:
                 # a pair is left out when it is nonzero in either matrix (a sum could cancel)
                 extra_rows = extra[batch] != 0
-                left_out = extra_rows if left_out is None else (left_out != 0) + extra_rows
-            top = top_k_items(scores, k, exclude=left_out)
+                left_out = (self.train_[batch] != 0) + extra_rows if exclude_seen else extra_rows
+                top = top_k_items(scores, k, exclude=left_out)
             filled = top >= 0
             chosen = np.take_along_axis(scores, np.maximum(top, 0), axis=1)
             ids[start : start + batch.size] = top
