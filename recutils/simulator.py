@@ -890,7 +890,8 @@ class LoggingPolicy(Policy):
         """Candidate item numbers and their softmax weights ``exp((s - max s) / T)``."""
         mask = self.observed_.launched(visit.time)
         if self.exclude_seen:
-            mask[self.observed_.train[visit.user].indices] = False
+            train = self.observed_.train  # the user's row, read without building a matrix
+            mask[train.indices[train.indptr[visit.user] : train.indptr[visit.user + 1]]] = False
         candidates = np.flatnonzero(mask)
         scores = self.model_.score([visit.user], candidates)[0].astype(np.float64)
         scaled = scores / self.temperature
