@@ -458,7 +458,8 @@ def setup(
 
         transformers_logging.set_verbosity_error()
         transformers_logging.disable_progress_bar()
-    else:  # read when it is imported (not here: that takes half a second per notebook)
+    else:  # read when it is imported (not here: that takes half a second per notebook); set,
+        # not defaulted, as the calls above set them whatever the user's environment says
         os.environ["TRANSFORMERS_VERBOSITY"] = "error"
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # transformers' bars follow the hub's
         if "huggingface_hub" in sys.modules:  # it read the variable when it was imported

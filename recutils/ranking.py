@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from recutils.checks import positive_int, sparse_matrix
+from recutils.checks import positions, positive_int, sparse_matrix
 
 SparseMatrix = sparse.sparray | sparse.spmatrix
 
@@ -121,10 +121,10 @@ def top_k_excluding(
     batch_size: int | None = None,
 ) -> np.ndarray:
     """:func:`top_k_items` with the excluded columns of each row given as a CSR structure,
-    ``(indptr, indices)``: row ``u``'s are ``indices[indptr[u]:indptr[u + 1]]``; ``None``
-    excludes nothing. No matrix is built or checked (what a one-user call of
+    ``(indptr, indices)``: every column in ``indices[indptr[u]:indptr[u + 1]]`` is left out of
+    row ``u``; ``None`` excludes nothing. No matrix is built (what a one-user call of
     :meth:`recutils.models.Recommender.recommend` would mostly spend its time on);
-    ``excluded_columns`` gives the structure of some rows of a matrix.
+    :func:`excluded_columns` gives the structure of some rows of a matrix.
     """
     array = _scores_to_numpy(scores)
     k = positive_int(k, "k")
@@ -133,10 +133,15 @@ def top_k_excluding(
         batch_size = max(1, SCORES_PER_BATCH // max(n_items, 1))
     batch_size = positive_int(batch_size, "batch_size")
     if excluded is not None:
-        indptr, indices = excluded
-        if len(indptr) != n_users + 1:
+        indptr, indices = (np.asarray(part) for part in excluded)
+        if indptr.ndim != 1 or len(indptr) != n_users + 1:
             raise ValueError(
-                f"excluded has {len(indptr) - 1} rows of columns for {n_users} rows of scores"
+                f"excluded gives columns for {len(indptr) - 1} rows but scores has {n_users} "
+                "rows; excluded is (indptr, indices) with len(indptr) = rows + 1"
+            )
+        if indices.size and (indices.min() < 0 or indices.max() >= n_items):
+            raise ValueError(
+                f"excluded holds column numbers outside 0..{n_items - 1} (the scores' columns)"
             )
 
     result = np.full((n_users, k), -1, dtype=np.int64)
@@ -157,18 +162,38 @@ def top_k_excluding(
     return result
 
 
-def excluded_columns(matrix: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The nonzero columns of ``matrix``'s ``rows`` (a canonical CSR matrix: no stored zeros,
-    as every model's ``train_``), as the ``(indptr, indices)`` :func:`top_k_excluding` reads:
-    what ``matrix[rows]`` holds, without building it."""
-    starts, ends = matrix.indptr[rows], matrix.indptr[rows + 1]
-    counts = ends - starts
+def excluded_columns(matrix: Any, rows: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The columns of the nonzero entries of some rows of a CSR matrix, as the
+    ``(indptr, indices)`` :func:`top_k_excluding` reads: what ``matrix[rows]`` holds (stored
+    zeros left out), without building it.
+
+    Args:
+        matrix: a scipy.sparse CSR matrix (n_rows, n_columns), e.g. a model's ``train_``.
+        rows: row numbers (any order, repeats allowed).
+
+    Returns:
+        ``(indptr, indices)``: int64 (len(rows) + 1,) and the columns, row after row.
+    """
+    if not (sparse.issparse(matrix) and matrix.format == "csr"):
+        raise TypeError(
+            f"matrix must be a scipy.sparse CSR matrix, got {type(matrix).__name__}"
+            + (f" in {matrix.format.upper()} format" if sparse.issparse(matrix) else "")
+        )
+    rows = positions(rows, matrix.shape[0], "user")
+    starts = matrix.indptr[rows].astype(np.int64)
+    counts = matrix.indptr[rows + 1] - starts
+    total = int(counts.sum())
+    first = np.zeros(rows.size, dtype=np.int64)  # each row's place in the result
+    np.cumsum(counts[:-1], out=first[1:])
+    entries = np.repeat(starts - first, counts) + np.arange(total)  # positions in matrix
+    stored = matrix.data[entries] != 0
+    if not stored.all():  # a stored zero is no entry
+        row_of_entry = np.repeat(np.arange(rows.size), counts)
+        counts = np.bincount(row_of_entry[stored], minlength=rows.size)
+        entries = entries[stored]
     indptr = np.zeros(rows.size + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    if rows.size == 1:
-        return indptr, matrix.indices[starts[0] : ends[0]]
-    positions = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1])
-    return indptr, matrix.indices[positions]
+    return indptr, matrix.indices[entries]
 
 
 def smallest_k(cost: np.ndarray, k: int) -> np.ndarray:

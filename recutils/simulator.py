@@ -91,7 +91,7 @@ import scipy.sparse as sp
 from recutils import checks, uncertainty
 from recutils.interactions import user_item_pairs
 from recutils.models.base import Recommender, fit_model
-from recutils.ranking import top_k_items
+from recutils.ranking import excluded_columns, top_k_items
 from recutils.schema import EVENT, SESSION, TIMESTAMP, USER, Dataset
 from recutils.settings import EVENT_WEIGHTS
 
@@ -479,8 +479,10 @@ class ShopSimulator:
         whole catalog's probabilities), kept for the visit asked last: :func:`ab_test` runs
         every policy on a visit before the next, so each is computed once per visit, not once
         per policy. Values are the same bits as computed afresh (tests/test_simulator.py)."""
-        if self._memo.get("visit") != (self.seed, number):
-            self._memo = {"visit": (self.seed, number)}
+        # everything the kept values depend on besides the visit (a copy may share the dict)
+        visit = (self.seed, number, self.click_intercept, self.click_slope)
+        if self._memo.get("visit") != visit:
+            self._memo = {"visit": visit}
         return self._memo
 
     def _visitor_draws(self, number: int, k: int) -> tuple[int, np.ndarray]:
@@ -890,8 +892,7 @@ class LoggingPolicy(Policy):
         """Candidate item numbers and their softmax weights ``exp((s - max s) / T)``."""
         mask = self.observed_.launched(visit.time)
         if self.exclude_seen:
-            train = self.observed_.train  # the user's row, read without building a matrix
-            mask[train.indices[train.indptr[visit.user] : train.indptr[visit.user + 1]]] = False
+            mask[excluded_columns(self.observed_.train, np.array([visit.user]))[1]] = False
         candidates = np.flatnonzero(mask)
         scores = self.model_.score([visit.user], candidates)[0].astype(np.float64)
         scaled = scores / self.temperature
@@ -1075,14 +1076,26 @@ def simulate(
         log = simulate(simulator, RandomPolicy(), visits=1000)
         log.summary()["purchase rate"]
     """
+    return _run_policies(simulator, {"policy": policy}, visits, k)["policy"]
+
+
+def _run_policies(
+    simulator: ShopSimulator, named: dict[str, Policy], visits: int | slice | None, k: int | None
+) -> dict[str, SimulationLog]:
+    """Every policy through the visits, taking turns visit by visit (:func:`ab_test`), so that
+    what a visit computes the same for every slate is computed once for all of them; each
+    policy still meets its own visits in order, so its log is the one it gets alone."""
     if not isinstance(simulator, ShopSimulator):
         raise TypeError(f"simulator must be a ShopSimulator, got {type(simulator).__name__}")
     k = simulator.k if k is None else checks.positive_int(k, "k", "slate length")
     numbers = simulator.visit_numbers(visits)
-    run = _Run(simulator, policy, numbers, k)
+    runs = {name: _Run(simulator, policy, numbers, k) for name, policy in named.items()}
     for row, number in enumerate(numbers.tolist()):
-        run.step(row, number)
-    return run.log()
+        if len(runs) > 1:
+            simulator._catalog_arrays(number)
+        for run in runs.values():
+            run.step(row, number)
+    return {name: run.log() for name, run in runs.items()}
 
 
 class _Run:
@@ -1215,8 +1228,10 @@ def ab_test(
 
     Args:
         simulator: the environment.
-        policies: name -> policy, or policies named by their ``name`` (names must differ;
-            distinct objects: each keeps its own state through the run).
+        policies: name -> policy, or policies named by their ``name`` (names must differ),
+            each a distinct object: it keeps its own state through the run (a policy of your
+            own must not share state with another or draw from a global generator: the
+            policies take turns).
         visits, k: as in :func:`simulate`.
 
     Example::
@@ -1236,17 +1251,13 @@ def ab_test(
             named[name] = policy
     if not named:
         raise ValueError("policies is empty; give at least one policy")
-    if not isinstance(simulator, ShopSimulator):
-        raise TypeError(f"simulator must be a ShopSimulator, got {type(simulator).__name__}")
-    k = simulator.k if k is None else checks.positive_int(k, "k", "slate length")
-    numbers = simulator.visit_numbers(visits)
-    runs = {name: _Run(simulator, policy, numbers, k) for name, policy in named.items()}
-    # Visit by visit, every policy in turn (each policy still sees its own visits in order, so
-    # every log is the one simulate() gives): the visitor's draws and the catalog's
-    # probabilities are then computed once per visit for all policies.
-    for row, number in enumerate(numbers.tolist()):
-        if len(runs) > 1:
-            simulator._catalog_arrays(number)
-        for run in runs.values():
-            run.step(row, number)
-    return ABTest(logs={name: run.log() for name, run in runs.items()})
+    by_object: dict[int, str] = {}
+    for name, policy in named.items():
+        if id(policy) in by_object:
+            raise ValueError(
+                f"{by_object[id(policy)]!r} and {name!r} are the same policy object; the policies "
+                "take turns visit by visit, so each needs its own (e.g. ModelPolicy(model) twice "
+                "for an A/A test)"
+            )
+        by_object[id(policy)] = name
+    return ABTest(logs=_run_policies(simulator, named, visits, k))

@@ -204,19 +204,24 @@ def unknown_token_share(texts: Sequence[str] | pd.Series | np.ndarray) -> np.nda
     """
     values = checks.text_list(texts)
     share = np.zeros(len(values), dtype=np.float64)
-    # Printable ASCII text has no [UNK] unless a word is too long: every ASCII character is
-    # in the vocabulary, alone and as a word's continuation ("##q"), so any word of at most
-    # MAX_WORD_CHARACTERS splits into known pieces (tests/test_text.py checks this against
-    # the tokenizer). Only other texts are tokenized: most catalogs skip the tokenizer.
+    # Printable ASCII text has no [UNK] unless a word is too long or the text spells the
+    # token itself: after lowercasing, the pre-tokenizer splits it into single punctuation
+    # marks (each in the vocabulary) and words of a-z and 0-9, and every such character is a
+    # known piece alone and as a continuation ("##q"), so a word of at most
+    # MAX_WORD_CHARACTERS splits into known pieces; "[UNK]" typed in a text is matched as the
+    # token before any of that. tests/test_text.py checks this against the tokenizer. Only
+    # the other texts are tokenized: most catalogs skip the tokenizer.
     others = [
         i
         for i, value in enumerate(values)
-        if not _PRINTABLE_ASCII.fullmatch(value) or _TOO_LONG_WORD.search(value)
+        if not _PRINTABLE_ASCII.fullmatch(value)
+        or _TOO_LONG_WORD.search(value)
+        or UNKNOWN_TOKEN in value
     ]
     if not others:
         return share
     tokenizer = _word_pieces()
-    unknown = tokenizer.token_to_id("[UNK]")
+    unknown = tokenizer.token_to_id(UNKNOWN_TOKEN)
     encoded = tokenizer.encode_batch([values[i] for i in others], add_special_tokens=False)
     for i, item in zip(others, encoded, strict=True):
         share[i] = sum(t == unknown for t in item.ids) / len(item.ids) if item.ids else 0.0
@@ -225,6 +230,8 @@ def unknown_token_share(texts: Sequence[str] | pd.Series | np.ndarray) -> np.nda
 
 #: Longest word WordPiece splits into pieces; a longer one is one [UNK] (``tokenizer.json``).
 MAX_WORD_CHARACTERS = 100
+#: The unknown token; in a text it is read as that token, not as its letters.
+UNKNOWN_TOKEN = "[UNK]"
 _PRINTABLE_ASCII = re.compile(r"[\t\n\r\x20-\x7e]*")
 _TOO_LONG_WORD = re.compile(rf"[A-Za-z0-9]{{{MAX_WORD_CHARACTERS + 1}}}")
 

@@ -52,7 +52,8 @@ def test_warnings_are_shown_without_the_source_path():
 def test_transformers_is_silenced_without_being_imported_by_setup():
     """setup() does not import transformers (half a second per notebook, for notebooks that
     never use it), yet transformers imported after it logs errors only and shows no loading
-    bars; imported before it, it is set the same way."""
+    bars; imported before it, it is set the same way; with only the hub imported before it
+    (which read its bar setting then), the bars are off too."""
     script = (
         "import json, sys\n"
         "import recutils\n"
@@ -70,7 +71,11 @@ def test_transformers_is_silenced_without_being_imported_by_setup():
         for k, v in os.environ.items()
         if k not in {"TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"}
     }
-    for before, imported in (("", False), ("import transformers\n", True)):
+    for before, imported in (
+        ("", False),
+        ("import transformers\n", True),
+        ("import huggingface_hub\n", False),
+    ):
         done = subprocess.run(
             [sys.executable, "-c", script.format(before=before)],
             capture_output=True,

@@ -272,7 +272,6 @@ def test_excluded_columns_of_some_rows_rank_as_the_matrix_of_those_rows() -> Non
     matrix[[3, 8]] = 0  # rows without entries
     matrix.eliminate_zeros()
     for rows in (np.array([8]), np.array([5]), rng.integers(0, 50, size=25)):
-        rows = np.resize(rows, rows.size)
         part = scores[: rows.size]
         expected = top_k_items(part, 12, sparse.csr_array(matrix[rows]))
         indptr, indices = excluded_columns(matrix, rows)
@@ -283,8 +282,28 @@ def test_excluded_columns_of_some_rows_rank_as_the_matrix_of_those_rows() -> Non
                 top_k_excluding(part, 12, (indptr, indices), batch_size), expected
             )
     np.testing.assert_array_equal(top_k_excluding(scores, 5, None), top_k_items(scores, 5))
-    with pytest.raises(ValueError, match="excluded has 2 rows of columns for 25 rows"):
+    # a stored zero is no entry (as top_k_items reads an exclude matrix), unsorted columns rank
+    # the same, and the result is the caller's to change
+    odd = sparse.csr_matrix(
+        (np.array([1.0, 0.0, 2.0, 3.0, 0.0]), np.array([7, 3, 1, 9, 4]), np.array([0, 3, 3, 5])),
+        shape=(3, 40),
+    )
+    indptr, indices = excluded_columns(odd, [2, 0, 1, 0])
+    assert indptr.tolist() == [0, 1, 3, 3, 5] and indices.tolist() == [9, 7, 1, 7, 1]
+    np.testing.assert_array_equal(
+        top_k_excluding(scores[:4], 12, (indptr, indices)),
+        top_k_items(scores[:4], 12, sparse.csr_array(odd[[2, 0, 1, 0]])),
+    )
+    indices[:] = 0
+    assert odd.indices.tolist() == [7, 3, 1, 9, 4]
+    with pytest.raises(ValueError, match="excluded gives columns for 2 rows but scores has 25"):
         top_k_excluding(scores, 5, excluded_columns(matrix, np.array([1, 2])))
+    with pytest.raises(ValueError, match=r"column numbers outside 0..39"):
+        top_k_excluding(scores[:1], 5, (np.array([0, 1]), np.array([40])))
+    with pytest.raises(TypeError, match="CSR matrix, got csc_matrix in CSC format"):
+        excluded_columns(matrix.tocsc(), [0])
+    with pytest.raises(ValueError, match=r"unknown user\(s\) \[50\]"):
+        excluded_columns(matrix, [50])
 
 
 # --------------------------------------------------------------------------------------------

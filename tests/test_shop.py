@@ -335,7 +335,7 @@ def test_the_cached_shop_is_the_generated_shop_and_is_read_without_generating(
     options = {"n_users": 60, "n_items": 150, "seed": 3, "days": 90}
     generated = generate_shop(**options, cache=False)
     assert cached_entries(tmp_path) == []  # cache=False neither reads nor writes
-    first = generate_shop(**options, cache=True)  # a miss: generated, written, read back
+    first = generate_shop(**options, cache=True)  # a miss: generated, then written
     assert len(cached_entries(tmp_path)) == 1
     assert_same_shop(generated, first)
     monkeypatch.setattr(shop_module, "_generate_shop", fail_if_generated)
@@ -351,6 +351,7 @@ def test_the_course_switch_decides_when_cache_is_not_given(tmp_path, monkeypatch
     from recutils import environment
 
     monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("RECUTILS_MODEL_CACHE", raising=False)  # the switch alone decides
     options = {"n_users": 40, "n_items": 120, "seed": 1, "days": 70}
     generate_shop(**options)  # the unit tests' switch is off (conftest): nothing is kept
     assert cached_entries(tmp_path) == []

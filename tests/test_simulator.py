@@ -112,7 +112,12 @@ def test_an_ab_test_gives_every_policy_the_log_it_gets_alone(simulator):
     together = ab_test(simulator, policies(), visits=120)
     for name, policy in policies().items():
         alone = simulate(simulator, policy, visits=120)
-        pd.testing.assert_frame_equal(together.logs[name].impressions, alone.impressions)
+        pd.testing.assert_frame_equal(
+            together.logs[name].impressions, alone.impressions, check_exact=True
+        )
+    same = RandomPolicy()
+    with pytest.raises(ValueError, match="'A' and 'B' are the same policy object"):
+        ab_test(simulator, {"A": same, "B": same}, visits=5)
     # a replication (another seed) right after, over the same visits: its own draws, not the
     # ones this simulator computed for the last visits above
     other = simulator.with_seed(8)
@@ -120,7 +125,9 @@ def test_an_ab_test_gives_every_policy_the_log_it_gets_alone(simulator):
                           visits=slice(100, 130))  # fmt: skip
     for name, policy in {"random": RandomPolicy(), "oracle": OraclePolicy(other)}.items():
         alone = simulate(simulator.with_seed(8), policy, visits=slice(100, 130))
-        pd.testing.assert_frame_equal(replication.logs[name].impressions, alone.impressions)
+        pd.testing.assert_frame_equal(
+            replication.logs[name].impressions, alone.impressions, check_exact=True
+        )
     first_seed = together.logs["oracle"].impressions
     assert not np.array_equal(
         replication.logs["oracle"].impressions["clicked"][: 20 * K],

@@ -526,7 +526,8 @@ def test_unknown_share_skips_the_tokenizer_only_where_it_would_find_no_unknown_t
     values += [
         "a" * (longest - 1), "b" * longest, "c" * (longest + 1), "x " + "d" * 150 + " y",
         "ab\x01" + "e" * longest, "word_" * 30 + "z" * longest, "A" * (longest + 1),
-        "9" * (longest + 1), "caf\u00e9", "tab\tand\nnewline", "",
+        "9" * (longest + 1), "caf\u00e9", "tab\tand\nnewline", "", "[UNK]",
+        "price [UNK] here", "[unk] in lower case", "[CLS] and [SEP] and [MASK]",
     ]  # fmt: skip
     assert text.unknown_token_share(values).tolist() == unknown_share_by_tokenizing(values)
 

@@ -88,6 +88,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import capwords
@@ -500,7 +501,8 @@ def generate_shop(
             time (:func:`cached_shop_arrays`: a tenth of a second instead of about one for the
             course's shop); ``None`` (default): on after ``recutils.setup()``, off in your own
             scripts and the unit tests (``recutils.cache.course_cache_wanted``). The shop is the
-            same either way, to the last bit.
+            same either way, to the last bit. Only a whole-number ``seed`` has a key: with a
+            ``SeedSequence`` or a generator the shop is generated every time.
 
     Returns:
         A :class:`~recutils.schema.Dataset` named ``"shop"`` with ``interactions`` (view, cart
@@ -526,10 +528,11 @@ def generate_shop(
         "sessions_per_user": float(sessions_per_user),
     }
     cacheable = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+    generating = {name: value for name, value in options.items() if name != "start"}
     if not (course_cache_wanted(cache) and cacheable):  # a SeedSequence or Generator: no key
-        return _generate_shop(start_ts, config, **options)
+        return _generate_shop(start_ts, config, **generating)
     arrays = cached_shop_arrays(
-        lambda: shop_to_arrays(_generate_shop(start_ts, config, **options)), config, **options
+        lambda: shop_to_arrays(_generate_shop(start_ts, config, **generating)), config, **options
     )
     return shop_from_arrays(arrays, config, _shop_info(start_ts, **options))
 
@@ -553,12 +556,11 @@ def _generate_shop(
     *,
     n_users: int,
     n_items: int,
-    seed: int,
-    start: str,
+    seed: Any,
     days: int,
     sessions_per_user: float,
 ) -> Dataset:
-    """:func:`generate_shop` without the cache."""
+    """:func:`generate_shop` without the cache (``seed``: anything ``default_rng`` takes)."""
     rng = np.random.default_rng(seed)
     period_start = np.datetime64(start_ts.to_datetime64(), "ns")
     period_end = period_start + np.timedelta64(days, "D")
@@ -608,9 +610,11 @@ def shop_to_arrays(shop: Dataset) -> dict[str, np.ndarray]:
     """A generated shop as named NumPy arrays, without pickle (:mod:`recutils.cache`'s format).
 
     A frame's text column ``c`` becomes ``frame.c.codes`` (int32) and ``frame.c.values``
-    (fixed-width str, each distinct value once); other columns are stored as they are; the
-    column order and dtypes are kept in ``frame.__columns__`` and ``frame.__dtypes__``. The
-    truth's arrays are ``truth.<field>`` (its id arrays as fixed-width str)."""
+    (fixed-width str, each distinct value once); a NumPy column (numbers, times) is stored as
+    it is; the column order and dtypes are kept in ``frame.__columns__`` and
+    ``frame.__dtypes__``. The truth's arrays are ``truth.<field>`` (its id arrays as
+    fixed-width str). A column of another kind (nullable, categorical), a missing text or a
+    text ending in NUL (fixed-width str drops it) raises ``ValueError``: the shop has none."""
     arrays: dict[str, np.ndarray] = {}
     for name in SHOP_FRAMES:
         frame = getattr(shop, name)
@@ -618,14 +622,17 @@ def shop_to_arrays(shop: Dataset) -> dict[str, np.ndarray]:
         arrays[f"{name}.__dtypes__"] = np.array([str(t) for t in frame.dtypes], dtype=str)
         for column in frame.columns:
             values = frame[column]
-            if values.dtype.kind in "biufmM":
+            if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biufmM":
                 arrays[f"{name}.{column}"] = values.to_numpy()
-            else:
-                codes, uniques = pd.factorize(values)
-                if (codes < 0).any():
-                    raise ValueError(f"{name}.{column} has missing values; the shop has none")
-                arrays[f"{name}.{column}.codes"] = codes.astype(np.int32)
-                arrays[f"{name}.{column}.values"] = np.asarray(uniques, dtype=str)
+                continue
+            if not pd.api.types.is_string_dtype(values.dtype):
+                raise ValueError(f"{name}.{column} has dtype {values.dtype}: not kept as arrays")
+            codes, uniques = pd.factorize(values)
+            texts = np.asarray(uniques, dtype=object)
+            if (codes < 0).any() or any(text.endswith("\0") for text in texts):
+                raise ValueError(f"{name}.{column} has a missing text or one ending in NUL")
+            arrays[f"{name}.{column}.codes"] = codes.astype(np.int32)
+            arrays[f"{name}.{column}.values"] = texts.astype(str)
     for field_name in TRUTH_ARRAYS:
         value = np.asarray(getattr(shop.truth, field_name))
         arrays[f"truth.{field_name}"] = value.astype(str) if value.dtype.hasobject else value
@@ -643,7 +650,7 @@ def shop_from_arrays(
         names, dtypes = arrays[f"{name}.__columns__"], arrays[f"{name}.__dtypes__"]
         for column, dtype in zip(names.tolist(), dtypes.tolist(), strict=True):
             if f"{name}.{column}" in arrays:
-                columns[column] = arrays[f"{name}.{column}"]
+                columns[column] = pd.Series(arrays[f"{name}.{column}"], dtype=dtype, copy=False)
             else:
                 uniques = arrays[f"{name}.{column}.values"].astype(object)
                 columns[column] = pd.Series(
@@ -665,7 +672,7 @@ def shop_from_arrays(
 
 
 def cached_shop_arrays(
-    generate: Any,
+    generate: Callable[[], dict[str, np.ndarray]],
     config: ShopConfig,
     *,
     n_users: int,
@@ -679,11 +686,13 @@ def cached_shop_arrays(
     ``generate()`` makes them on a miss (:func:`recutils.cache.cached_arrays`: written
     atomically, checksums verified when read, a corrupt entry reported and rebuilt).
 
-    The key holds every option, the config, this module's source and the vocabulary file (any
-    edit to the story is another shop) and NumPy's and pandas' versions (their random draws
-    and text handling)."""
+    The key holds every option, the config, this module's source, the vocabulary file and the
+    schema's (any edit to the story or its columns is another shop), and NumPy's and pandas'
+    versions (their random draws and text handling). It holds nothing of the machine: the
+    cache is one machine's (the last bits of some floats depend on the CPU)."""
     from dataclasses import asdict
 
+    from recutils import schema
     from recutils.cache import cached_arrays, package_versions, stable_key
     from recutils.environment import cache_dir
     from recutils.files import sha256_of
@@ -702,6 +711,7 @@ def cached_shop_arrays(
             "config": asdict(config),
             "code": sha256_of(__file__),
             "vocabulary": sha256_of(VOCABULARY_FILE),
+            "schema": sha256_of(schema.__file__),
             "libraries": package_versions(["numpy", "pandas"]),
         },
     )
