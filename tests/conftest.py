@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,3 +28,30 @@ def _model_cache_off(monkeypatch: pytest.MonkeyPatch) -> None:
     from recutils import environment
 
     monkeypatch.setitem(environment._state, "model_cache", 0)
+
+
+#: Variables recutils.setup() sets to quiet transformers and tqdm: a fresh process runs without
+#: them, as a new user's does.
+QUIETING_VARIABLES = {"TQDM_DISABLE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS"}
+
+
+@pytest.fixture()
+def fresh_python() -> Callable[[str], subprocess.CompletedProcess[str]]:
+    """Run a Python script in a new process without the quieting variables (what a module
+    imports or prints there cannot come from the test session); returns the finished process,
+    whose exit status was checked to be 0."""
+
+    def run(script: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k not in QUIETING_VARIABLES}
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    return run

@@ -49,7 +49,7 @@ def test_warnings_are_shown_without_the_source_path():
     assert text == "UserWarning: cache entry x.npz is stale\n"
 
 
-def test_transformers_is_silenced_without_being_imported_by_setup():
+def test_transformers_is_silenced_without_being_imported_by_setup(fresh_python):
     """setup() does not import transformers (half a second per notebook, for notebooks that
     never use it), yet transformers imported after it logs errors only and shows no loading
     bars; imported before it, it is set the same way; with only the hub imported before it
@@ -66,25 +66,12 @@ def test_transformers_is_silenced_without_being_imported_by_setup():
         "                  logging.is_progress_bar_enabled(),\n"
         "                  info.transformers_version == transformers.__version__.split('+')[0]]))\n"
     )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"}
-    }
     for before, imported in (
         ("", False),
         ("import transformers\n", True),
         ("import huggingface_hub\n", False),
     ):
-        done = subprocess.run(
-            [sys.executable, "-c", script.format(before=before)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        done = fresh_python(script.format(before=before))
         assert done.stdout.strip() == f"[{str(imported).lower()}, 40, false, true]", before
 
 

@@ -7,9 +7,6 @@ by recutils (cached for the process) and once in a fresh process that checks the
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -392,7 +389,7 @@ def test_stale_shard_is_not_used(tmp_path):
     assert not (tmp_path / name).exists()
 
 
-def test_fresh_process_warm_path_and_silent_loading(tmp_path):
+def test_fresh_process_warm_path_and_silent_loading(tmp_path, fresh_python):
     """In a new process: the warm path does not load the model, nor import torch or
     transformers (what made a cold process slow: seconds, where reading the cache takes a
     fraction of one; speed itself is measured in bench/, not asserted here); loading the model
@@ -410,20 +407,7 @@ def test_fresh_process_warm_path_and_silent_loading(tmp_path):
                           "checksum": float(embeddings.astype("float64").sum())}}))
         """
     )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"TQDM_DISABLE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS"}
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = fresh_python(script)
     assert done.stderr == ""
     result = json.loads(done.stdout)
     assert result["model_loaded"] == 0
