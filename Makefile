@@ -1,5 +1,6 @@
 # The two commands of the course (see README.md):
-#   make course   set up .venv, execute every notebook in place, print what ran and how long
+#   make course   set up .venv, execute every notebook in place (two at a time), print what
+#                 ran and how long
 #   make test     set up .venv, run the unit tests, then nbval over every notebook
 # Other targets: make lab (JupyterLab), make serve (the recommendation service of notebook 13 on
 # http://127.0.0.1:8000), make bench (benchmarks -> README),
@@ -26,8 +27,10 @@ NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-w
 
 .PHONY: course test setup lab serve bench lint clean leaderboard-online-retail
 
+# Two notebooks at a time on a machine with 2 CPUs or more (JOBS=1: one at a time), in the
+# course's order, with the thread settings make test checks the outputs with (tools/run_course.py).
 course: $(STAMP)
-	$(BIN)/python tools/run_course.py
+	$(BIN)/python tools/run_course.py $(if $(JOBS),--jobs $(JOBS))
 
 # nbval compares with outputs made with 2 torch threads; "auto" would pick 1 on a busy machine
 # (and the last digits of some neural models differ), so the check fixes 2 (README, Benchmarks).

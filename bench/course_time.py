@@ -9,7 +9,11 @@ Run from the repository root (nothing else running: the times are the machine's)
 
 Notebooks run as ``make course`` runs them (:func:`tools.run_course.run_notebooks`: papermill,
 a fresh kernel per notebook, torch at 2 threads as in ``make test``), in order, so a notebook
-finds what the earlier ones cached. *Cold* uses a new, empty ``RECUTILS_CACHE_DIR``: what a
+finds what the earlier ones cached. First one at a time: each notebook's seconds are what a
+reader who opens it alone waits (the per-notebook target, the README's table). Then, with
+``--jobs`` above 1 (default: as ``make course``, two at a time on 2 CPUs or more), the whole
+course again as ``make course`` runs it, on a cache of its own: its wall time is the course's
+(the whole-course targets). *Cold* uses a new, empty ``RECUTILS_CACHE_DIR``: what a
 fresh clone has (text embeddings, the language model's float32 weights and trained models are
 computed and written again). *Warm* runs the same notebooks again on that cache (or, without
 ``--cold``, on the course's own cache), as every later run of a learner does. Each cell's time
@@ -21,11 +25,12 @@ of every notebook then also records its cold and warm times in ``notebooks/runti
 whence the README's and the course map's tables of run times (first run = cold, re-run = warm).
 
 The report: one row per notebook (cold, warm, and whether warm meets the course's target of
-90 s), the totals against the targets for the whole course (8 minutes warm, 12 cold) and
-without the Spark notebooks (what a learner without Java runs), the
-slowest cells of each pass, where time can be won, and (with ``--cold``) the models the cold
-pass trained, by class: what a first run pays for and a re-run loads. ``--cells-output``
-writes the whole profile, every code cell of every notebook with its cold and warm seconds.
+90 s), the totals one at a time and without the Spark notebooks (what a learner without Java
+runs), the whole course as ``make course`` runs it against its targets (8 minutes warm, 12
+cold), the slowest cells of each pass, where time can be won, and (with ``--cold``) the
+models the cold pass trained, by class: what a first run pays for and a re-run loads.
+``--cells-output`` writes the whole profile, every code cell of every notebook with its cold
+and warm seconds.
 Notebooks that need Java (Spark) are skipped, with the reason, where Java 17+ is missing.
 """
 
@@ -36,6 +41,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -43,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 from report import emit, machine
-from run_course import NOTEBOOKS, Result, run_notebooks
+from run_course import NOTEBOOKS, Result, parse_jobs, run_notebooks
 
 from recutils.spark import SPARK_NOTEBOOKS
 
@@ -133,8 +139,14 @@ def trained_models(cache: Path) -> list[str]:
     return rows
 
 
-def course_table(passes: dict[str, list[Result]]) -> list[str]:
-    """Markdown rows: one per notebook (each pass's seconds, warm against the target), totals."""
+def course_table(
+    passes: dict[str, list[Result]], together: dict[str, float] | None = None, jobs: int = 1
+) -> list[str]:
+    """Markdown rows: one per notebook (each pass's seconds, warm against the target), totals.
+
+    ``passes`` ran one notebook at a time; ``together`` holds the wall seconds of each pass of
+    the whole course run ``jobs`` at a time, as ``make course`` runs it: the whole-course
+    targets are judged on those when given, else on the sums of ``passes``."""
     times = {kind: {r.name: r for r in results} for kind, results in passes.items()}
     names = list(times["warm"])
     rows = [
@@ -160,12 +172,18 @@ def course_table(passes: dict[str, list[Result]]) -> list[str]:
         kind: sum(r.seconds for r in results if r.status == "ok")
         for kind, results in passes.items()
     }
-    cold_total = (
-        f"{total['cold'] / 60:.1f} min (target {COLD_TARGET / 60:.0f})" if "cold" in total else "-"
-    )
+
+    def minutes(seconds: dict[str, float], kind: str, target: float | None) -> str:
+        if kind not in seconds:
+            return "-"
+        aim = f" (target {target / 60:.0f})" if target is not None else ""
+        return f"{seconds[kind] / 60:.1f} min{aim}"
+
+    one_at_a_time = ", one notebook at a time" if together else ""
+    cold_aim, warm_aim = (None, None) if together else (COLD_TARGET, WARM_TARGET)
     rows.append(
-        f"| **the course** | {cold_total} | {total['warm'] / 60:.1f} min "
-        f"(target {WARM_TARGET / 60:.0f}) | |"
+        f"| **the course{one_at_a_time}** | {minutes(total, 'cold', cold_aim)} "
+        f"| {minutes(total, 'warm', warm_aim)} | |"
     )
     if any(name in SPARK_NOTEBOOKS for name in names):  # what a learner without Java runs
         without = {
@@ -178,8 +196,14 @@ def course_table(passes: dict[str, list[Result]]) -> list[str]:
         spark = ", ".join(name[:2] for name in SPARK_NOTEBOOKS)
         cold_text = f"{without['cold']:.1f} min" if "cold" in without else "-"
         rows.append(
-            f"| **without Spark ({spark}: needs Java)** | {cold_text} "
+            f"| **without Spark ({spark}: needs Java){one_at_a_time}** | {cold_text} "
             f"| {without['warm']:.1f} min | |"
+        )
+    if together:
+        rows.append(
+            f"| **the course as make course runs it, {jobs} at a time** "
+            f"| {minutes(together, 'cold', COLD_TARGET)} "
+            f"| {minutes(together, 'warm', WARM_TARGET)} | |"
         )
     return rows
 
@@ -190,6 +214,13 @@ def main() -> int:
     parser.add_argument("--cold", action="store_true", help="first run on a new, empty cache")
     parser.add_argument(
         "--in-place", action="store_true", help="write the executed notebooks over the stored ones"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=parse_jobs,
+        default="auto",
+        help="notebooks at a time in the passes as make course runs them (default: as make "
+        "course; 1 measures one at a time only)",
     )
     parser.add_argument("--cells", type=int, default=12, help="slowest cells to list per pass")
     parser.add_argument("--output", type=Path, help="also write the report (Markdown) here")
@@ -205,27 +236,40 @@ def main() -> int:
         parser.error(f"no such notebook: {', '.join(missing)}")
     os.environ["RECUTILS_TORCH_THREADS"] = "2"  # as make test; "auto" would follow the load
     passes: dict[str, list[Result]] = {}
+    together: dict[str, float] = {}  # wall seconds of the passes as make course runs them
+    failed: list[str] = []
     models_trained: list[str] = []
-    cache = None
+    kinds = ["cold", "warm"] if args.cold else ["warm"]
     with ExitStack() as stack:
-        if args.cold:
-            cache = stack.enter_context(tempfile.TemporaryDirectory(prefix="course-cold-cache-"))
-            os.environ["RECUTILS_CACHE_DIR"] = cache
-        output_dir = None
-        if not args.in_place:
-            output_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="course-")))
-        for kind in ["cold", "warm"] if args.cold else ["warm"]:
-            print(f"--- {kind} pass", file=sys.stderr, flush=True)
+
+        def new_cache() -> str:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="course-cold-cache-"))
+            os.environ["RECUTILS_CACHE_DIR"] = folder  # later kernels and workers inherit it
+            return folder
+
+        cache = new_cache() if args.cold else None
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="course-")))
+        output_dir = None if args.in_place else scratch
+        for kind in kinds:
+            print(f"--- {kind} pass, one notebook at a time", file=sys.stderr, flush=True)
             passes[kind] = run_notebooks(paths, output_dir=output_dir)  # failures: runs/failed
+            failed += [f"{r.name} ({kind})" for r in passes[kind] if r.status == "FAILED"]
             if kind == "cold" and cache is not None:  # the new cache: what the cold pass trained
                 models_trained = trained_models(Path(cache))
-    failed = [
-        f"{r.name} ({kind})"
-        for kind, results in passes.items()
-        for r in results
-        if r.status == "FAILED"
-    ]
-    sections = ["\n".join(course_table(passes))]
+        if args.jobs > 1:
+            if args.cold:
+                new_cache()
+            for kind in kinds:
+                print(f"--- {kind} pass, {args.jobs} at a time", file=sys.stderr, flush=True)
+                started = time.perf_counter()
+                results = run_notebooks(paths, output_dir=scratch, jobs=args.jobs)
+                together[kind] = time.perf_counter() - started
+                failed += [
+                    f"{r.name} ({kind}, {args.jobs} at a time)"
+                    for r in results
+                    if r.status == "FAILED"
+                ]
+    sections = ["\n".join(course_table(passes, together, args.jobs))]
     for kind, results in passes.items():
         sections += [f"The slowest cells ({kind}):", "\n".join(slowest_cells(results, args.cells))]
     if models_trained:
@@ -237,8 +281,13 @@ def main() -> int:
         f"Executed as make course does (papermill), torch fixed at 2 threads (make course's "
         f"default picks 1 on a busy machine), on {machine()}; cold = a new, empty "
         "RECUTILS_CACHE_DIR (a fresh clone), warm = the same notebooks again on the filled "
-        "cache."
+        "cache. The notebooks' rows, the slowest cells and the models: one notebook at a time."
     )
+    if together:
+        notes += (
+            f" As make course runs it: {args.jobs} notebooks at a time in the course's order "
+            "(tools/run_course.py --jobs), on a new cache of its own, wall time."
+        )
     skipped = [r.name for results in passes.values() for r in results if r.status == "skipped"]
     if skipped:
         notes += " Skipped (no Java 17+): " + ", ".join(sorted(set(skipped))) + "."

@@ -234,6 +234,20 @@ def own_cpu_seconds() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on: ``os.sched_getaffinity`` where the system has it (so a
+    container's or ``taskset``'s limit counts), else ``os.cpu_count()``; at least 1.
+
+    Example:
+        >>> usable_cpus() >= 1
+        True
+    """
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def other_programs_busy_cores(window_seconds: float = 0.25) -> float | None:
     """How many cores the *other* processes kept busy over the next ``window_seconds``.
 

@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 
 from recutils import checks
-from recutils.environment import cache_dir
+from recutils.environment import cache_dir, usable_cpus
 from recutils.interactions import IdIndex
 from recutils.schema import EVENT, ITEM, TIMESTAMP, USER, WEIGHT
 
@@ -387,10 +387,7 @@ def local_cores(master: str) -> int | None:
     match = _LOCAL_MASTER.fullmatch(master.strip())
     if match is None:
         return None
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        usable = os.cpu_count() or 1
+    usable = usable_cpus()
     slots = match.group(1)
     if slots is None:
         return 1

@@ -3,6 +3,7 @@
 The runner tests execute tiny notebooks in a real kernel (about two seconds each).
 """
 
+import argparse
 import json
 import os
 import platform
@@ -111,6 +112,52 @@ def test_bad_parameters_are_refused(tmp_path):
         run_course.main([str(untagged), "-p", "x=2", "--output-dir", str(tmp_path / "out")])
     with pytest.raises(SystemExit):  # -p without --output-dir
         run_course.main([str(untagged), "-p", "x=2"])
+
+
+def test_two_at_a_time_every_notebook_runs_in_order_with_the_checked_settings(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setenv("RECUTILS_TORCH_THREADS", "1")  # set by the user: kept
+    show = "import os\nprint(os.environ['OMP_WAIT_POLICY'], os.environ['RECUTILS_TORCH_THREADS'])"
+    first = write_notebook(tmp_path / "01_first.ipynb", "import time\ntime.sleep(1)", show)
+    broken = write_notebook(tmp_path / "02_broken.ipynb", "raise ValueError('broken on purpose')")
+    stored = broken.read_bytes()
+    last = write_notebook(tmp_path / "03_last.ipynb", "print(X + 1)")
+    runs = tmp_path / "runs"
+
+    status = run_course.main(
+        [str(first), str(broken), str(last), "--jobs", "2", "--runs-dir", str(runs)]
+    )
+
+    assert status == 1
+    assert outputs(first) == ["PASSIVE 1\n"]  # OpenMP threads sleep; the user's setting kept
+    assert outputs(last) == ["2\n"]  # ran although the one before it failed
+    assert broken.read_bytes() == stored and (runs / "failed" / "02_broken.ipynb").is_file()
+    printed = capsys.readouterr().out
+    assert printed.index("running 01_first") < printed.index("running 02_broken")
+    assert printed.index("running 02_broken") < printed.index("running 03_last")
+    assert "02_broken.ipynb: FAILED, " in printed and "ValueError: broken on purpose" in printed
+    table = printed[printed.index("notebook ") :]
+    names = [line.split()[0] for line in table.splitlines()[1:4]]
+    assert names == ["01_first.ipynb", "02_broken.ipynb", "03_last.ipynb"]  # course order
+    assert "wall time, 2 notebooks at a time" in table
+
+
+def test_jobs_must_be_a_positive_whole_number_or_auto(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_course, "usable_cpus", lambda: 1)
+    assert run_course.parse_jobs("auto") == 1  # one CPU: one at a time
+    monkeypatch.setattr(run_course, "usable_cpus", lambda: 8)
+    assert run_course.parse_jobs("auto") == run_course.AUTO_JOBS == 2  # not more: see auto_jobs
+    assert run_course.parse_jobs("3") == 3
+    for bad in ["0", "-1", "two", ""]:
+        with pytest.raises(argparse.ArgumentTypeError, match="whole number >= 1"):
+            run_course.parse_jobs(bad)
+    notebook = write_notebook(tmp_path / "01_ok.ipynb", "print(1)")
+    with pytest.raises(SystemExit):
+        run_course.main([str(notebook), "--jobs", "0"])
+    with pytest.raises(ValueError, match="jobs must be a whole number"):
+        run_course.run_notebooks([notebook], jobs=0)
 
 
 def test_strip_run_metadata_keeps_real_tags():
@@ -248,6 +295,15 @@ def test_course_time_totals_with_and_without_the_spark_notebooks(monkeypatch):
     assert rows[-2] == "| **the course** | 4.5 min (target 12) | 2.5 min (target 8) | |"
     assert rows[-1] == f"| **without Spark ({spark[:2]}: needs Java)** | 2.0 min | 1.0 min | |"
     assert "without Spark" not in course_time.course_table({"warm": results(60.0, 90.0)[:1]})[-1]
+    # with the passes as make course runs them, the targets are judged on their wall times
+    passes = {"cold": results(120.0, 150.0), "warm": results(60.0, 90.0)}
+    rows = course_time.course_table(passes, {"cold": 180.0, "warm": 96.0}, jobs=2)
+    assert rows[-3] == "| **the course, one notebook at a time** | 4.5 min | 2.5 min | |"
+    assert rows[-2].startswith(f"| **without Spark ({spark[:2]}: needs Java), one notebook at")
+    assert rows[-1] == (
+        "| **the course as make course runs it, 2 at a time** | 3.0 min (target 12) "
+        "| 1.6 min (target 8) | |"
+    )
 
 
 def _make_test_time(monkeypatch):

@@ -1,6 +1,7 @@
 """Execute the course notebooks in order and report what ran, how long it took, and what failed.
 
     python tools/run_course.py                       # every notebook, in place (make course)
+    python tools/run_course.py --jobs 1              # one notebook at a time
     python tools/run_course.py notebooks/01_*.ipynb  # some of them
     python tools/run_course.py notebooks/01_data_exploration.ipynb \\
         -p 'DATASETS={"online-retail": {}}' --output-dir runs/
@@ -11,6 +12,19 @@ a dict), adds a cell tagged ``injected-parameters`` right after the cell tagged 
 so a notebook can run on another dataset or size without editing it. Parameterised runs are
 written to ``--output-dir``, never over the course's notebooks.
 
+Two notebooks run at a time where the machine has two CPUs or more (``--jobs``, default
+``auto``; ``make course JOBS=1`` for one at a time). Much of a notebook is one-threaded Python,
+so one notebook leaves the second core mostly idle; ``make test`` has run notebooks two at a
+time for the same reason. They are handed out in the course's order, so a notebook mostly
+finds what the earlier ones cached (a model two running notebooks both need before either has
+cached it is trained by both: the cache's writes are atomic, so the second write replaces the
+first with the same model). Each kernel then gets the settings ``make test`` checks the stored
+outputs with, unless they are set already: torch at 2 threads (``RECUTILS_TORCH_THREADS``;
+its ``auto`` would pick 1 beside another busy notebook, and some neural models' last digits
+differ between 1 and 2 threads) and OpenMP threads that sleep while they wait
+(``OMP_WAIT_POLICY=PASSIVE``: spinning threads of two processes would take each other's cores;
+``bench/results/load_bench.md``). Results do not depend on ``--jobs``.
+
 The course is never damaged by a failed run:
 
 * every notebook runs, even after one has failed;
@@ -20,11 +34,14 @@ The course is never damaged by a failed run:
 * the exit status is 1 if anything failed, and the leaderboards in ``results/`` are printed
   only if this run wrote them.
 
-Run times of full in-place runs are recorded in ``notebooks/runtimes.json``, as the *first run*
-when the cache folder (``recutils.cache_dir()``: embeddings, trained models) was empty at the
-start (a fresh clone) and as a *re-run* otherwise, and copied into the README's notebook table
-(tools/update_readme.py) and the course map's. The kernel's own stderr (start-up notices,
-library warnings) goes to ``runs/logs/<notebook>.kernel.log``.
+Run times of full in-place runs one notebook at a time are recorded in
+``notebooks/runtimes.json``, as the *first run* when the cache folder (``recutils.cache_dir()``:
+embeddings, trained models) was empty at the start (a fresh clone) and as a *re-run*
+otherwise, and copied into the README's notebook table (tools/update_readme.py) and the course
+map's; with two at a time each notebook's seconds include sharing the CPU with another, which
+is not what a reader opening one notebook waits, so they are printed but not recorded. The
+kernel's own stderr (start-up notices, library warnings) goes to
+``runs/logs/<notebook>.kernel.log``.
 """
 
 from __future__ import annotations
@@ -32,10 +49,12 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +63,7 @@ import nbformat
 import papermill
 from jupyter_client.manager import AsyncKernelManager
 
+from recutils.environment import usable_cpus
 from recutils.files import atomic_path
 from recutils.spark import notebook_skip_reason
 
@@ -53,6 +73,11 @@ RUNTIMES = NOTEBOOKS / "runtimes.json"
 RUNS = ROOT / "runs"
 #: Keys of runtimes.json: the first run of a fresh clone, and runs with the caches filled.
 FIRST_RUN, RERUN = "first_run", "rerun"
+#: Notebooks at a time with ``--jobs auto`` on a machine with at least this many CPUs.
+AUTO_JOBS = 2
+#: What each notebook's kernel gets when notebooks run side by side (unless already set): the
+#: settings ``make test`` checks the stored outputs with (see the module docstring).
+SIDE_BY_SIDE_ENVIRONMENT = {"RECUTILS_TORCH_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 class QuietKernelManager(AsyncKernelManager):
@@ -161,12 +186,16 @@ def execute(
     return Result(path.name, "ok", seconds, written_to=output, cells=cells)
 
 
-def print_table(results: list[Result]) -> None:
+def print_table(results: list[Result], wall_seconds: float | None = None, jobs: int = 1) -> None:
+    """The table of notebooks, their status and seconds; with ``jobs > 1`` also the wall time
+    (the notebooks' seconds overlap, so their sum is more than the run took)."""
     print(f"\n{'notebook':<34}{'status':<8}{'time':>9}  error")
     for result in results:
         print(f"{result.name:<34}{result.status:<8}{result.seconds:7.1f} s  {result.error}")
     total = sum(result.seconds for result in results)
     print(f"{'total':<34}{'':<8}{total:7.1f} s")
+    if jobs > 1 and wall_seconds is not None:
+        print(f"{'wall time, ' + str(jobs) + ' notebooks at a time':<42}{wall_seconds:7.1f} s")
     for result in results:
         if result.status != "ok" and result.written_to is not None:
             where = result.written_to
@@ -204,6 +233,71 @@ def parse_parameters(items: list[str]) -> dict[str, Any]:
     return parameters
 
 
+def parse_jobs(value: str) -> int:
+    """``--jobs``: a whole number >= 1, or ``auto`` (:func:`auto_jobs`)."""
+    if value.strip().lower() == "auto":
+        return auto_jobs()
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(
+            f"--jobs must be a whole number >= 1 (notebooks at a time) or auto, got {value!r}"
+        )
+    return jobs
+
+
+def auto_jobs() -> int:
+    """:data:`AUTO_JOBS` notebooks at a time where this process may use that many CPUs, else 1.
+
+    Not more on a larger machine: a notebook started before the earlier ones have cached their
+    models trains those models itself, so more at a time repeats more training."""
+    return AUTO_JOBS if usable_cpus() >= AUTO_JOBS else 1
+
+
+def _execute_side_by_side(
+    path: Path, parameters: dict[str, Any], output: Path, failed_dir: Path, logs_dir: Path
+) -> Result:
+    """:func:`execute` in a worker process, its kernel with :data:`SIDE_BY_SIDE_ENVIRONMENT`."""
+    for name, value in SIDE_BY_SIDE_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)  # this worker's kernels inherit it
+    return execute(path, parameters, output, failed_dir, logs_dir)
+
+
+def execute_all(
+    tasks: list[tuple[Path, Path]],
+    parameters: dict[str, Any],
+    failed_dir: Path,
+    logs_dir: Path,
+    jobs: int,
+) -> list[Result]:
+    """Run ``(notebook, output)`` tasks, ``jobs`` at a time in worker processes, started in the
+    given order (the next one when one ends), each announced as it starts and reported as it
+    ends. Returns the results in the given order."""
+    results: dict[int, Result] = {}
+    running: dict[Future[Result], int] = {}
+    # "spawn" on every system: a fresh interpreter per worker, not a fork of this one
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        waiting = list(enumerate(tasks))
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                number, (path, output) = waiting.pop(0)
+                print(f"running {path.name} ...", flush=True)
+                future = pool.submit(
+                    _execute_side_by_side, path, parameters, output, failed_dir, logs_dir
+                )
+                running[future] = number
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()
+                results[running.pop(future)] = result
+                ending = f" ({result.error})" if result.error else ""
+                print(f"  {result.name}: {result.status}, {result.seconds:.1f} s{ending}")
+    return [results[number] for number in range(len(tasks))]
+
+
 def cache_is_empty() -> bool:
     """True when nothing is cached yet (``recutils.cache_dir()`` missing or empty)."""
     from recutils.environment import cache_dir
@@ -229,38 +323,59 @@ def run_notebooks(
     parameters: dict[str, Any] | None = None,
     output_dir: Path | None = None,
     runs_dir: Path = RUNS,
+    jobs: int = 1,
 ) -> list[Result]:
-    """Execute ``paths`` in order (in place, or into ``output_dir``) and print the table. A full
-    in-place run that succeeded records its times in runtimes.json (as the first run if the
-    cache folder was empty at the start, else as a re-run), re-runs the course map and
-    updates the README's table."""
+    """Execute ``paths`` in order, ``jobs`` at a time (in place, or into ``output_dir``), and
+    print the table. A full in-place run one at a time that succeeded records its times in
+    runtimes.json (as the first run if the cache folder was empty at the start, else as a
+    re-run), re-runs the course map and updates the README's table."""
     parameters = parameters or {}
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a whole number >= 1 (notebooks at a time), got {jobs!r}")
     in_place = output_dir is None
     failed_dir, logs_dir = runs_dir / "failed", runs_dir / "logs"
     every_notebook = paths == sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     course_run = in_place and all(path.parent == NOTEBOOKS for path in paths)
     kind = FIRST_RUN if cache_is_empty() else RERUN
-    results: list[Result] = []
+    results: list[Result | None] = []
+    tasks: list[tuple[int, Path, Path]] = []
     for path in paths:
-        output = path if output_dir is None else output_dir / path.name
         skip_reason = notebook_skip_reason(path)
         if skip_reason is not None:
             print(skip_reason, flush=True)
             results.append(Result(path.name, "skipped", 0.0, "needs Java 17+ (see above)"))
             continue
-        print(f"running {path.name} ...", flush=True)
-        results.append(execute(path, parameters, output, failed_dir, logs_dir))
-    print_table(results)
-    all_ok = all(result.status != "FAILED" for result in results)
-    if course_run and all_ok and (every_notebook or kind == RERUN):
-        record_runtimes([result for result in results if result.status == "ok"], kind)
+        tasks.append((len(results), path, path if output_dir is None else output_dir / path.name))
+        results.append(None)
+    started = time.perf_counter()
+    if jobs == 1 or len(tasks) == 1:
+        for number, path, output in tasks:
+            print(f"running {path.name} ...", flush=True)
+            results[number] = execute(path, parameters, output, failed_dir, logs_dir)
+    else:
+        print(f"{len(tasks)} notebooks, {jobs} at a time (--jobs 1: one at a time)", flush=True)
+        ran = execute_all(
+            [(path, output) for _, path, output in tasks], parameters, failed_dir, logs_dir, jobs
+        )
+        for (number, _, _), result in zip(tasks, ran, strict=True):
+            results[number] = result
+    done = [result for result in results if result is not None]
+    print_table(done, time.perf_counter() - started, jobs)
+    all_ok = all(result.status != "FAILED" for result in done)
+    if course_run and all_ok and jobs > 1:
+        print(
+            "Run times not recorded in notebooks/runtimes.json: notebooks shared the CPU "
+            "(--jobs 1 records them)."
+        )
+    elif course_run and all_ok and (every_notebook or kind == RERUN):
+        record_runtimes([result for result in done if result.status == "ok"], kind)
         course_map = [path for path in paths if path.name.startswith("00_")]
         if course_map:  # its table of run times reads runtimes.json: show this run's times
             execute(course_map[0], {}, course_map[0], failed_dir, logs_dir)
         from update_readme import update_readme
 
         update_readme()
-    return results
+    return done
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,6 +386,13 @@ def main(argv: list[str] | None = None) -> int:
         "notebooks", nargs="*", type=Path, help="default: every notebooks/NN_*.ipynb"
     )
     parser.add_argument("--parameter", "-p", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=parse_jobs,
+        default="auto",
+        help=f"notebooks at a time (default auto: {AUTO_JOBS} on {AUTO_JOBS}+ CPUs, else 1)",
+    )
     parser.add_argument(
         "--output-dir", type=Path, help="write executed copies here (required with -p)"
     )
@@ -297,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         if parameters and not has_parameters_cell(nbformat.read(path, as_version=4)):
             parser.error(f"{path.name} has no cell tagged 'parameters'; cannot inject values")
     started = time.time()
-    results = run_notebooks(paths, parameters, args.output_dir, args.runs_dir)
+    results = run_notebooks(paths, parameters, args.output_dir, args.runs_dir, args.jobs)
     print_leaderboards(since=started)
     all_ok = all(result.status != "FAILED" for result in results)
     if not all_ok:
