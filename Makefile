@@ -1,6 +1,6 @@
 # The two commands of the course (see README.md):
-#   make course   set up .venv, execute every notebook in place (two at a time), print what
-#                 ran and how long
+#   make course   set up .venv, execute every notebook in place (two at a time on 2+ CPUs),
+#                 print what ran and how long
 #   make test     set up .venv, run the unit tests, then nbval over every notebook
 # Other targets: make lab (JupyterLab), make serve (the recommendation service of notebook 13 on
 # http://127.0.0.1:8000), make bench (benchmarks -> README),
@@ -28,7 +28,8 @@ NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-w
 .PHONY: course test setup lab serve bench lint clean leaderboard-online-retail
 
 # Two notebooks at a time on a machine with 2 CPUs or more (JOBS=1: one at a time), in the
-# course's order, with the thread settings make test checks the outputs with (tools/run_course.py).
+# course's order, with the thread settings make test checks the outputs with; 13 and 15, which
+# time the machine, run alone (tools/run_course.py).
 course: $(STAMP)
 	$(BIN)/python tools/run_course.py $(if $(JOBS),--jobs $(JOBS))
 

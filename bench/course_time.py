@@ -7,9 +7,9 @@ Run from the repository root (nothing else running: the times are the machine's)
     python bench/course_time.py --cold --in-place --output bench/results/course_time.md
     python bench/course_time.py notebooks/06_evaluation.ipynb notebooks/07_cold_start.ipynb
 
-Notebooks run as ``make course`` runs them (:func:`tools.run_course.run_notebooks`: papermill,
-a fresh kernel per notebook, torch at 2 threads as in ``make test``), in order, so a notebook
-finds what the earlier ones cached. First one at a time: each notebook's seconds are what a
+Notebooks run through :func:`tools.run_course.run_notebooks` (papermill, a fresh kernel per
+notebook, torch at 2 threads as in ``make test``), in the course's order, so a notebook finds
+what the earlier ones cached. First one at a time: each notebook's seconds are what a
 reader who opens it alone waits (the per-notebook target, the README's table). Then, with
 ``--jobs`` above 1 (default: as ``make course``, two at a time on 2 CPUs or more), the whole
 course again as ``make course`` runs it, on a cache of its own: its wall time is the course's
@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 from report import emit, machine
-from run_course import NOTEBOOKS, Result, parse_jobs, run_notebooks
+from run_course import NOTEBOOKS, Result, parse_jobs, run_alone_reason, run_notebooks
 
 from recutils.spark import SPARK_NOTEBOOKS
 
@@ -176,6 +176,8 @@ def course_table(
     def minutes(seconds: dict[str, float], kind: str, target: float | None) -> str:
         if kind not in seconds:
             return "-"
+        if seconds[kind] != seconds[kind]:  # NaN: a notebook failed in that pass
+            return "incomplete (a notebook failed)"
         aim = f" (target {target / 60:.0f})" if target is not None else ""
         return f"{seconds[kind] / 60:.1f} min{aim}"
 
@@ -217,6 +219,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--jobs",
+        "-j",
         type=parse_jobs,
         default="auto",
         help="notebooks at a time in the passes as make course runs them (default: as make "
@@ -241,34 +244,31 @@ def main() -> int:
     models_trained: list[str] = []
     kinds = ["cold", "warm"] if args.cold else ["warm"]
     with ExitStack() as stack:
-
-        def new_cache() -> str:
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="course-cold-cache-"))
-            os.environ["RECUTILS_CACHE_DIR"] = folder  # later kernels and workers inherit it
-            return folder
-
-        cache = new_cache() if args.cold else None
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="course-")))
         output_dir = None if args.in_place else scratch
-        for kind in kinds:
-            print(f"--- {kind} pass, one notebook at a time", file=sys.stderr, flush=True)
-            passes[kind] = run_notebooks(paths, output_dir=output_dir)  # failures: runs/failed
-            failed += [f"{r.name} ({kind})" for r in passes[kind] if r.status == "FAILED"]
-            if kind == "cold" and cache is not None:  # the new cache: what the cold pass trained
-                models_trained = trained_models(Path(cache))
+        with ExitStack() as cold_cache:  # removed before the next passes make their own
+            if args.cold:
+                cache = cold_cache.enter_context(tempfile.TemporaryDirectory(prefix="course-cold-"))
+                os.environ["RECUTILS_CACHE_DIR"] = cache  # later kernels and workers inherit it
+            for kind in kinds:
+                print(f"--- {kind} pass, one notebook at a time", file=sys.stderr, flush=True)
+                passes[kind] = run_notebooks(paths, output_dir=output_dir)  # failed: runs/failed
+                failed += [f"{r.name} ({kind})" for r in passes[kind] if r.status == "FAILED"]
+                if kind == "cold" and args.cold:  # the new cache: what the cold pass trained
+                    models_trained = trained_models(Path(cache))
         if args.jobs > 1:
             if args.cold:
-                new_cache()
+                cache = stack.enter_context(tempfile.TemporaryDirectory(prefix="course-cold-"))
+                os.environ["RECUTILS_CACHE_DIR"] = cache
             for kind in kinds:
                 print(f"--- {kind} pass, {args.jobs} at a time", file=sys.stderr, flush=True)
                 started = time.perf_counter()
                 results = run_notebooks(paths, output_dir=scratch, jobs=args.jobs)
                 together[kind] = time.perf_counter() - started
-                failed += [
-                    f"{r.name} ({kind}, {args.jobs} at a time)"
-                    for r in results
-                    if r.status == "FAILED"
-                ]
+                failures = [r.name for r in results if r.status == "FAILED"]
+                failed += [f"{name} ({kind}, {args.jobs} at a time)" for name in failures]
+                if failures:  # a pass cut short is no measure of the course
+                    together[kind] = float("nan")
     sections = ["\n".join(course_table(passes, together, args.jobs))]
     for kind, results in passes.items():
         sections += [f"The slowest cells ({kind}):", "\n".join(slowest_cells(results, args.cells))]
@@ -283,10 +283,13 @@ def main() -> int:
         "RECUTILS_CACHE_DIR (a fresh clone), warm = the same notebooks again on the filled "
         "cache. The notebooks' rows, the slowest cells and the models: one notebook at a time."
     )
+    alone = [path.name[:2] for path in paths if run_alone_reason(path)]
+    alone_note = f"; {' and '.join(alone)} alone: they time the machine" if alone else ""
     if together:
         notes += (
             f" As make course runs it: {args.jobs} notebooks at a time in the course's order "
-            "(tools/run_course.py --jobs), on a new cache of its own, wall time."
+            f"(tools/run_course.py --jobs{alone_note}), wall time"
+            + (", on a new cache of its own." if args.cold else ", on the same cache.")
         )
     skipped = [r.name for results in passes.values() for r in results if r.status == "skipped"]
     if skipped:

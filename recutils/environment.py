@@ -236,7 +236,8 @@ def own_cpu_seconds() -> float:
 
 def usable_cpus() -> int:
     """The CPUs this process may run on: ``os.sched_getaffinity`` where the system has it (so a
-    container's or ``taskset``'s limit counts), else ``os.cpu_count()``; at least 1.
+    cpuset or ``taskset`` limit counts; a CPU quota such as ``docker --cpus`` does not), else
+    ``os.cpu_count()``; at least 1.
 
     Example:
         >>> usable_cpus() >= 1

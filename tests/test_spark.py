@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from recutils import spark as rs
 from recutils.datasets import load
 from recutils.datasets.shop import generate_shop
+from recutils.environment import usable_cpus
 from recutils.interactions import IdIndex
 from recutils.metrics import ranking_metrics_per_user
 from recutils.ranking import top_k_items
@@ -117,7 +118,7 @@ def test_lists_array_fills_missing_users_with_minus_one():
         rs.lists_array(lists, n_users=2, k=2)
 
 
-USABLE_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+USABLE_CORES = usable_cpus()
 
 
 @pytest.mark.parametrize(

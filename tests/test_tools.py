@@ -46,7 +46,8 @@ def outputs(path: Path) -> list[str]:
     ]
 
 
-def test_a_failing_notebook_is_not_written_over_and_the_others_still_run(tmp_path, capsys):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_failing_notebook_is_not_written_over_and_the_others_still_run(tmp_path, capsys, jobs):
     broken = write_notebook(
         tmp_path / "01_broken.ipynb", "print('before')", "raise ValueError('broken on purpose')"
     )
@@ -54,7 +55,7 @@ def test_a_failing_notebook_is_not_written_over_and_the_others_still_run(tmp_pat
     working = write_notebook(tmp_path / "02_working.ipynb", "print(X * 2)")
     runs = tmp_path / "runs"
 
-    status = run_course.main([str(broken), str(working), "--runs-dir", str(runs)])
+    status = run_course.main([str(broken), str(working), "--runs-dir", str(runs), "--jobs", jobs])
 
     assert status == 1
     assert broken.read_bytes() == stored  # the stored notebook is untouched
@@ -114,34 +115,125 @@ def test_bad_parameters_are_refused(tmp_path):
         run_course.main([str(untagged), "-p", "x=2"])
 
 
-def test_two_at_a_time_every_notebook_runs_in_order_with_the_checked_settings(
+def interval_notebook(path: Path, log: Path, seconds: float = 2.0, **metadata) -> Path:
+    """A notebook that appends "name start end" (wall clock) to ``log`` around a sleep."""
+    write_notebook(
+        path,
+        f"import time\nstart = time.time()\ntime.sleep({seconds})\n"
+        f"with open({str(log)!r}, 'a') as log:\n"
+        f"    log.write(f'{path.stem} {{start}} {{time.time()}}\\n')",
+    )
+    if metadata:
+        notebook = nbformat.read(path, as_version=4)
+        notebook.metadata["course"] = metadata
+        nbformat.write(notebook, path)
+    return path
+
+
+def intervals(log: Path) -> dict[str, tuple[float, float]]:
+    return {n: (float(a), float(b)) for n, a, b in (line.split() for line in log.open())}
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return max(a[0], b[0]) < min(a[1], b[1])
+
+
+def test_two_at_a_time_notebooks_overlap_in_order_with_the_checked_settings(
     tmp_path, capsys, monkeypatch
 ):
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    monkeypatch.setenv("RECUTILS_TORCH_THREADS", "1")  # set by the user: kept
+    for name in run_course.SIDE_BY_SIDE_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    log = tmp_path / "times.log"
+    first = interval_notebook(tmp_path / "01_first.ipynb", log)
+    second = interval_notebook(tmp_path / "02_second.ipynb", log)
     show = "import os\nprint(os.environ['OMP_WAIT_POLICY'], os.environ['RECUTILS_TORCH_THREADS'])"
-    first = write_notebook(tmp_path / "01_first.ipynb", "import time\ntime.sleep(1)", show)
-    broken = write_notebook(tmp_path / "02_broken.ipynb", "raise ValueError('broken on purpose')")
-    stored = broken.read_bytes()
-    last = write_notebook(tmp_path / "03_last.ipynb", "print(X + 1)")
-    runs = tmp_path / "runs"
-
-    status = run_course.main(
-        [str(first), str(broken), str(last), "--jobs", "2", "--runs-dir", str(runs)]
+    shown = write_notebook(tmp_path / "03_shown.ipynb", show)
+    java = tmp_path / "04_java.ipynb"  # skipped (as 15 is without Java), between two that run
+    write_notebook(java, "print('should not run')")
+    last = write_notebook(tmp_path / "05_last.ipynb", "print(X + 1)")
+    monkeypatch.setattr(
+        run_course, "notebook_skip_reason", lambda path: "no Java" if path == java else None
     )
+    notebooks = [first, second, shown, java, last]
+
+    status = run_course.main([*map(str, notebooks), "--jobs", "2", "--runs-dir", str(tmp_path)])
+
+    assert status == 0
+    ran = intervals(log)
+    assert overlap(ran["01_first"], ran["02_second"])  # two at a time, really
+    assert outputs(shown) == ["PASSIVE 2\n"]  # the settings make test checks outputs with
+    assert outputs(java) == [] and outputs(last) == ["2\n"]
+    printed = capsys.readouterr().out
+    starts = [printed.index(f"running {path.name}") for path in [first, second, shown, last]]
+    assert starts == sorted(starts)  # started in the course's order
+    table = printed[printed.index("notebook ") :].splitlines()[1:6]
+    expected = ["ok", "ok", "ok", "skipped", "ok"]
+    assert [line.split()[:2] for line in table] == [
+        [path.name, state] for path, state in zip(notebooks, expected, strict=True)
+    ]
+    assert "wall time, 2 notebooks at a time" in printed
+
+
+def test_a_notebook_that_times_the_machine_runs_alone(tmp_path, capsys):
+    log = tmp_path / "times.log"
+    reason = "it times this machine"
+    notebooks = [
+        interval_notebook(tmp_path / "01_before.ipynb", log),
+        interval_notebook(tmp_path / "02_alone.ipynb", log, run_alone=reason),
+        interval_notebook(tmp_path / "03_after.ipynb", log),
+        interval_notebook(tmp_path / "04_after.ipynb", log),
+    ]
+    assert run_course.run_alone_reason(notebooks[1]) == reason
+    assert run_course.run_alone_reason(notebooks[0]) is None
+
+    assert run_course.main([*map(str, notebooks), "--jobs", "2", "--runs-dir", str(tmp_path)]) == 0
+
+    ran = intervals(log)
+    assert not overlap(ran["02_alone"], ran["01_before"])
+    assert not overlap(ran["02_alone"], ran["03_after"])
+    assert overlap(ran["03_after"], ran["04_after"])  # two at a time again after it
+    assert f"running 02_alone.ipynb alone ({reason}) ..." in capsys.readouterr().out
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kills its worker process with SIGKILL")
+def test_a_worker_that_dies_fails_its_notebook_and_the_others_still_run(tmp_path, capsys):
+    # the kernel's parent is the worker process that runs papermill: kill it, as an
+    # out-of-memory kill would; the pool stops the other worker with it
+    dying = write_notebook(
+        tmp_path / "01_dying.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"
+    )
+    stored = dying.read_bytes()
+    beside = write_notebook(tmp_path / "02_beside.ipynb", "import time\ntime.sleep(3)\nprint(X)")
+    later = write_notebook(tmp_path / "03_later.ipynb", "print(X * 3)")
+    runs = tmp_path / "runs"
+    notebooks = [dying, beside, later]
+
+    status = run_course.main([*map(str, notebooks), "--jobs", "2", "--runs-dir", str(runs)])
 
     assert status == 1
-    assert outputs(first) == ["PASSIVE 1\n"]  # OpenMP threads sleep; the user's setting kept
-    assert outputs(last) == ["2\n"]  # ran although the one before it failed
-    assert broken.read_bytes() == stored and (runs / "failed" / "02_broken.ipynb").is_file()
+    assert dying.read_bytes() == stored
+    assert outputs(beside) == ["1\n"]  # stopped with the pool, run again alone
+    assert outputs(later) == ["3\n"]  # in a new pool
     printed = capsys.readouterr().out
-    assert printed.index("running 01_first") < printed.index("running 02_broken")
-    assert printed.index("running 02_broken") < printed.index("running 03_last")
-    assert "02_broken.ipynb: FAILED, " in printed and "ValueError: broken on purpose" in printed
-    table = printed[printed.index("notebook ") :]
-    names = [line.split()[0] for line in table.splitlines()[1:4]]
-    assert names == ["01_first.ipynb", "02_broken.ipynb", "03_last.ipynb"]  # course order
-    assert "wall time, 2 notebooks at a time" in table
+    assert "01_dying.ipynb: its worker process stopped; running it again alone" in printed
+    assert "01_dying.ipynb: FAILED" in printed and "also when run alone" in printed  # again
+    assert "02_beside.ipynb: ok" in printed
+
+
+def test_the_side_by_side_settings_keep_what_the_user_set(monkeypatch):
+    monkeypatch.setenv("RECUTILS_TORCH_THREADS", "1")
+    monkeypatch.setenv("OMP_WAIT_POLICY", " ")  # empty: as if unset
+    run_course.apply_side_by_side_environment()
+    assert os.environ["RECUTILS_TORCH_THREADS"] == "1"
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def test_one_notebook_runs_in_this_process_whatever_jobs_says(tmp_path, capsys):
+    notebook = write_notebook(tmp_path / "01_one.ipynb", "print(X)")
+    assert run_course.main([str(notebook), "--jobs", "2", "--runs-dir", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "wall time" not in printed and "at a time" not in printed
+    assert outputs(notebook) == ["1\n"]
 
 
 def test_jobs_must_be_a_positive_whole_number_or_auto(tmp_path, monkeypatch):

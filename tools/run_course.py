@@ -15,15 +15,19 @@ written to ``--output-dir``, never over the course's notebooks.
 Two notebooks run at a time where the machine has two CPUs or more (``--jobs``, default
 ``auto``; ``make course JOBS=1`` for one at a time). Much of a notebook is one-threaded Python,
 so one notebook leaves the second core mostly idle; ``make test`` has run notebooks two at a
-time for the same reason. They are handed out in the course's order, so a notebook mostly
-finds what the earlier ones cached (a model two running notebooks both need before either has
-cached it is trained by both: the cache's writes are atomic, so the second write replaces the
-first with the same model). Each kernel then gets the settings ``make test`` checks the stored
+time for the same reason. They are started in the course's order, so a notebook mostly finds
+what the earlier ones cached (a model two running notebooks both need before either has
+cached it is trained by both; the cache's writes are atomic, and it keeps one of the two
+identical copies). A notebook that times this machine (its metadata ``course.run_alone`` says
+why: 13 load-tests a service, 15 measures Spark on both cores) runs alone, so its stored
+timings are the machine's. Each kernel gets the settings ``make test`` checks the stored
 outputs with, unless they are set already: torch at 2 threads (``RECUTILS_TORCH_THREADS``;
 its ``auto`` would pick 1 beside another busy notebook, and some neural models' last digits
 differ between 1 and 2 threads) and OpenMP threads that sleep while they wait
 (``OMP_WAIT_POLICY=PASSIVE``: spinning threads of two processes would take each other's cores;
-``bench/results/load_bench.md``). Results do not depend on ``--jobs``.
+``bench/results/load_bench.md``). The checked outputs do not depend on ``--jobs``; the other
+notebooks' timings (each says which of its cells are timings) are taken beside another
+notebook, so run a notebook alone (``--jobs 1``, or in JupyterLab) for this machine's own.
 
 The course is never damaged by a failed run:
 
@@ -55,6 +59,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,9 +198,10 @@ def print_table(results: list[Result], wall_seconds: float | None = None, jobs: 
     for result in results:
         print(f"{result.name:<34}{result.status:<8}{result.seconds:7.1f} s  {result.error}")
     total = sum(result.seconds for result in results)
-    print(f"{'total':<34}{'':<8}{total:7.1f} s")
+    print(f"{'total' if jobs == 1 else 'sum of the above':<42}{total:7.1f} s")
     if jobs > 1 and wall_seconds is not None:
-        print(f"{'wall time, ' + str(jobs) + ' notebooks at a time':<42}{wall_seconds:7.1f} s")
+        label = f"wall time, {jobs} notebooks at a time"
+        print(f"{label:<42}{wall_seconds:7.1f} s")
     for result in results:
         if result.status != "ok" and result.written_to is not None:
             where = result.written_to
@@ -256,12 +262,28 @@ def auto_jobs() -> int:
     return AUTO_JOBS if usable_cpus() >= AUTO_JOBS else 1
 
 
+def run_alone_reason(path: Path) -> str | None:
+    """Why the notebook must run with no other notebook beside it, or ``None``: the reason in its
+    metadata ``course.run_alone`` (a notebook that times this machine: its cores, a service
+    under load), so that its stored timings are the machine's, not half of it."""
+    course = nbformat.read(path, as_version=4).metadata.get("course", {})
+    reason = course.get("run_alone") if isinstance(course, dict) else None
+    return reason.strip() if isinstance(reason, str) and reason.strip() else None
+
+
+def apply_side_by_side_environment() -> None:
+    """Set :data:`SIDE_BY_SIDE_ENVIRONMENT` in this process (its kernels inherit it), each
+    variable unless it is set already to something other than an empty string."""
+    for name, value in SIDE_BY_SIDE_ENVIRONMENT.items():
+        if not os.environ.get(name, "").strip():
+            os.environ[name] = value
+
+
 def _execute_side_by_side(
     path: Path, parameters: dict[str, Any], output: Path, failed_dir: Path, logs_dir: Path
 ) -> Result:
     """:func:`execute` in a worker process, its kernel with :data:`SIDE_BY_SIDE_ENVIRONMENT`."""
-    for name, value in SIDE_BY_SIDE_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)  # this worker's kernels inherit it
+    apply_side_by_side_environment()
     return execute(path, parameters, output, failed_dir, logs_dir)
 
 
@@ -273,28 +295,78 @@ def execute_all(
     jobs: int,
 ) -> list[Result]:
     """Run ``(notebook, output)`` tasks, ``jobs`` at a time in worker processes, started in the
-    given order (the next one when one ends), each announced as it starts and reported as it
-    ends. Returns the results in the given order."""
+    given order (the next one when one ends; a notebook with a :func:`run_alone_reason` waits
+    until nothing runs, and nothing starts beside it), each announced as it starts and reported
+    as it ends. A worker that dies (out of memory, a crash in a native library) takes its pool
+    down: the notebooks the pool was running run again, alone, in a new pool, and fail only if
+    they die again. Returns the results in the given order."""
     results: dict[int, Result] = {}
-    running: dict[Future[Result], int] = {}
+    running: dict[Future[Result], tuple[int, Path, float]] = {}  # -> (number, path, start)
+    waiting = list(enumerate(tasks))
+    alone = {number: run_alone_reason(path) for number, (path, _) in waiting}
+    retried: set[int] = set()
+
+    def may_start(number: int) -> bool:
+        if not running:
+            return True
+        return (
+            len(running) < jobs
+            and alone[number] is None
+            and not any(alone[other] is not None for other, _, _ in running.values())
+        )
+
     # "spawn" on every system: a fresh interpreter per worker, not a fork of this one
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        waiting = list(enumerate(tasks))
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    broken = False
+    try:
         while waiting or running:
-            while waiting and len(running) < jobs:
+            if broken and not running:
+                pool.shutdown(wait=True)
+                pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+                broken = False
+            while not broken and waiting and may_start(waiting[0][0]):
                 number, (path, output) = waiting.pop(0)
-                print(f"running {path.name} ...", flush=True)
+                note = f" alone ({alone[number]})" if alone[number] else ""
+                print(f"running {path.name}{note} ...", flush=True)
                 future = pool.submit(
                     _execute_side_by_side, path, parameters, output, failed_dir, logs_dir
                 )
-                running[future] = number
+                running[future] = (number, path, time.perf_counter())
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                result = future.result()
-                results[running.pop(future)] = result
+                number, path, started = running.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    # A worker died (out of memory, a crash in a native library) and the pool
+                    # stopped every worker with it: which notebook caused it is unknown, so
+                    # each one it was running is run again, alone, and fails if it dies again.
+                    broken = True
+                    if number not in retried:
+                        retried.add(number)
+                        alone[number] = "its worker process stopped beside another notebook"
+                        waiting = sorted([*waiting, (number, tasks[number])])
+                        print(f"  {path.name}: its worker process stopped; running it again alone")
+                        continue
+                    seconds = time.perf_counter() - started
+                    reason = "the process running it died (out of memory, or a crash in a native"
+                    result = Result(
+                        path.name, "FAILED", seconds, f"{reason} library), also when run alone"
+                    )
+                except Exception as error:  # execute itself raised (it catches a cell's errors)
+                    seconds = time.perf_counter() - started
+                    result = Result(path.name, "FAILED", seconds, first_error_line(error))
+                results[number] = result
                 ending = f" ({result.error})" if result.error else ""
-                print(f"  {result.name}: {result.status}, {result.seconds:.1f} s{ending}")
+                print(
+                    f"  {result.name}: {result.status}, {result.seconds:.1f} s{ending}", flush=True
+                )
+    except KeyboardInterrupt:  # Ctrl+C: start nothing more; the workers stop their kernels
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
     return [results[number] for number in range(len(tasks))]
 
 
@@ -348,7 +420,8 @@ def run_notebooks(
         tasks.append((len(results), path, path if output_dir is None else output_dir / path.name))
         results.append(None)
     started = time.perf_counter()
-    if jobs == 1 or len(tasks) == 1:
+    jobs = min(jobs, max(len(tasks), 1))  # no more at a time than there are notebooks to run
+    if jobs == 1:
         for number, path, output in tasks:
             print(f"running {path.name} ...", flush=True)
             results[number] = execute(path, parameters, output, failed_dir, logs_dir)
@@ -362,12 +435,13 @@ def run_notebooks(
     done = [result for result in results if result is not None]
     print_table(done, time.perf_counter() - started, jobs)
     all_ok = all(result.status != "FAILED" for result in done)
-    if course_run and all_ok and jobs > 1:
+    record = course_run and all_ok and (every_notebook or kind == RERUN)
+    if record and jobs > 1:
         print(
             "Run times not recorded in notebooks/runtimes.json: notebooks shared the CPU "
             "(--jobs 1 records them)."
         )
-    elif course_run and all_ok and (every_notebook or kind == RERUN):
+    elif record:
         record_runtimes([result for result in done if result.status == "ok"], kind)
         course_map = [path for path in paths if path.name.startswith("00_")]
         if course_map:  # its table of run times reads runtimes.json: show this run's times
