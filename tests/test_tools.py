@@ -174,7 +174,8 @@ def test_two_at_a_time_notebooks_overlap_in_order_with_the_checked_settings(
     assert "wall time, 2 notebooks at a time" in printed
 
 
-def test_a_notebook_that_times_the_machine_runs_alone(tmp_path, capsys):
+def test_a_notebook_that_times_the_machine_runs_alone(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     log = tmp_path / "times.log"
     reason = "it times this machine"
     notebooks = [
@@ -183,6 +184,11 @@ def test_a_notebook_that_times_the_machine_runs_alone(tmp_path, capsys):
         interval_notebook(tmp_path / "03_after.ipynb", log),
         interval_notebook(tmp_path / "04_after.ipynb", log),
     ]
+    alone = nbformat.read(notebooks[1], as_version=4)  # alone: as one at a time, not PASSIVE
+    alone.cells.append(
+        nbformat.v4.new_code_cell("import os\nprint(os.environ.get('OMP_WAIT_POLICY'))")
+    )
+    nbformat.write(alone, notebooks[1])
     assert run_course.run_alone_reason(notebooks[1]) == reason
     assert run_course.run_alone_reason(notebooks[0]) is None
 
@@ -192,6 +198,7 @@ def test_a_notebook_that_times_the_machine_runs_alone(tmp_path, capsys):
     assert not overlap(ran["02_alone"], ran["01_before"])
     assert not overlap(ran["02_alone"], ran["03_after"])
     assert overlap(ran["03_after"], ran["04_after"])  # two at a time again after it
+    assert outputs(notebooks[1]) == ["None\n"]
     assert f"running 02_alone.ipynb alone ({reason}) ..." in capsys.readouterr().out
 
 
@@ -220,12 +227,15 @@ def test_a_worker_that_dies_fails_its_notebook_and_the_others_still_run(tmp_path
     assert "02_beside.ipynb: ok" in printed
 
 
-def test_the_side_by_side_settings_keep_what_the_user_set(monkeypatch):
-    monkeypatch.setenv("RECUTILS_TORCH_THREADS", "1")
-    monkeypatch.setenv("OMP_WAIT_POLICY", " ")  # empty: as if unset
-    run_course.apply_side_by_side_environment()
-    assert os.environ["RECUTILS_TORCH_THREADS"] == "1"
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+def test_the_side_by_side_settings_keep_what_the_user_set():
+    user = {"RECUTILS_TORCH_THREADS": "1", "OMP_WAIT_POLICY": " ", "HOME": "/home/x"}
+    kernel = run_course.with_defaults(user, run_course.SIDE_BY_SIDE_ENVIRONMENT)
+    assert kernel == {
+        "RECUTILS_TORCH_THREADS": "1",
+        "OMP_WAIT_POLICY": "PASSIVE",
+        "HOME": "/home/x",
+    }
+    assert user["OMP_WAIT_POLICY"] == " "  # a copy: the caller's mapping is left alone
 
 
 def test_one_notebook_runs_in_this_process_whatever_jobs_says(tmp_path, capsys):

@@ -19,9 +19,10 @@ time for the same reason. They are started in the course's order, so a notebook 
 what the earlier ones cached (a model two running notebooks both need before either has
 cached it is trained by both; the cache's writes are atomic, and it keeps one of the two
 identical copies). A notebook that times this machine (its metadata ``course.run_alone`` says
-why: 13 load-tests a service, 15 measures Spark on both cores) runs alone, so its stored
-timings are the machine's. Each kernel gets the settings ``make test`` checks the stored
-outputs with, unless they are set already: torch at 2 threads (``RECUTILS_TORCH_THREADS``;
+why: 13 load-tests a service, 15 measures Spark on both cores) runs alone, with the settings
+of a run one at a time, so its stored timings are the machine's. The kernel of every other
+notebook gets the settings ``make test`` checks the stored outputs with, unless they are set
+already: torch at 2 threads (``RECUTILS_TORCH_THREADS``;
 its ``auto`` would pick 1 beside another busy notebook, and some neural models' last digits
 differ between 1 and 2 threads) and OpenMP threads that sleep while they wait
 (``OMP_WAIT_POLICY=PASSIVE``: spinning threads of two processes would take each other's cores;
@@ -58,11 +59,12 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import nbformat
 import papermill
@@ -94,8 +96,12 @@ class QuietKernelManager(AsyncKernelManager):
     """
 
     log_path: Path | None = None
+    #: Variables the kernel gets where its environment leaves them unset (:func:`with_defaults`).
+    default_environment: ClassVar[Mapping[str, str]] = {}
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        if self.default_environment:
+            kw["env"] = with_defaults(kw.get("env") or os.environ, self.default_environment)
         if self.log_path is None:
             await super()._async_launch_kernel(kernel_cmd, **kw)
             return
@@ -155,12 +161,29 @@ def first_error_line(error: BaseException) -> str:
     return f"{name}: {lines[0]}" if lines else name
 
 
+def with_defaults(environment: Mapping[str, str], defaults: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``environment`` with each of ``defaults`` added where it is unset or empty."""
+    merged = dict(environment)
+    for name, value in defaults.items():
+        if not merged.get(name, "").strip():
+            merged[name] = value
+    return merged
+
+
 def execute(
-    path: Path, parameters: dict[str, Any], output: Path, failed_dir: Path, logs_dir: Path
+    path: Path,
+    parameters: dict[str, Any],
+    output: Path,
+    failed_dir: Path,
+    logs_dir: Path,
+    default_environment: Mapping[str, str] | None = None,
 ) -> Result:
-    """Run one notebook; write it to ``output`` if it ran to the end, else to ``failed_dir``."""
+    """Run one notebook; write it to ``output`` if it ran to the end, else to ``failed_dir``.
+    Its kernel gets ``default_environment`` where this process's environment leaves a variable
+    unset (:func:`with_defaults`)."""
     log = logs_dir / f"{path.stem}.kernel.log"
-    manager = type("KernelManager", (QuietKernelManager,), {"log_path": log})
+    settings = {"log_path": log, "default_environment": dict(default_environment or {})}
+    manager = type("KernelManager", (QuietKernelManager,), settings)
     with tempfile.TemporaryDirectory(prefix="run_course-") as folder:
         executed = Path(folder) / path.name
         start = time.perf_counter()
@@ -271,20 +294,19 @@ def run_alone_reason(path: Path) -> str | None:
     return reason.strip() if isinstance(reason, str) and reason.strip() else None
 
 
-def apply_side_by_side_environment() -> None:
-    """Set :data:`SIDE_BY_SIDE_ENVIRONMENT` in this process (its kernels inherit it), each
-    variable unless it is set already to something other than an empty string."""
-    for name, value in SIDE_BY_SIDE_ENVIRONMENT.items():
-        if not os.environ.get(name, "").strip():
-            os.environ[name] = value
-
-
-def _execute_side_by_side(
-    path: Path, parameters: dict[str, Any], output: Path, failed_dir: Path, logs_dir: Path
+def _execute_in_worker(
+    path: Path,
+    parameters: dict[str, Any],
+    output: Path,
+    failed_dir: Path,
+    logs_dir: Path,
+    alone: bool,
 ) -> Result:
-    """:func:`execute` in a worker process, its kernel with :data:`SIDE_BY_SIDE_ENVIRONMENT`."""
-    apply_side_by_side_environment()
-    return execute(path, parameters, output, failed_dir, logs_dir)
+    """:func:`execute` in a worker process: its kernel with :data:`SIDE_BY_SIDE_ENVIRONMENT`
+    unless the notebook runs ``alone``, which gets this process's settings, as one at a time
+    (sleeping OpenMP threads cost torch time on a quiet machine: bench/results/load_bench.md)."""
+    defaults = None if alone else SIDE_BY_SIDE_ENVIRONMENT
+    return execute(path, parameters, output, failed_dir, logs_dir, defaults)
 
 
 def execute_all(
@@ -330,7 +352,13 @@ def execute_all(
                 note = f" alone ({alone[number]})" if alone[number] else ""
                 print(f"running {path.name}{note} ...", flush=True)
                 future = pool.submit(
-                    _execute_side_by_side, path, parameters, output, failed_dir, logs_dir
+                    _execute_in_worker,
+                    path,
+                    parameters,
+                    output,
+                    failed_dir,
+                    logs_dir,
+                    alone[number] is not None,
                 )
                 running[future] = (number, path, time.perf_counter())
             done, _ = wait(running, return_when=FIRST_COMPLETED)
