@@ -27,7 +27,7 @@ whence the README's and the course map's tables of run times (first run = cold, 
 The report: one row per notebook (cold, warm, and whether warm meets the course's target of
 90 s), the totals one at a time and without the Spark notebooks (what a learner without Java
 runs), the whole course as ``make course`` runs it against its targets (8 minutes warm, 12
-cold), the slowest cells of each pass, where time can be won, and (with ``--cold``) the
+cold), the slowest cells of each pass, and (with ``--cold``) the
 models the cold pass trained, by class: what a first run pays for and a re-run loads.
 ``--cells-output`` writes the whole profile, every code cell of every notebook with its cold
 and warm seconds.
@@ -178,13 +178,17 @@ def course_table(
             return "-"
         if seconds[kind] != seconds[kind]:  # NaN: a notebook failed in that pass
             return "incomplete (a notebook failed)"
-        aim = f" (target {target / 60:.0f})" if target is not None else ""
+        aim = ""
+        if target is not None:
+            within = "yes" if seconds[kind] <= target else "**no**"
+            aim = f" (target {target / 60:.0f}, within: {within})"
         return f"{seconds[kind] / 60:.1f} min{aim}"
 
     one_at_a_time = ", one notebook at a time" if together else ""
+    whole = "the whole course" if together else "the course"
     cold_aim, warm_aim = (None, None) if together else (COLD_TARGET, WARM_TARGET)
     rows.append(
-        f"| **the course{one_at_a_time}** | {minutes(total, 'cold', cold_aim)} "
+        f"| **{whole}{one_at_a_time}** | {minutes(total, 'cold', cold_aim)} "
         f"| {minutes(total, 'warm', warm_aim)} | |"
     )
     if any(name in SPARK_NOTEBOOKS for name in names):  # what a learner without Java runs
@@ -203,7 +207,7 @@ def course_table(
         )
     if together:
         rows.append(
-            f"| **the course as make course runs it, {jobs} at a time** "
+            f"| **make course, {jobs} notebooks at a time (wall time)** "
             f"| {minutes(together, 'cold', COLD_TARGET)} "
             f"| {minutes(together, 'warm', WARM_TARGET)} | |"
         )
@@ -278,8 +282,10 @@ def main() -> int:
             "\n".join(models_trained),
         ]
     notes = (
-        f"Executed as make course does (papermill), torch fixed at 2 threads (make course's "
-        f"default picks 1 on a busy machine), on {machine()}; cold = a new, empty "
+        "Executed with papermill (tools/run_course.py), torch fixed at 2 threads, as make "
+        "course fixes it for the notebooks it runs side by side (one at a time, as with "
+        f"JOBS=1, in JupyterLab and for 13 and 15, recutils.setup picks 1 on a busy machine), "
+        f"on {machine()}; cold = a new, empty "
         "RECUTILS_CACHE_DIR (a fresh clone), warm = the same notebooks again on the filled "
         "cache. The notebooks' rows, the slowest cells and the models: one notebook at a time."
     )

@@ -394,18 +394,22 @@ def test_course_time_totals_with_and_without_the_spark_notebooks(monkeypatch):
         ]
 
     rows = course_time.course_table({"cold": results(120.0, 150.0), "warm": results(60.0, 90.0)})
-    assert rows[-2] == "| **the course** | 4.5 min (target 12) | 2.5 min (target 8) | |"
+    assert rows[-2] == (
+        "| **the course** | 4.5 min (target 12, within: yes) | 2.5 min (target 8, within: yes) | |"
+    )
     assert rows[-1] == f"| **without Spark ({spark[:2]}: needs Java)** | 2.0 min | 1.0 min | |"
     assert "without Spark" not in course_time.course_table({"warm": results(60.0, 90.0)[:1]})[-1]
     # with the passes as make course runs them, the targets are judged on their wall times
     passes = {"cold": results(120.0, 150.0), "warm": results(60.0, 90.0)}
-    rows = course_time.course_table(passes, {"cold": 180.0, "warm": 96.0}, jobs=2)
-    assert rows[-3] == "| **the course, one notebook at a time** | 4.5 min | 2.5 min | |"
+    rows = course_time.course_table(passes, {"cold": 780.0, "warm": 96.0}, jobs=2)
+    assert rows[-3] == "| **the whole course, one notebook at a time** | 4.5 min | 2.5 min | |"
     assert rows[-2].startswith(f"| **without Spark ({spark[:2]}: needs Java), one notebook at")
     assert rows[-1] == (
-        "| **the course as make course runs it, 2 at a time** | 3.0 min (target 12) "
-        "| 1.6 min (target 8) | |"
+        "| **make course, 2 notebooks at a time (wall time)** | 13.0 min (target 12, within: "
+        "**no**) | 1.6 min (target 8, within: yes) | |"
     )
+    failed = course_time.course_table(passes, {"cold": float("nan"), "warm": 96.0}, jobs=2)
+    assert "| incomplete (a notebook failed) |" in failed[-1]
 
 
 def _make_test_time(monkeypatch):

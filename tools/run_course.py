@@ -1,4 +1,4 @@
-"""Execute the course notebooks in order and report what ran, how long it took, and what failed.
+"""Execute the course notebooks and report what ran, how long it took, and what failed.
 
     python tools/run_course.py                       # every notebook, in place (make course)
     python tools/run_course.py --jobs 1              # one notebook at a time
@@ -12,7 +12,8 @@ a dict), adds a cell tagged ``injected-parameters`` right after the cell tagged 
 so a notebook can run on another dataset or size without editing it. Parameterised runs are
 written to ``--output-dir``, never over the course's notebooks.
 
-Two notebooks run at a time where the machine has two CPUs or more (``--jobs``, default
+Two notebooks run at a time where this process may use two CPUs (logical cores) or more
+(``--jobs``, default
 ``auto``; ``make course JOBS=1`` for one at a time). Much of a notebook is one-threaded Python,
 so one notebook leaves the second core mostly idle; ``make test`` has run notebooks two at a
 time for the same reason. They are started in the course's order, so a notebook mostly finds
@@ -26,7 +27,8 @@ already: torch at 2 threads (``RECUTILS_TORCH_THREADS``;
 its ``auto`` would pick 1 beside another busy notebook, and some neural models' last digits
 differ between 1 and 2 threads) and OpenMP threads that sleep while they wait
 (``OMP_WAIT_POLICY=PASSIVE``: spinning threads of two processes would take each other's cores;
-``bench/results/load_bench.md``). The checked outputs do not depend on ``--jobs``; the other
+``bench/results/load_bench.md``). The checked outputs do not depend on ``--jobs`` (one at a
+time, on a quiet machine or with ``RECUTILS_TORCH_THREADS=2``); the other
 notebooks' timings (each says which of its cells are timings) are taken beside another
 notebook, so run a notebook alone (``--jobs 1``, or in JupyterLab) for this machine's own.
 
@@ -39,14 +41,14 @@ The course is never damaged by a failed run:
 * the exit status is 1 if anything failed, and the leaderboards in ``results/`` are printed
   only if this run wrote them.
 
-Run times of full in-place runs one notebook at a time are recorded in
-``notebooks/runtimes.json``, as the *first run* when the cache folder (``recutils.cache_dir()``:
-embeddings, trained models) was empty at the start (a fresh clone) and as a *re-run*
-otherwise, and copied into the README's notebook table (tools/update_readme.py) and the course
-map's; with two at a time each notebook's seconds include sharing the CPU with another, which
-is not what a reader opening one notebook waits, so they are printed but not recorded. The
-kernel's own stderr (start-up notices, library warnings) goes to
-``runs/logs/<notebook>.kernel.log``.
+Run times of in-place runs one notebook at a time (``--jobs 1``, or a single notebook) are
+recorded in ``notebooks/runtimes.json``: every notebook's as the *first run* when the cache
+folder (``recutils.cache_dir()``: embeddings, trained models) was empty at the start (a fresh
+clone), and any notebook's as a *re-run* once it is filled; then copied into the README's
+notebook table (tools/update_readme.py) and the course map's. Two at a time, each notebook's
+seconds include sharing the CPU with another, which is not what a reader opening one notebook
+waits, so they are printed but not recorded. The kernel's own stderr (start-up notices,
+library warnings) goes to ``runs/logs/<notebook>.kernel.log``.
 """
 
 from __future__ import annotations
@@ -467,7 +469,7 @@ def run_notebooks(
     if record and jobs > 1:
         print(
             "Run times not recorded in notebooks/runtimes.json: notebooks shared the CPU "
-            "(--jobs 1 records them)."
+            "(make course JOBS=1 records them)."
         )
     elif record:
         record_runtimes([result for result in done if result.status == "ok"], kind)

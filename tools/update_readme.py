@@ -4,8 +4,10 @@ Blocks are delimited by ``<!-- name:start -->`` and ``<!-- name:end -->``:
 
 * ``notebooks`` -- the notebook table: number, title (the notebook's first heading), its
   summary (notebook metadata ``course.summary``), and the run times that tools/run_course.py
-  recorded in notebooks/runtimes.json: the first run of a fresh clone (empty cache) and a
-  re-run (cache filled), and the course's totals, with and without the Spark notebooks
+  recorded in notebooks/runtimes.json, each notebook on its own: the first run of a fresh
+  clone (empty cache) and a re-run (cache filled), and their sums one notebook at a time
+  (``make course``, two at a time, takes less: bench/results/course_time.md), with and
+  without the Spark notebooks
   (``recutils.spark.SPARK_NOTEBOOKS``: they need Java, and are skipped without it);
 * ``<file stem>`` for every ``bench/results/*.md`` -- a benchmark table written by a bench script;
 * ``<file stem>`` for every ``results/leaderboard-*.md`` -- a leaderboard written by notebook 06
