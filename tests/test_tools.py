@@ -130,6 +130,23 @@ def interval_notebook(path: Path, log: Path, seconds: float = 2.0, **metadata) -
     return path
 
 
+def partner_notebook(path: Path, log: Path, partner: str) -> Path:
+    """A notebook that marks its start, waits (up to a minute) for ``partner``'s mark, prints
+    "met" if it came and "alone" if not, and appends "name start end" to ``log``: two notebooks
+    that both print "met" ran at the same time, however slowly their kernels started."""
+    marks = log.parent
+    return write_notebook(
+        path,
+        f"import pathlib, time\nstart = time.time()\nmarks = pathlib.Path({str(marks)!r})\n"
+        f"(marks / '{path.stem}.started').touch()\n"
+        f"while not (marks / '{partner}.started').exists() and time.time() < start + 60:\n"
+        f"    time.sleep(0.05)\n"
+        f"print('met' if (marks / '{partner}.started').exists() else 'alone')\n"
+        f"with open({str(log)!r}, 'a') as log:\n"
+        f"    log.write(f'{path.stem} {{start}} {{time.time()}}\\n')",
+    )
+
+
 def intervals(log: Path) -> dict[str, tuple[float, float]]:
     return {n: (float(a), float(b)) for n, a, b in (line.split() for line in log.open())}
 
@@ -144,8 +161,8 @@ def test_two_at_a_time_notebooks_overlap_in_order_with_the_checked_settings(
     for name in run_course.SIDE_BY_SIDE_ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
     log = tmp_path / "times.log"
-    first = interval_notebook(tmp_path / "01_first.ipynb", log)
-    second = interval_notebook(tmp_path / "02_second.ipynb", log)
+    first = partner_notebook(tmp_path / "01_first.ipynb", log, "02_second")
+    second = partner_notebook(tmp_path / "02_second.ipynb", log, "01_first")
     show = "import os\nprint(os.environ['OMP_WAIT_POLICY'], os.environ['RECUTILS_TORCH_THREADS'])"
     shown = write_notebook(tmp_path / "03_shown.ipynb", show)
     java = tmp_path / "04_java.ipynb"  # skipped (as 15 is without Java), between two that run
@@ -159,8 +176,7 @@ def test_two_at_a_time_notebooks_overlap_in_order_with_the_checked_settings(
     status = run_course.main([*map(str, notebooks), "--jobs", "2", "--runs-dir", str(tmp_path)])
 
     assert status == 0
-    ran = intervals(log)
-    assert overlap(ran["01_first"], ran["02_second"])  # two at a time, really
+    assert outputs(first) == outputs(second) == ["met\n"]  # two at a time, really
     assert outputs(shown) == ["PASSIVE 2\n"]  # the settings make test checks outputs with
     assert outputs(java) == [] and outputs(last) == ["2\n"]
     printed = capsys.readouterr().out
@@ -181,8 +197,8 @@ def test_a_notebook_that_times_the_machine_runs_alone(tmp_path, capsys, monkeypa
     notebooks = [
         interval_notebook(tmp_path / "01_before.ipynb", log),
         interval_notebook(tmp_path / "02_alone.ipynb", log, run_alone=reason),
-        interval_notebook(tmp_path / "03_after.ipynb", log),
-        interval_notebook(tmp_path / "04_after.ipynb", log),
+        partner_notebook(tmp_path / "03_after.ipynb", log, "04_after"),
+        partner_notebook(tmp_path / "04_after.ipynb", log, "03_after"),
     ]
     alone = nbformat.read(notebooks[1], as_version=4)  # alone: as one at a time, not PASSIVE
     alone.cells.append(
@@ -197,7 +213,7 @@ def test_a_notebook_that_times_the_machine_runs_alone(tmp_path, capsys, monkeypa
     ran = intervals(log)
     assert not overlap(ran["02_alone"], ran["01_before"])
     assert not overlap(ran["02_alone"], ran["03_after"])
-    assert overlap(ran["03_after"], ran["04_after"])  # two at a time again after it
+    assert outputs(notebooks[2]) == outputs(notebooks[3]) == ["met\n"]  # two at a time again
     assert outputs(notebooks[1]) == ["None\n"]
     assert f"running 02_alone.ipynb alone ({reason}) ..." in capsys.readouterr().out
 
