@@ -15,6 +15,9 @@ Guarantees:
 * **Atomic writes.** An entry is written to a temporary file in the same directory, flushed and
   ``fsync``-ed, then renamed over the final name with :func:`os.replace`. A crash (or an
   exception in ``compute``) never leaves a partial file under the final name.
+* **Made once.** :func:`cached_arrays` computes a missing entry under a lock between processes
+  (:func:`recutils.files.made_once`): two notebooks that need it at the same time compute it
+  once; the second waits, then reads it.
 * **Verified reads.** On reading, the stored key must equal the requested key and every array
   must match its recorded shape, dtype and checksum. A missing file is a miss; a corrupt file
   (truncated, bad checksum, unreadable) or a stale one (a different key stored under the file
@@ -39,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from recutils.files import atomic_path
+from recutils.files import atomic_path, made_once
 
 #: Version of the file layout; a file written with another version is treated as stale.
 CACHE_FORMAT = 1
@@ -249,7 +252,8 @@ def _read(path: Path, key: str | None) -> tuple[str, dict[str, np.ndarray]]:
     if not path.is_file():
         raise FileNotFoundError(f"no cache entry {path.name}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # opened here, so that the file is closed even when numpy cannot read it
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as npz:
             if METADATA_NAME not in npz.files:
                 raise CacheEntryError(
                     f"cache entry {path.name} is corrupt: it has no metadata record"
@@ -322,7 +326,8 @@ def cached_arrays(
     A corrupt or stale entry is reported with a :class:`CacheWarning` (naming the file, not its
     folder) and rebuilt. If ``compute`` raises, nothing is written. If the entry cannot be
     written (e.g. a read-only folder), a :class:`CacheWarning` says so and the computed arrays
-    are returned anyway.
+    are returned anyway. Processes sharing ``directory`` compute an entry once: one that
+    misses while another is computing it waits (:func:`recutils.files.made_once`) and reads it.
     """
     _check_key(key)
     if not callable(compute):
@@ -332,18 +337,24 @@ def cached_arrays(
     path = entry_path(directory, key, name)
     try:
         return read_arrays(path, key)
-    except FileNotFoundError:
+    except (FileNotFoundError, CacheEntryError):
         pass
-    except CacheEntryError as error:
-        warnings.warn(f"{error}; rebuilding it", CacheWarning, stacklevel=2)
-    arrays = _check_arrays(compute())
-    try:
-        write_arrays(path, key, arrays)
-    except OSError as error:
-        warnings.warn(
-            f"could not write cache entry {path.name} ({type(error).__name__}: "
-            f"{error.strerror or error}); the result was computed but not cached",
-            CacheWarning,
-            stacklevel=2,
-        )
+    # Another process (a notebook beside this one) may be computing the same entry: wait for it.
+    with made_once(directory, path.stem, f"cache entry {path.name}"):
+        try:
+            return read_arrays(path, key)
+        except FileNotFoundError:
+            pass
+        except CacheEntryError as error:
+            warnings.warn(f"{error}; rebuilding it", CacheWarning, stacklevel=2)
+        arrays = _check_arrays(compute())
+        try:
+            write_arrays(path, key, arrays)
+        except OSError as error:
+            warnings.warn(
+                f"could not write cache entry {path.name} ({type(error).__name__}: "
+                f"{error.strerror or error}); the result was computed but not cached",
+                CacheWarning,
+                stacklevel=2,
+            )
     return arrays

@@ -275,8 +275,9 @@ def other_programs_busy_cores(window_seconds: float = 0.25) -> float | None:
 
 def auto_torch_threads() -> int:
     """torch threads for this machine right now: ``RECUTILS_TORCH_THREADS`` if set; else 2 on a
-    quiet machine with at least 2 cores, 1 if other programs keep at least :data:`BUSY_CORES`
-    of a core busy (:func:`other_programs_busy_cores`) or the machine has one core.
+    quiet machine where this process may use at least 2 cores (:func:`usable_cpus`), 1 if other
+    programs keep at least :data:`BUSY_CORES` of a core busy (:func:`other_programs_busy_cores`)
+    or the process may use only one core.
 
     Why: on a quiet 2-core CPU, 2 threads fit LightGCN and encode texts 1.3-1.8x faster than 1;
     with one busy program beside them, 2 threads were 5-11x *slower* than 1 (each parallel step
@@ -294,7 +295,7 @@ def auto_torch_threads() -> int:
                 f"the environment variable {_ENV_TORCH_THREADS}={value!r} must be a whole "
                 "number of threads >= 1 (e.g. 1), or unset for the automatic choice"
             ) from None
-    if (os.cpu_count() or 1) < 2:
+    if usable_cpus() < 2:  # one core, or this process limited to one (taskset, a cpuset)
         return 1
     busy = other_programs_busy_cores()
     return 1 if busy is not None and busy >= BUSY_CORES else DEFAULT_TORCH_THREADS

@@ -5,6 +5,10 @@ Every file recutils writes (cache entries, result tables, dataset copies, downlo
 the target (``os.replace``, atomic on one file system) only once it is complete. An interrupted
 run or an exception therefore never leaves a half-written file under the final name.
 
+What is costly to make and cached (a trained model, text vectors, a generated dataset) is made
+under :func:`made_once`, a lock between processes: a notebook that needs an entry another
+notebook (running beside it) is making waits for it and reads it, instead of making it too.
+
 Example::
 
     >>> from pathlib import Path
@@ -19,10 +23,18 @@ import os
 import urllib.error
 import urllib.request
 import uuid
+import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import filelock
+
+#: How long :func:`made_once` waits for another process before making the entry itself.
+LOCK_TIMEOUT_SECONDS = 600.0
+#: The folder, inside a cache folder, of the lock files of :func:`made_once`.
+LOCK_FOLDER = ".locks"
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
@@ -73,6 +85,66 @@ def atomic_path(target: str | os.PathLike[str], durable: bool = False) -> Iterat
         temporary.unlink(missing_ok=True)
     if durable:
         _fsync_directory(target.parent)
+
+
+@contextmanager
+def made_once(
+    folder: str | os.PathLike[str],
+    name: str,
+    what: str,
+    timeout: float = LOCK_TIMEOUT_SECONDS,
+) -> Iterator[bool]:
+    """Hold the lock ``name`` of the cache ``folder`` while the block runs, so that processes
+    sharing the cache make an entry once: one makes it, the others wait, then read it.
+
+    Use it around "look it up again, make it if still missing, store it", after a look-up
+    without the lock missed (the usual case, a hit, never waits)::
+
+        entry = lookup()
+        if entry is None:
+            with made_once(folder, "ALS-1f2e", "the ALS model"):
+                entry = lookup()              # made by another process while we waited?
+                if entry is None:
+                    entry = make()
+                    store(entry)
+
+    The lock is an operating-system file lock (the ``filelock`` package: ``fcntl.flock`` on
+    Linux and macOS, ``msvcrt.locking`` on Windows) on ``<folder>/.locks/<name>.lock``; the
+    system releases it when its process ends, so a notebook that crashed or was interrupted
+    while making an entry never blocks the others. The lock files (empty) stay in the folder.
+
+    Args:
+        folder: the cache folder (created if missing).
+        name: the entry's name; a file name, unique in ``folder``.
+        what: what is made, for the warning, e.g. ``"the cached ALS model"``.
+        timeout: seconds to wait for another process; after that the block runs without the
+            lock (a warning says so), as it does where the lock cannot be made at all (a
+            read-only folder): at worst the entry is made twice, as without a lock.
+
+    Yields:
+        ``True`` if the lock is held, ``False`` if the block runs without it.
+    """
+    if not name or Path(name).name != name:
+        raise ValueError(f"name must be a plain file name, got {name!r}")
+    lock = filelock.FileLock(Path(folder) / LOCK_FOLDER / f"{name}.lock", timeout=timeout)
+    try:
+        (Path(folder) / LOCK_FOLDER).mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except filelock.Timeout:
+        warnings.warn(
+            f"another process has been making {what} for {timeout:.0f} s; making it here too",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        yield False
+        return
+    except OSError:  # a read-only folder: nothing can be stored, nothing to wait for
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:

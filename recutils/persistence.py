@@ -90,7 +90,7 @@ import scipy.sparse as sp
 import recutils
 from recutils import checks
 from recutils.cache import package_versions, stable_key
-from recutils.files import sha256_of
+from recutils.files import made_once, sha256_of
 from recutils.models.base import Recommender, as_train_matrix, fit_arguments
 
 #: Version of the folder layout; a folder written with another version is refused.
@@ -1063,7 +1063,9 @@ def fit_cached(
     model and, if the fit took at least ``min_seconds``, saves it (:func:`save_model`:
     written atomically) under ``<cache>/<class>-<key>``; a later call, in any notebook or
     process, loads it (:func:`load_model`: every file's checksum verified) and copies its
-    fitted state into ``model``. A damaged entry is reported with a
+    fitted state into ``model``. Processes sharing the cache fit a model once: one that misses
+    while another is fitting the same model waits for it (:func:`recutils.files.made_once`) and
+    loads its fit. A damaged entry is reported with a
     :class:`recutils.cache.CacheWarning`, fitted again and replaced. A model whose data or
     settings have no fingerprint (e.g. a pandas Series as side data) or whose state cannot be
     saved is simply fitted.
@@ -1109,26 +1111,39 @@ def fit_cached(
     )
     folder = Path(cache) if cache is not None else cache_dir() / MODEL_CACHE
     entry = folder / f"{type(model).__name__}-{key[:24]}"
-    if (entry / DESCRIPTION).is_file():
+
+    def fill_from_cache(report: bool) -> bool:
+        """Fill ``model`` from ``entry`` if it holds a usable fit (a damaged one: warn)."""
+        if not (entry / DESCRIPTION).is_file():
+            return False
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # recutils version: the key has it
                 loaded = load_model(entry, trained_on=trained_on, classes=[type(model)])
         except (SavedModelError, OSError) as error:
-            warnings.warn(
-                f"the cached model in {entry} cannot be used ({error}); fitting it again",
-                CacheWarning,
-                stacklevel=2,
-            )
-        else:
-            if type(loaded) is type(model):
-                _fill_in_place(model, loaded)  # the same settings (they are in the key), fitted
-                return model
-    damaged = (entry / DESCRIPTION).is_file()
-    model.fit_uncached(train, **used)
-    if model.fit_seconds_ >= (CACHE_MIN_SECONDS if min_seconds is None else min_seconds):
-        try:  # a damaged entry is replaced; one another process saved meanwhile is kept
-            save_model(model, entry, trained_on=trained_on, replace=damaged)
-        except (TypeError, FileExistsError):  # unsavable state, or already saved: not cached
-            pass
+            if report:
+                warnings.warn(
+                    f"the cached model in {entry} cannot be used ({error}); fitting it again",
+                    CacheWarning,
+                    stacklevel=3,
+                )
+            return False
+        if type(loaded) is not type(model):
+            return False
+        _fill_in_place(model, loaded)  # the same settings (they are in the key), fitted
+        return True
+
+    if fill_from_cache(report=False):
+        return model
+    # A notebook beside this one may be fitting the same model: wait for it and load its fit.
+    with made_once(folder, entry.name, f"the cached {type(model).__name__} model"):
+        if fill_from_cache(report=True):
+            return model
+        damaged = (entry / DESCRIPTION).is_file()
+        model.fit_uncached(train, **used)
+        if model.fit_seconds_ >= (CACHE_MIN_SECONDS if min_seconds is None else min_seconds):
+            try:  # a damaged entry is replaced
+                save_model(model, entry, trained_on=trained_on, replace=damaged)
+            except (TypeError, FileExistsError):  # unsavable state, or already saved: not cached
+                pass
     return model

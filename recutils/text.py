@@ -64,6 +64,7 @@ from recutils.cache import (
     stable_key,
     write_arrays,
 )
+from recutils.files import made_once
 from recutils.schema import BRAND, CATEGORY, DESCRIPTION, TITLE
 
 if TYPE_CHECKING:
@@ -599,7 +600,9 @@ class EmbeddingStore:
     (array checksums, and its recorded key against :func:`shard_key` of its own texts); a
     corrupt or stale one is reported with a :class:`~recutils.cache.CacheWarning` and removed.
     Every call that encodes new texts adds one shard; past :data:`MAX_SHARDS` they are merged
-    into one. Two processes may share the folder: at worst both encode the same new texts.
+    into one. Processes may share the folder: :func:`encode_texts` encodes new texts under a
+    lock (:func:`recutils.files.made_once`), so two notebooks that need the same new texts at
+    the same time encode them once.
     """
 
     directory: Path
@@ -696,7 +699,9 @@ def encode_texts(
 
     The cache stores vectors text by text: a text is encoded once, the first time any call
     (any notebook, any list, any order) asks for it, and read back after that, verified. A
-    call that asks for 4,000 texts of which 3,900 are stored encodes 100.
+    call that asks for 4,000 texts of which 3,900 are stored encodes 100. Two processes that
+    need the same new texts at the same time (notebooks run side by side) encode them once: the
+    second waits for the first, then reads them.
 
     Args:
         texts: one str per item (list, tuple, 1-D numpy array or pandas Series; a Series'
@@ -753,19 +758,29 @@ def encode_texts(
     found = store.lookup(keys)
     missing = [value for value, key in zip(values, keys.tolist(), strict=True) if key not in found]
     if missing:
-        missing = list(dict.fromkeys(missing))
-        vectors = _encode_uncached(missing, int(batch_size), n_threads, pooling)
-        new_keys = text_keys(missing)
-        found.update(zip(new_keys.tolist(), vectors, strict=True))
-        try:
-            store.add(new_keys, vectors)
-        except OSError as error:
-            warnings.warn(
-                f"could not write the embedding cache ({type(error).__name__}: "
-                f"{error.strerror or error}); the vectors were computed but not stored",
-                CacheWarning,
-                stacklevel=2,
-            )
+        # A notebook beside this one may be encoding the same texts: wait for it, look again.
+        with made_once(directory, store.prefix, "text vectors"):
+            missing = list(dict.fromkeys(missing))
+            missing_keys = text_keys(missing)
+            found.update(store.lookup(missing_keys))
+            missing = [
+                value
+                for value, key in zip(missing, missing_keys.tolist(), strict=True)
+                if key not in found
+            ]
+            if missing:
+                vectors = _encode_uncached(missing, int(batch_size), n_threads, pooling)
+                new_keys = text_keys(missing)
+                found.update(zip(new_keys.tolist(), vectors, strict=True))
+                try:
+                    store.add(new_keys, vectors)
+                except OSError as error:
+                    warnings.warn(
+                        f"could not write the embedding cache ({type(error).__name__}: "
+                        f"{error.strerror or error}); the vectors were computed but not stored",
+                        CacheWarning,
+                        stacklevel=2,
+                    )
     return np.stack([found[key] for key in keys.tolist()]).astype(np.float32, copy=False)
 
 

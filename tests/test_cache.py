@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 import warnings
 from pathlib import Path
 
+import filelock
 import numpy as np
 import pytest
 
@@ -20,6 +24,7 @@ from recutils.cache import (
     stable_key,
     write_arrays,
 )
+from recutils.files import LOCK_FOLDER, made_once
 
 KEY = stable_key("test", {"n": 3})
 
@@ -43,7 +48,8 @@ def assert_same_arrays(got: dict[str, np.ndarray], expected: dict[str, np.ndarra
 
 
 def files_in(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir())
+    """The entries and temporary files in ``directory`` (not the lock files' folder)."""
+    return sorted(p.name for p in directory.iterdir() if p.name != LOCK_FOLDER)
 
 
 class Counter:
@@ -282,3 +288,125 @@ def test_stale_entry_is_rebuilt(tmp_path):
 
 def test_file_without_metadata_is_rebuilt(tmp_path):
     corrupt_and_reload(tmp_path, lambda path: np.savez(path, x=np.ones(3)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Made once: processes that share a cache folder compute an entry once (recutils.files.made_once)
+
+# A process that computes KEY's entry through cached_arrays, slowly: it marks when it starts
+# and when its computation starts, then waits for the test's "go" before returning; every
+# computation appends a line to "computed".
+COMPUTING_PROCESS = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from recutils.cache import cached_arrays
+
+folder, key, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+(folder / f"{name}.started").touch()
+
+def compute():
+    with open(folder / "computed", "a") as log:
+        log.write(name + "\\n")
+    (folder / f"{name}.computing").touch()
+    for _ in range(600):
+        if (folder / "go").exists():
+            break
+        time.sleep(0.1)
+    return {"values": np.arange(5.0)}
+
+print(cached_arrays(key, compute, folder / "cache")["values"].sum())
+"""
+
+
+def wait_for(path: Path, seconds: float = 60) -> None:
+    for _ in range(int(seconds * 10)):
+        if path.exists():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{path.name} did not appear within {seconds} s")
+
+
+def start(script: str, *arguments: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_processes_compute_an_entry_once(tmp_path):
+    first = start(COMPUTING_PROCESS, str(tmp_path), KEY, "first")
+    try:
+        wait_for(tmp_path / "first.computing")  # the first holds the lock and computes
+        second = start(COMPUTING_PROCESS, str(tmp_path), KEY, "second")
+        try:
+            wait_for(tmp_path / "second.started")
+            time.sleep(1.0)  # time to miss the entry and wait for the lock (or, wrongly, compute)
+            (tmp_path / "go").touch()
+            outputs = [process.communicate(timeout=120) for process in (first, second)]
+        finally:
+            second.kill()
+    finally:
+        first.kill()
+    assert [process.returncode for process in (first, second)] == [0, 0], outputs
+    assert [out.strip() for out, _ in outputs] == ["10.0", "10.0"]
+    assert (tmp_path / "computed").read_text().split() == ["first"]  # the second read it
+
+
+def test_a_lock_held_too_long_is_not_waited_for(tmp_path):
+    with made_once(tmp_path, "entry", "the entry") as held:
+        assert held
+        with pytest.warns(RuntimeWarning, match="another process has been making the entry"):
+            with made_once(tmp_path, "entry", "the entry", timeout=0.2) as second:
+                assert not second
+    with made_once(tmp_path, "entry", "the entry", timeout=0.2) as again:  # released
+        assert again
+    assert [path.name for path in (tmp_path / LOCK_FOLDER).iterdir()] == ["entry.lock"]
+
+
+HOLDING_PROCESS = """
+import sys, time
+from pathlib import Path
+from recutils.files import made_once
+
+with made_once(Path(sys.argv[1]), "entry", "the entry"):
+    (Path(sys.argv[1]) / "holding").touch()
+    time.sleep(120)
+"""
+
+
+def test_a_lock_dies_with_its_process(tmp_path):
+    holder = start(HOLDING_PROCESS, str(tmp_path))
+    try:
+        wait_for(tmp_path / "holding")
+        with pytest.warns(RuntimeWarning):  # held
+            with made_once(tmp_path, "entry", "the entry", timeout=0.2) as held:
+                assert not held
+    finally:
+        holder.kill()  # killed while holding it (a crash, Ctrl+C in a notebook's kernel)
+        holder.communicate()
+    with made_once(tmp_path, "entry", "the entry", timeout=30) as held:
+        assert held
+
+
+def test_made_once_without_a_lock_file_runs_the_block(tmp_path, monkeypatch):
+    def refused(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(filelock.FileLock, "acquire", refused)  # e.g. a read-only folder
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with made_once(tmp_path, "entry", "the entry") as held:
+            assert not held
+    compute = Counter()
+    assert_same_arrays(cached_arrays(KEY, compute, tmp_path), sample_arrays())
+    assert compute.calls == 1
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "../entry"])
+def test_made_once_wants_a_file_name(tmp_path, name):
+    with pytest.raises(ValueError, match="plain file name"):
+        with made_once(tmp_path, name, "the entry"):
+            pass

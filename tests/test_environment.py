@@ -89,7 +89,7 @@ def test_auto_threads_follow_the_machines_load(monkeypatch):
     from recutils import environment
 
     monkeypatch.delenv("RECUTILS_TORCH_THREADS", raising=False)
-    monkeypatch.setattr(environment.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(environment, "usable_cpus", lambda: 2)
     monkeypatch.setattr(environment, "other_programs_busy_cores", lambda: 0.05)
     assert environment.auto_torch_threads() == 2
     monkeypatch.setattr(environment, "other_programs_busy_cores", lambda: 0.9)
@@ -99,7 +99,7 @@ def test_auto_threads_follow_the_machines_load(monkeypatch):
     assert "torch auto" in repr(info)  # the same first output whatever the load
     monkeypatch.setattr(environment, "other_programs_busy_cores", lambda: None)  # not measurable
     assert environment.auto_torch_threads() == 2
-    monkeypatch.setattr(environment.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(environment, "usable_cpus", lambda: 1)  # e.g. taskset -c 0
     assert environment.auto_torch_threads() == 1
     monkeypatch.setenv("RECUTILS_TORCH_THREADS", "3")
     assert environment.auto_torch_threads() == 3

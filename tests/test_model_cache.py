@@ -3,11 +3,14 @@ settings, data, code and libraries; damaged entries are refitted with a warning.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from recutils.cache import CacheWarning
+from recutils.files import LOCK_FOLDER
 from recutils.models import ALS, ContentBased, LightGCN, MostPopular, Switching
 from recutils.persistence import DESCRIPTION, fit_cached, model_code_version
 
@@ -245,3 +248,34 @@ def test_models_that_load_slower_than_they_fit_are_not_kept(tmp_path, monkeypatc
     monkeypatch.setattr(ALS, "cache_fits", False)
     ALS(factors=4, iterations=2).fit(toy())
     assert not (tmp_path / "models").exists() or entries(tmp_path / "models") == []
+
+
+def test_a_model_fitted_by_another_process_while_waiting_is_loaded(tmp_path, monkeypatch):
+    from recutils import persistence
+
+    real_made_once = persistence.made_once
+    fits: list[int] = []
+    real_fit = ALS.fit_uncached
+
+    def counting_fit(self, *args, **kwargs):
+        fits.append(self.seed)
+        return real_fit(self, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def another_process_fits_it_meanwhile(folder, name, what, **kwargs):
+        # the entry's lock was held by another notebook, which fitted the same model
+        assert name.startswith("ALS-") and "ALS" in what
+        monkeypatch.setattr(persistence, "made_once", real_made_once)
+        fit_cached(ALS(factors=4, iterations=2, seed=1), toy(), cache=tmp_path, min_seconds=0)
+        with real_made_once(folder, name, what, **kwargs) as held:
+            yield held
+
+    monkeypatch.setattr(ALS, "fit_uncached", counting_fit)
+    monkeypatch.setattr(persistence, "made_once", another_process_fits_it_meanwhile)
+    waited = fit_cached(ALS(factors=4, iterations=2, seed=1), toy(), cache=tmp_path, min_seconds=0)
+    assert fits == [1]  # the other's fit only: this call loaded it after the lock
+    assert waited.item_factors_ is not None
+    assert len(entries(tmp_path)) == 1
+    assert [path.name for path in (tmp_path / LOCK_FOLDER).iterdir()] == [
+        entries(tmp_path)[0] + ".lock"
+    ]

@@ -6,6 +6,7 @@ by recutils (cached for the process) and once in a fresh process that checks the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import textwrap
 
@@ -316,8 +317,8 @@ def test_warm_cache_skips_the_model(tmp_path, monkeypatch):
         encode_texts([*TEXTS[:-1], "hello world!"], cache_dir=tmp_path)
 
 
-def test_only_new_texts_are_encoded(tmp_path, monkeypatch):
-    first = encode_texts(TEXTS[:10], cache_dir=tmp_path)
+def record_encodings(monkeypatch) -> list[list[str]]:
+    """The lists of texts the model encodes from now on (the texts of each call, in order)."""
     encoded: list[list[str]] = []
     real = text._encode_uncached
 
@@ -326,6 +327,12 @@ def test_only_new_texts_are_encoded(tmp_path, monkeypatch):
         return real(texts, *args, **kwargs)
 
     monkeypatch.setattr(text, "_encode_uncached", recording)
+    return encoded
+
+
+def test_only_new_texts_are_encoded(tmp_path, monkeypatch):
+    first = encode_texts(TEXTS[:10], cache_dir=tmp_path)
+    encoded = record_encodings(monkeypatch)
     both = encode_texts(["brand new text", *TEXTS[:10], "brand new text"], cache_dir=tmp_path)
     assert encoded == [["brand new text"]]  # once, although it appears twice
     np.testing.assert_array_equal(both[1:11], first)
@@ -530,3 +537,21 @@ def test_unknown_tokens_are_measured_and_warned_about(tmp_path) -> None:
     with pytest.warns(text.UnknownTextWarning):
         emoji = text.encode_texts(["😀", "🎉"], cache=False)
     np.testing.assert_array_equal(emoji[0], emoji[1])  # two emoji, one vector: both are [UNK]
+
+
+def test_texts_encoded_by_another_process_while_waiting_are_read(tmp_path, monkeypatch):
+    expected = encode_texts(TEXTS[:4], cache=False)
+    real_made_once = text.made_once
+
+    @contextlib.contextmanager
+    def another_process_encodes_three_meanwhile(folder, name, what, **kwargs):
+        monkeypatch.setattr(text, "made_once", real_made_once)
+        encode_texts(TEXTS[:3], cache_dir=folder)  # a notebook beside this one
+        with real_made_once(folder, name, what, **kwargs) as held:
+            yield held
+
+    monkeypatch.setattr(text, "made_once", another_process_encodes_three_meanwhile)
+    encoded = record_encodings(monkeypatch)
+    got = encode_texts(TEXTS[:4], cache_dir=tmp_path)
+    assert encoded == [TEXTS[:3], [TEXTS[3]]]  # the other's three, then only the fourth here
+    np.testing.assert_array_equal(got, expected)

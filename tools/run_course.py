@@ -13,24 +13,23 @@ so a notebook can run on another dataset or size without editing it. Parameteris
 written to ``--output-dir``, never over the course's notebooks.
 
 Two notebooks run at a time where this process may use two CPUs (logical cores) or more
-(``--jobs``, default
-``auto``; ``make course JOBS=1`` for one at a time). Much of a notebook is one-threaded Python,
-so one notebook leaves the second core mostly idle; ``make test`` has run notebooks two at a
-time for the same reason. They are started in the course's order, so a notebook mostly finds
-what the earlier ones cached (a model two running notebooks both need before either has
-cached it is trained by both; the cache's writes are atomic, and it keeps one of the two
-identical copies). A notebook that times this machine (its metadata ``course.run_alone`` says
-why: 13 load-tests a service, 15 measures Spark on both cores) runs alone, with the settings
-of a run one at a time, so its stored timings are the machine's. The kernel of every other
-notebook gets the settings ``make test`` checks the stored outputs with, unless they are set
-already: torch at 2 threads (``RECUTILS_TORCH_THREADS``;
-its ``auto`` would pick 1 beside another busy notebook, and some neural models' last digits
-differ between 1 and 2 threads) and OpenMP threads that sleep while they wait
-(``OMP_WAIT_POLICY=PASSIVE``: spinning threads of two processes would take each other's cores;
-``bench/results/load_bench.md``). The checked outputs do not depend on ``--jobs`` (one at a
-time, on a quiet machine or with ``RECUTILS_TORCH_THREADS=2``); the other
-notebooks' timings (each says which of its cells are timings) are taken beside another
-notebook, so run a notebook alone (``--jobs 1``, or in JupyterLab) for this machine's own.
+(``--jobs``, default ``auto``; ``make course JOBS=1`` for one at a time). Much of a notebook is
+one-threaded Python, so one notebook leaves the second core mostly idle; ``make test`` has run
+notebooks two at a time for the same reason. They are started in the course's order, so a
+notebook mostly finds what the earlier ones cached; a model (or text vectors, a cached result)
+that the notebook beside it is still making, it waits for and then loads, instead of making it
+too (``recutils.files.made_once``). A notebook that times this machine (its metadata
+``course.run_alone`` says why: 13 load-tests a service, 15 measures Spark on both cores) runs
+alone, with the settings of a run one at a time, so its stored timings are the machine's. The
+kernel of every other notebook gets the settings ``make test`` checks the stored outputs with,
+unless they are set already: torch at 2 threads (``RECUTILS_TORCH_THREADS``; its ``auto`` would
+pick 1 beside another busy notebook, and some neural models' last digits differ between 1 and 2
+threads) and OpenMP threads that sleep while they wait (``OMP_WAIT_POLICY=PASSIVE``: spinning
+threads of two processes would take each other's cores; ``bench/results/load_bench.md``). The
+checked outputs do not depend on ``--jobs`` (one at a time, on a quiet machine or with
+``RECUTILS_TORCH_THREADS=2``); the other notebooks' timings (each says which of its cells are
+timings) are taken beside another notebook, so run a notebook alone (``--jobs 1``, or in
+JupyterLab) for this machine's own.
 
 The course is never damaged by a failed run:
 
