@@ -5,9 +5,10 @@ Every file recutils writes (cache entries, result tables, dataset copies, downlo
 the target (``os.replace``, atomic on one file system) only once it is complete. An interrupted
 run or an exception therefore never leaves a half-written file under the final name.
 
-What is costly to make and cached (a trained model, text vectors, a generated dataset) is made
-under :func:`made_once`, a lock between processes: a notebook that needs an entry another
-notebook (running beside it) is making waits for it and reads it, instead of making it too.
+The course cache's entries that take long to make (trained models, text vectors, the language
+model's answers, the generated shop) are made under :func:`made_once`, a lock between
+processes: a notebook that needs an entry another notebook (running beside it) is making waits
+for it and reads it, instead of making it too.
 
 Example::
 
@@ -109,9 +110,9 @@ def made_once(
                     store(entry)
 
     The lock is an operating-system file lock (the ``filelock`` package: ``fcntl.flock`` on
-    Linux and macOS, ``msvcrt.locking`` on Windows) on ``<folder>/.locks/<name>.lock``; the
-    system releases it when its process ends, so a notebook that crashed or was interrupted
-    while making an entry never blocks the others. The lock files (empty) stay in the folder.
+    Linux and macOS, ``LockFileEx`` on Windows) on ``<folder>/.locks/<name>.lock``; the system
+    releases it when its process ends, so a notebook that crashed or was interrupted while
+    making an entry never blocks the others. The lock files (empty) may stay in the folder.
 
     Args:
         folder: the cache folder (created if missing).
@@ -119,7 +120,8 @@ def made_once(
         what: what is made, for the warning, e.g. ``"the cached ALS model"``.
         timeout: seconds to wait for another process; after that the block runs without the
             lock (a warning says so), as it does where the lock cannot be made at all (a
-            read-only folder): at worst the entry is made twice, as without a lock.
+            read-only folder, a file system without locks): at worst the entry is made twice,
+            as without a lock.
 
     Yields:
         ``True`` if the lock is held, ``False`` if the block runs without it.
@@ -130,15 +132,17 @@ def made_once(
     try:
         (Path(folder) / LOCK_FOLDER).mkdir(parents=True, exist_ok=True)
         lock.acquire()
+        held = True
     except filelock.Timeout:
         warnings.warn(
             f"another process has been making {what} for {timeout:.0f} s; making it here too",
             RuntimeWarning,
             stacklevel=3,
         )
-        yield False
-        return
-    except OSError:  # a read-only folder: nothing can be stored, nothing to wait for
+        held = False
+    except (OSError, NotImplementedError):  # a read-only folder, or no locks on this system
+        held = False
+    if not held:  # the block runs outside the except clauses: its errors are its own
         yield False
         return
     try:

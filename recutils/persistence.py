@@ -1065,7 +1065,8 @@ def fit_cached(
     process, loads it (:func:`load_model`: every file's checksum verified) and copies its
     fitted state into ``model``. Processes sharing the cache fit a model once: one that misses
     while another is fitting the same model waits for it (:func:`recutils.files.made_once`) and
-    loads its fit. A damaged entry is reported with a
+    loads its fit (a fit too quick to be saved, it then repeats). A damaged entry is reported
+    with a
     :class:`recutils.cache.CacheWarning`, fitted again and replaced. A model whose data or
     settings have no fingerprint (e.g. a pandas Series as side data) or whose state cannot be
     saved is simply fitted.

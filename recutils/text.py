@@ -601,8 +601,8 @@ class EmbeddingStore:
     corrupt or stale one is reported with a :class:`~recutils.cache.CacheWarning` and removed.
     Every call that encodes new texts adds one shard; past :data:`MAX_SHARDS` they are merged
     into one. Processes may share the folder: :func:`encode_texts` encodes new texts under a
-    lock (:func:`recutils.files.made_once`), so two notebooks that need the same new texts at
-    the same time encode them once.
+    lock on it (:func:`recutils.files.made_once`), so two notebooks encode one after the other
+    and texts both need are encoded once.
     """
 
     directory: Path
@@ -699,9 +699,10 @@ def encode_texts(
 
     The cache stores vectors text by text: a text is encoded once, the first time any call
     (any notebook, any list, any order) asks for it, and read back after that, verified. A
-    call that asks for 4,000 texts of which 3,900 are stored encodes 100. Two processes that
-    need the same new texts at the same time (notebooks run side by side) encode them once: the
-    second waits for the first, then reads them.
+    call that asks for 4,000 texts of which 3,900 are stored encodes 100. Processes sharing the
+    cache (notebooks run side by side) encode new texts one at a time (a lock on the folder,
+    :func:`recutils.files.made_once`), so texts both need are encoded once: the second waits
+    for the first, then reads them.
 
     Args:
         texts: one str per item (list, tuple, 1-D numpy array or pandas Series; a Series'

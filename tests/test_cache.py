@@ -293,17 +293,26 @@ def test_file_without_metadata_is_rebuilt(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Made once: processes that share a cache folder compute an entry once (recutils.files.made_once)
 
-# A process that computes KEY's entry through cached_arrays, slowly: it marks when it starts
-# and when its computation starts, then waits for the test's "go" before returning; every
-# computation appends a line to "computed".
+# A process that computes KEY's entry through cached_arrays, slowly: it marks when it asks for
+# the entry's lock and when its computation starts, then waits for the test's "go" before
+# returning; every computation appends a line to "computed".
 COMPUTING_PROCESS = """
-import sys, time
+import contextlib, sys, time
 from pathlib import Path
 import numpy as np
+from recutils import cache
 from recutils.cache import cached_arrays
 
 folder, key, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-(folder / f"{name}.started").touch()
+real_made_once = cache.made_once
+
+@contextlib.contextmanager
+def announced(*args, **kwargs):  # marks that this process missed and now asks for the lock
+    (folder / f"{name}.waiting").touch()
+    with real_made_once(*args, **kwargs) as held:
+        yield held
+
+cache.made_once = announced
 
 def compute():
     with open(folder / "computed", "a") as log:
@@ -342,8 +351,9 @@ def test_two_processes_compute_an_entry_once(tmp_path):
         wait_for(tmp_path / "first.computing")  # the first holds the lock and computes
         second = start(COMPUTING_PROCESS, str(tmp_path), KEY, "second")
         try:
-            wait_for(tmp_path / "second.started")
-            time.sleep(1.0)  # time to miss the entry and wait for the lock (or, wrongly, compute)
+            # the second missed the entry while the first computes it: it waits for the lock
+            # (without it, it would compute too, whenever "go" comes)
+            wait_for(tmp_path / "second.waiting")
             (tmp_path / "go").touch()
             outputs = [process.communicate(timeout=120) for process in (first, second)]
         finally:
@@ -363,7 +373,7 @@ def test_a_lock_held_too_long_is_not_waited_for(tmp_path):
                 assert not second
     with made_once(tmp_path, "entry", "the entry", timeout=0.2) as again:  # released
         assert again
-    assert [path.name for path in (tmp_path / LOCK_FOLDER).iterdir()] == ["entry.lock"]
+        assert [path.name for path in (tmp_path / LOCK_FOLDER).iterdir()] == ["entry.lock"]
 
 
 HOLDING_PROCESS = """

@@ -218,6 +218,27 @@ def test_a_notebook_that_times_the_machine_runs_alone(tmp_path, capsys, monkeypa
     assert f"running 02_alone.ipynb alone ({reason}) ..." in capsys.readouterr().out
 
 
+def test_a_place_a_waiting_run_alone_notebook_leaves_goes_to_the_next_ones(tmp_path, capsys):
+    # 02 must run alone, so it waits for 01 to end; meanwhile 03 runs beside 01 (they meet)
+    log = tmp_path / "times.log"
+    notebooks = [
+        partner_notebook(tmp_path / "01_first.ipynb", log, "03_next"),
+        interval_notebook(tmp_path / "02_alone.ipynb", log, run_alone="it times this machine"),
+        partner_notebook(tmp_path / "03_next.ipynb", log, "01_first"),
+    ]
+
+    assert run_course.main([*map(str, notebooks), "--jobs", "2", "--runs-dir", str(tmp_path)]) == 0
+
+    assert outputs(notebooks[0]) == outputs(notebooks[2]) == ["met\n"]
+    ran = intervals(log)
+    assert not overlap(ran["02_alone"], ran["01_first"])
+    assert not overlap(ran["02_alone"], ran["03_next"])
+    printed = capsys.readouterr().out
+    assert printed.index("running 03_next") < printed.index("running 02_alone")
+    table = printed[printed.index("notebook ") :].splitlines()[1:4]
+    assert [line.split()[0] for line in table] == [path.name for path in notebooks]  # in order
+
+
 @pytest.mark.skipif(os.name != "posix", reason="kills its worker process with SIGKILL")
 def test_a_worker_that_dies_fails_its_notebook_and_the_others_still_run(tmp_path, capsys):
     # the kernel's parent is the worker process that runs papermill: kill it, as an
@@ -461,3 +482,14 @@ def test_reports_name_the_machine_they_were_measured_on(monkeypatch):
     from numpy._core._multiarray_umath import __cpu_features__
 
     assert ("AVX-512" in described) == bool(__cpu_features__.get("AVX512F"))
+
+
+def test_a_cache_with_only_lock_files_is_empty(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path))
+    assert run_course.cache_is_empty()
+    (tmp_path / "models" / ".locks").mkdir(parents=True)
+    (tmp_path / "models" / ".locks" / "ALS-1f2e.lock").touch()  # left by recutils.files.made_once
+    assert run_course.cache_is_empty()
+    (tmp_path / "models" / "ALS-1f2e").mkdir()
+    (tmp_path / "models" / "ALS-1f2e" / "model.json").write_text("{}")
+    assert not run_course.cache_is_empty()

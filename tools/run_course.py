@@ -20,16 +20,17 @@ notebook mostly finds what the earlier ones cached; a model (or text vectors, a 
 that the notebook beside it is still making, it waits for and then loads, instead of making it
 too (``recutils.files.made_once``). A notebook that times this machine (its metadata
 ``course.run_alone`` says why: 13 load-tests a service, 15 measures Spark on both cores) runs
-alone, with the settings of a run one at a time, so its stored timings are the machine's. The
-kernel of every other notebook gets the settings ``make test`` checks the stored outputs with,
-unless they are set already: torch at 2 threads (``RECUTILS_TORCH_THREADS``; its ``auto`` would
-pick 1 beside another busy notebook, and some neural models' last digits differ between 1 and 2
-threads) and OpenMP threads that sleep while they wait (``OMP_WAIT_POLICY=PASSIVE``: spinning
-threads of two processes would take each other's cores; ``bench/results/load_bench.md``). The
-checked outputs do not depend on ``--jobs`` (one at a time, on a quiet machine or with
-``RECUTILS_TORCH_THREADS=2``); the other notebooks' timings (each says which of its cells are
-timings) are taken beside another notebook, so run a notebook alone (``--jobs 1``, or in
-JupyterLab) for this machine's own.
+alone, when nothing else runs (the next notebooks take the free place meanwhile, so these mostly
+run last), with the settings of a run one at a time, so its stored timings are the machine's.
+The kernel of every other notebook gets the settings ``make test`` checks the stored outputs
+with, unless they are set already: torch at 2 threads (``RECUTILS_TORCH_THREADS``; its ``auto``
+would pick 1 beside another busy notebook, and some neural models' last digits differ between 1
+and 2 threads) and OpenMP threads that sleep while they wait (``OMP_WAIT_POLICY=PASSIVE``:
+spinning threads of two processes would take each other's cores;
+``bench/results/load_bench.md``). The checked outputs do not depend on ``--jobs`` (one at a
+time, on a quiet machine or with ``RECUTILS_TORCH_THREADS=2``); the other notebooks' timings
+(each says which of its cells are timings) are taken beside another notebook, so run a notebook
+alone (``--jobs 1``, or in JupyterLab) for this machine's own.
 
 The course is never damaged by a failed run:
 
@@ -72,7 +73,7 @@ import papermill
 from jupyter_client.manager import AsyncKernelManager
 
 from recutils.environment import usable_cpus
-from recutils.files import atomic_path
+from recutils.files import LOCK_FOLDER, atomic_path
 from recutils.spark import notebook_skip_reason
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -318,24 +319,29 @@ def execute_all(
     jobs: int,
 ) -> list[Result]:
     """Run ``(notebook, output)`` tasks, ``jobs`` at a time in worker processes, started in the
-    given order (the next one when one ends; a notebook with a :func:`run_alone_reason` waits
-    until nothing runs, and nothing starts beside it), each announced as it starts and reported
-    as it ends. A worker that dies (out of memory, a crash in a native library) takes its pool
-    down: the notebooks the pool was running run again, alone, in a new pool, and fail only if
-    they die again. Returns the results in the given order."""
+    given order (the next one when one ends), each announced as it starts and reported as it
+    ends. A notebook with a :func:`run_alone_reason` starts when nothing runs, and nothing
+    starts beside it; while it waits for the running ones to end, the free places go to the
+    next notebooks that need not run alone (so a place is not left idle: the notebooks that run
+    alone mostly come last). A worker that dies (out of memory, a crash in a native library)
+    takes its pool down: the notebooks the pool was running run again, alone, in a new pool,
+    and fail only if they die again. Returns the results in the given order."""
     results: dict[int, Result] = {}
     running: dict[Future[Result], tuple[int, Path, float]] = {}  # -> (number, path, start)
     waiting = list(enumerate(tasks))
     alone = {number: run_alone_reason(path) for number, (path, _) in waiting}
     retried: set[int] = set()
 
-    def may_start(number: int) -> bool:
+    def next_to_start() -> int | None:
+        """The place in ``waiting`` of the notebook to start now, or ``None``."""
+        if not waiting:
+            return None
         if not running:
-            return True
-        return (
-            len(running) < jobs
-            and alone[number] is None
-            and not any(alone[other] is not None for other, _, _ in running.values())
+            return 0  # the first waiting one, alone or not
+        if len(running) >= jobs or any(alone[number] for number, _, _ in running.values()):
+            return None
+        return next(
+            (place for place, (number, _) in enumerate(waiting) if alone[number] is None), None
         )
 
     # "spawn" on every system: a fresh interpreter per worker, not a fork of this one
@@ -348,8 +354,8 @@ def execute_all(
                 pool.shutdown(wait=True)
                 pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
                 broken = False
-            while not broken and waiting and may_start(waiting[0][0]):
-                number, (path, output) = waiting.pop(0)
+            while not broken and (place := next_to_start()) is not None:
+                number, (path, output) = waiting.pop(place)
                 note = f" alone ({alone[number]})" if alone[number] else ""
                 print(f"running {path.name}{note} ...", flush=True)
                 future = pool.submit(
@@ -400,11 +406,15 @@ def execute_all(
 
 
 def cache_is_empty() -> bool:
-    """True when nothing is cached yet (``recutils.cache_dir()`` missing or empty)."""
+    """True when nothing is cached yet (``recutils.cache_dir()`` missing, or empty but for the
+    lock files of :func:`recutils.files.made_once`)."""
     from recutils.environment import cache_dir
 
     folder = cache_dir()
-    return not folder.is_dir() or not any(p.is_file() for p in folder.rglob("*"))
+    return not folder.is_dir() or not any(
+        path.is_file() and LOCK_FOLDER not in path.relative_to(folder).parts
+        for path in folder.rglob("*")
+    )
 
 
 def record_runtimes(results: list[Result], kind: str) -> None:
