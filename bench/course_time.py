@@ -281,16 +281,21 @@ def main() -> int:
             "The models the cold pass trained and cached (a warm pass loads them):",
             "\n".join(models_trained),
         ]
+    alone = [path.name[:2] for path in paths if run_alone_reason(path)]
+    alone_too = f" and for {' and '.join(alone)}" if alone else ""
     notes = (
         "Executed with papermill (tools/run_course.py), torch fixed at 2 threads, as make "
         "course fixes it for the notebooks it runs side by side (one at a time, as with "
-        f"JOBS=1, in JupyterLab and for 13 and 15, recutils.setup picks 1 on a busy machine), "
+        f"JOBS=1, in JupyterLab{alone_too}, recutils.setup picks 1 on a busy machine), "
         f"on {machine()}; cold = a new, empty "
         "RECUTILS_CACHE_DIR (a fresh clone), warm = the same notebooks again on the filled "
         "cache. The notebooks' rows, the slowest cells and the models: one notebook at a time."
     )
-    alone = [path.name[:2] for path in paths if run_alone_reason(path)]
-    alone_note = f"; {' and '.join(alone)} alone: they time the machine" if alone else ""
+    alone_note = (
+        f"; {' and '.join(alone)} alone, when nothing else runs: they time the machine"
+        if alone
+        else ""
+    )
     if together:
         notes += (
             f" As make course runs it: {args.jobs} notebooks at a time in the course's order "
