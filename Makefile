@@ -29,7 +29,8 @@ NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-w
 
 # Two notebooks at a time on a machine with 2 CPUs or more (JOBS=1: one at a time), in the
 # course's order, with the thread settings make test checks the outputs with; 13 and 15, which
-# time the machine, run alone (tools/run_course.py).
+# time the machine, run alone, when nothing else runs (the next notebooks take the free core
+# while they wait, so they mostly run last; tools/run_course.py).
 course: $(STAMP)
 	$(BIN)/python tools/run_course.py $(if $(JOBS),--jobs $(JOBS))
 
@@ -37,9 +38,9 @@ course: $(STAMP)
 # (and the last digits of some neural models differ), so the check fixes 2 (README, Benchmarks).
 # RECUTILS_CHECK_SOLUTIONS=1: every exercise check also verifies its solution in solutions/.
 # Two notebooks at a time (pytest-xdist; loadscope keeps a notebook's cells in one kernel, in
-# order; --no-loadscope-reorder hands the notebooks out in the course's order, as make course
-# runs them, so a notebook mostly finds the models earlier ones cached instead of training them
-# beside them): much of a notebook is one-threaded Python, so the second core was idle. Two torch
+# order; --no-loadscope-reorder hands the notebooks out in the course's order, so a notebook
+# mostly finds the models earlier ones cached, and one the other worker is still training it
+# waits for and loads, recutils.files.made_once): much of a notebook is one-threaded Python, so the second core was idle. Two torch
 # threads beside a busy process spin-wait for each other unless OpenMP's threads sleep while
 # waiting (OMP_WAIT_POLICY=PASSIVE; bench/results/load_bench.md); results do not change.
 # The unit tests also run two at a time, a test file per worker (--dist loadfile: a file's

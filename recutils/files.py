@@ -119,9 +119,10 @@ def made_once(
         name: the entry's name; a file name, unique in ``folder``.
         what: what is made, for the warning, e.g. ``"the cached ALS model"``.
         timeout: seconds to wait for another process; after that the block runs without the
-            lock (a warning says so), as it does where the lock cannot be made at all (a
-            read-only folder, a file system without locks): at worst the entry is made twice,
-            as without a lock.
+            lock (a warning says so), as it does where the lock file cannot be made at all (a
+            read-only folder): at worst the entry is made twice, as without a lock. On a file
+            system without operating-system locks (some network drives), ``filelock`` locks
+            with the lock file's existence instead, and warns that it does.
 
     Yields:
         ``True`` if the lock is held, ``False`` if the block runs without it.
@@ -140,7 +141,7 @@ def made_once(
             stacklevel=3,
         )
         held = False
-    except (OSError, NotImplementedError):  # a read-only folder, or no locks on this system
+    except OSError:  # a read-only folder
         held = False
     if not held:  # the block runs outside the except clauses: its errors are its own
         yield False

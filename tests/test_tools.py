@@ -191,31 +191,31 @@ def test_two_at_a_time_notebooks_overlap_in_order_with_the_checked_settings(
 
 
 def test_a_notebook_that_times_the_machine_runs_alone(tmp_path, capsys, monkeypatch):
+    # 01 runs alone: nothing starts beside it, although a place is free; then 02 and 03 meet
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     log = tmp_path / "times.log"
     reason = "it times this machine"
     notebooks = [
-        interval_notebook(tmp_path / "01_before.ipynb", log),
-        interval_notebook(tmp_path / "02_alone.ipynb", log, run_alone=reason),
-        partner_notebook(tmp_path / "03_after.ipynb", log, "04_after"),
-        partner_notebook(tmp_path / "04_after.ipynb", log, "03_after"),
+        interval_notebook(tmp_path / "01_alone.ipynb", log, run_alone=reason),
+        partner_notebook(tmp_path / "02_after.ipynb", log, "03_after"),
+        partner_notebook(tmp_path / "03_after.ipynb", log, "02_after"),
     ]
-    alone = nbformat.read(notebooks[1], as_version=4)  # alone: as one at a time, not PASSIVE
+    alone = nbformat.read(notebooks[0], as_version=4)  # alone: as one at a time, not PASSIVE
     alone.cells.append(
         nbformat.v4.new_code_cell("import os\nprint(os.environ.get('OMP_WAIT_POLICY'))")
     )
-    nbformat.write(alone, notebooks[1])
-    assert run_course.run_alone_reason(notebooks[1]) == reason
-    assert run_course.run_alone_reason(notebooks[0]) is None
+    nbformat.write(alone, notebooks[0])
+    assert run_course.run_alone_reason(notebooks[0]) == reason
+    assert run_course.run_alone_reason(notebooks[1]) is None
 
     assert run_course.main([*map(str, notebooks), "--jobs", "2", "--runs-dir", str(tmp_path)]) == 0
 
     ran = intervals(log)
-    assert not overlap(ran["02_alone"], ran["01_before"])
-    assert not overlap(ran["02_alone"], ran["03_after"])
-    assert outputs(notebooks[2]) == outputs(notebooks[3]) == ["met\n"]  # two at a time again
-    assert outputs(notebooks[1]) == ["None\n"]
-    assert f"running 02_alone.ipynb alone ({reason}) ..." in capsys.readouterr().out
+    assert not overlap(ran["01_alone"], ran["02_after"])
+    assert not overlap(ran["01_alone"], ran["03_after"])
+    assert outputs(notebooks[1]) == outputs(notebooks[2]) == ["met\n"]  # two at a time after it
+    assert outputs(notebooks[0]) == ["None\n"]
+    assert f"running 01_alone.ipynb alone ({reason}) ..." in capsys.readouterr().out
 
 
 def test_a_place_a_waiting_run_alone_notebook_leaves_goes_to_the_next_ones(tmp_path, capsys):
