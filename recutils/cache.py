@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from recutils.checks import stacklevel_outside_recutils
 from recutils.files import atomic_path, made_once
 
 #: Version of the file layout; a file written with another version is treated as stale.
@@ -346,7 +347,9 @@ def cached_arrays(
         except FileNotFoundError:
             pass
         except CacheEntryError as error:
-            warnings.warn(f"{error}; rebuilding it", CacheWarning, stacklevel=2)
+            warnings.warn(
+                f"{error}; rebuilding it", CacheWarning, stacklevel=stacklevel_outside_recutils()
+            )
         arrays = _check_arrays(compute())
         try:
             write_arrays(path, key, arrays)
@@ -355,6 +358,6 @@ def cached_arrays(
                 f"could not write cache entry {path.name} ({type(error).__name__}: "
                 f"{error.strerror or error}); the result was computed but not cached",
                 CacheWarning,
-                stacklevel=2,
+                stacklevel=stacklevel_outside_recutils(),
             )
     return arrays

@@ -11,17 +11,43 @@ would be valid, and shows what was given::
 
 ``bool`` is never accepted as a number (``True`` is an ``int`` in Python, but ``epochs=True``
 is a mistake), and NumPy scalars are accepted wherever Python numbers are.
+
+A warning points at the reader's own line, not at the recutils line that warns
+(:func:`stacklevel_outside_recutils`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
+
+
+def stacklevel_outside_recutils() -> int:
+    """The ``stacklevel`` that makes ``warnings.warn``, called by the function that calls this
+    one, name the first caller outside recutils (and outside ``contextlib``, whose frames a
+    ``with`` block adds): a learner's notebook cell or script, not the library line that warns.
+
+    Example: ``warnings.warn("...", RuntimeWarning, stacklevel=stacklevel_outside_recutils())``.
+    """
+    package = os.path.dirname(os.path.realpath(__file__)) + os.sep
+    inside = {os.path.realpath(contextlib.__file__)}
+    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    level = 1
+    while frame.f_back is not None and (
+        os.path.realpath(frame.f_code.co_filename).startswith(package)
+        or os.path.realpath(frame.f_code.co_filename) in inside
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _what(meaning: str | None) -> str:

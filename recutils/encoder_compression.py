@@ -279,7 +279,11 @@ def onnx_encoder_file(
     except FileNotFoundError:
         pass
     except CacheEntryError as error:
-        warnings.warn(f"{error}; making it again", CacheWarning, stacklevel=2)
+        warnings.warn(
+            f"{error}; making it again",
+            CacheWarning,
+            stacklevel=checks.stacklevel_outside_recutils(),
+        )
     _build(model_path, manifest_path, key, precision, cache)
     return model_path
 

@@ -93,7 +93,7 @@ def made_once(
     folder: str | os.PathLike[str],
     name: str,
     what: str,
-    timeout: float = LOCK_TIMEOUT_SECONDS,
+    timeout: float | None = None,
 ) -> Iterator[bool]:
     """Hold the lock ``name`` of the cache ``folder`` while the block runs, so that processes
     sharing the cache make an entry once: one makes it, the others wait, then read it.
@@ -118,8 +118,9 @@ def made_once(
         folder: the cache folder (created if missing).
         name: the entry's name; a file name, unique in ``folder``.
         what: what is made, for the warning, e.g. ``"the cached ALS model"``.
-        timeout: seconds to wait for another process; after that the block runs without the
-            lock (a warning says so), as it does where the lock file cannot be made at all (a
+        timeout: seconds to wait for another process (``None``: :data:`LOCK_TIMEOUT_SECONDS`);
+            after that the block runs without the lock (a warning, pointing at the first caller
+            outside recutils, says so), as it does where the lock file cannot be made at all (a
             read-only folder): at worst the entry is made twice, as without a lock. On a file
             system without operating-system locks (some network drives), ``filelock`` locks
             with the lock file's existence instead, and warns that it does.
@@ -129,16 +130,20 @@ def made_once(
     """
     if not name or Path(name).name != name:
         raise ValueError(f"name must be a plain file name, got {name!r}")
+    if timeout is None:
+        timeout = LOCK_TIMEOUT_SECONDS
     lock = filelock.FileLock(Path(folder) / LOCK_FOLDER / f"{name}.lock", timeout=timeout)
     try:
         (Path(folder) / LOCK_FOLDER).mkdir(parents=True, exist_ok=True)
         lock.acquire()
         held = True
     except filelock.Timeout:
+        from recutils.checks import stacklevel_outside_recutils
+
         warnings.warn(
             f"another process has been making {what} for {timeout:.0f} s; making it here too",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=stacklevel_outside_recutils(),
         )
         held = False
     except OSError:  # a read-only folder

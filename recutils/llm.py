@@ -643,7 +643,7 @@ def _load_weights(cache_folder: str | None) -> tuple[Any, Any]:
             f"the cached language model is unusable ({type(error).__name__}: {error}); "
             "rebuilding it from the GGUF file",
             CacheWarning,
-            stacklevel=4,
+            stacklevel=checks.stacklevel_outside_recutils(),
         )
     model, tokenizer = _load_from_gguf(path)
     try:
@@ -653,7 +653,7 @@ def _load_weights(cache_folder: str | None) -> tuple[Any, Any]:
             f"could not cache the language model ({error.strerror or error}); the next run "
             "converts the GGUF file again",
             CacheWarning,
-            stacklevel=4,
+            stacklevel=checks.stacklevel_outside_recutils(),
         )
     return model, tokenizer
 

@@ -1126,7 +1126,7 @@ def fit_cached(
                 warnings.warn(
                     f"the cached model in {entry} cannot be used ({error}); fitting it again",
                     CacheWarning,
-                    stacklevel=3,
+                    stacklevel=checks.stacklevel_outside_recutils(),
                 )
             return False
         if type(loaded) is not type(model):

@@ -637,7 +637,11 @@ class EmbeddingStore:
         except FileNotFoundError:
             return None
         except CacheEntryError as error:
-            warnings.warn(f"{error}; removing it", CacheWarning, stacklevel=4)
+            warnings.warn(
+                f"{error}; removing it",
+                CacheWarning,
+                stacklevel=checks.stacklevel_outside_recutils(),
+            )
             path.unlink(missing_ok=True)
             return None
         _shard_memo[path] = (status.st_size, status.st_mtime_ns, keys, vectors)
@@ -780,7 +784,7 @@ def encode_texts(
                         f"could not write the embedding cache ({type(error).__name__}: "
                         f"{error.strerror or error}); the vectors were computed but not stored",
                         CacheWarning,
-                        stacklevel=2,
+                        stacklevel=checks.stacklevel_outside_recutils(),
                     )
     return np.stack([found[key] for key in keys.tolist()]).astype(np.float32, copy=False)
 

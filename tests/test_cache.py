@@ -14,7 +14,7 @@ import filelock
 import numpy as np
 import pytest
 
-from recutils import cache
+from recutils import cache, files
 from recutils.cache import (
     CacheEntryError,
     CacheWarning,
@@ -300,7 +300,7 @@ COMPUTING_PROCESS = """
 import contextlib, sys, time
 from pathlib import Path
 import numpy as np
-from recutils import cache
+from recutils import cache, files
 from recutils.cache import cached_arrays
 
 folder, key, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -374,6 +374,17 @@ def test_a_lock_held_too_long_is_not_waited_for(tmp_path):
     with made_once(tmp_path, "entry", "the entry", timeout=0.2) as again:  # released
         assert again
         assert [path.name for path in (tmp_path / LOCK_FOLDER).iterdir()] == ["entry.lock"]
+
+
+def test_a_lock_held_too_long_warns_at_the_callers_line(tmp_path, monkeypatch):
+    # the warning names the learner's line (here this test), not the recutils code that waits
+    monkeypatch.setattr(files, "LOCK_TIMEOUT_SECONDS", 0.2)
+    path = entry_path(tmp_path, KEY, "arrays")
+    with made_once(tmp_path, path.stem, "the entry"):
+        with pytest.warns(RuntimeWarning, match="another process has been making") as caught:
+            arrays = cached_arrays(KEY, lambda: {"x": np.arange(3)}, tmp_path)
+    assert arrays["x"].tolist() == [0, 1, 2]
+    assert [Path(record.filename).name for record in caught] == [Path(__file__).name]
 
 
 HOLDING_PROCESS = """

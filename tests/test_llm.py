@@ -100,8 +100,9 @@ def test_a_damaged_answer_is_computed_again_with_a_warning(tmp_path, monkeypatch
     first = cached.continuations(prompt, [" rugs"], cache=True)
     (entry,) = tmp_path.glob("continuations-*.npz")
     entry.write_bytes(entry.read_bytes()[:-40])
-    with pytest.warns(CacheWarning, match="continuations-"):
+    with pytest.warns(CacheWarning, match="continuations-") as caught:
         again = cached.continuations(prompt, [" rugs"], cache=True)
+    assert caught[0].filename == __file__  # the caller's line, not recutils'
     np.testing.assert_array_equal(first.total, again.total)
 
 

@@ -4,6 +4,7 @@ settings, data, code and libraries; damaged entries are refitted with a warning.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,8 +101,9 @@ def test_a_damaged_entry_is_refitted_with_a_warning(tmp_path):
     (entry,) = [path for path in tmp_path.iterdir() if not path.name.startswith(".")]
     arrays = entry / "arrays.npz"
     arrays.write_bytes(arrays.read_bytes()[:-10] + b"0123456789")
-    with pytest.warns(CacheWarning, match="cannot be used"):
+    with pytest.warns(CacheWarning, match="cannot be used") as caught:
         again = fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path, min_seconds=0)
+    assert caught[0].filename == __file__  # the caller's line, not recutils'
     np.testing.assert_array_equal(again.item_factors_, first.item_factors_)
     assert (entry / DESCRIPTION).is_file()
     fit_cached(
@@ -186,6 +188,21 @@ def test_a_direct_fit_is_loaded_after_setup_and_checked_first(tmp_path, monkeypa
     assert calls == []
     ContentBased().fit_uncached(toy(), item_vectors=vectors)  # always trains
     assert calls == [1]
+
+
+def test_a_damaged_entry_met_by_fit_warns_at_the_callers_line(tmp_path, monkeypatch):
+    # a notebook calls model.fit (through recutils' fit_cached): the warning names its cell
+    from recutils import environment, persistence
+
+    monkeypatch.setenv("RECUTILS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(environment._state, "model_cache", 1)
+    monkeypatch.setattr(persistence, "CACHE_MIN_SECONDS", 0.0)
+    ALS(factors=4, iterations=2).fit(toy())
+    (entry,) = entries(tmp_path / "models")
+    (tmp_path / "models" / entry / "arrays.npz").write_bytes(b"not an npz file")
+    with pytest.warns(CacheWarning, match="cannot be used") as caught:
+        ALS(factors=4, iterations=2).fit(toy())
+    assert [Path(record.filename).name for record in caught] == [Path(__file__).name]
 
 
 class _MyPopular(MostPopular):  # a model of the user's own, outside recutils.models

@@ -240,23 +240,29 @@ def test_a_place_a_waiting_run_alone_notebook_leaves_goes_to_the_next_ones(tmp_p
 
 
 @pytest.mark.skipif(os.name != "posix", reason="kills its worker process with SIGKILL")
-def test_a_worker_that_dies_fails_its_notebook_and_the_others_still_run(tmp_path, capsys):
+def test_a_worker_that_dies_fails_its_notebook_and_the_others_still_run(
+    tmp_path, capsys, monkeypatch
+):
     # the kernel's parent is the worker process that runs papermill: kill it, as an
     # out-of-memory kill would; the pool stops the other worker with it
     dying = write_notebook(
         tmp_path / "01_dying.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"
     )
     stored = dying.read_bytes()
-    beside = write_notebook(tmp_path / "02_beside.ipynb", "import time\ntime.sleep(3)\nprint(X)")
+    threads = "import os\nprint(os.environ.get('RECUTILS_TORCH_THREADS'))"
+    beside = write_notebook(tmp_path / "02_beside.ipynb", f"import time\ntime.sleep(3)\n{threads}")
     later = write_notebook(tmp_path / "03_later.ipynb", "print(X * 3)")
     runs = tmp_path / "runs"
     notebooks = [dying, beside, later]
+
+    monkeypatch.delenv("RECUTILS_TORCH_THREADS", raising=False)
 
     status = run_course.main([*map(str, notebooks), "--jobs", "2", "--runs-dir", str(runs)])
 
     assert status == 1
     assert dying.read_bytes() == stored
-    assert outputs(beside) == ["1\n"]  # stopped with the pool, run again alone
+    # stopped with the pool, run again alone, with the side-by-side settings make test checks
+    assert outputs(beside) == [run_course.SIDE_BY_SIDE_ENVIRONMENT["RECUTILS_TORCH_THREADS"] + "\n"]
     assert outputs(later) == ["3\n"]  # in a new pool
     printed = capsys.readouterr().out
     assert "01_dying.ipynb: its worker process stopped; running it again alone" in printed

@@ -302,12 +302,13 @@ def _execute_in_worker(
     output: Path,
     failed_dir: Path,
     logs_dir: Path,
-    alone: bool,
+    times_the_machine: bool,
 ) -> Result:
-    """:func:`execute` in a worker process: its kernel with :data:`SIDE_BY_SIDE_ENVIRONMENT`
-    unless the notebook runs ``alone``, which gets this process's settings, as one at a time
-    (sleeping OpenMP threads cost torch time on a quiet machine: bench/results/load_bench.md)."""
-    defaults = None if alone else SIDE_BY_SIDE_ENVIRONMENT
+    """:func:`execute` in a worker process: its kernel with :data:`SIDE_BY_SIDE_ENVIRONMENT`,
+    unless the notebook times the machine (a :func:`run_alone_reason`), which gets this
+    process's settings, as one at a time (sleeping OpenMP threads cost torch time on a quiet
+    machine: bench/results/load_bench.md)."""
+    defaults = None if times_the_machine else SIDE_BY_SIDE_ENVIRONMENT
     return execute(path, parameters, output, failed_dir, logs_dir, defaults)
 
 
@@ -325,11 +326,13 @@ def execute_all(
     next notebooks that need not run alone (so a place is not left idle: the notebooks that run
     alone mostly come last). A worker that dies (out of memory, a crash in a native library)
     takes its pool down: the notebooks the pool was running run again, alone, in a new pool,
-    and fail only if they die again. Returns the results in the given order."""
+    and fail only if they die again; they keep the side-by-side settings, so their outputs are
+    the ones ``make test`` checks. Returns the results in the given order."""
     results: dict[int, Result] = {}
     running: dict[Future[Result], tuple[int, Path, float]] = {}  # -> (number, path, start)
     waiting = list(enumerate(tasks))
     alone = {number: run_alone_reason(path) for number, (path, _) in waiting}
+    times_the_machine = {number: reason is not None for number, reason in alone.items()}
     retried: set[int] = set()
 
     def next_to_start() -> int | None:
@@ -365,7 +368,7 @@ def execute_all(
                     output,
                     failed_dir,
                     logs_dir,
-                    alone[number] is not None,
+                    times_the_machine[number],
                 )
                 running[future] = (number, path, time.perf_counter())
             done, _ = wait(running, return_when=FIRST_COMPLETED)
