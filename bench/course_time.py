@@ -28,7 +28,9 @@ The report: one row per notebook (cold, warm, and whether warm meets the course'
 90 s), the totals one at a time and without the Spark notebooks (what a learner without Java
 runs), the whole course as ``make course`` runs it against its targets (8 minutes warm, 12
 cold), the slowest cells of each pass, and (with ``--cold``) the
-models the cold pass trained, by class: what a first run pays for and a re-run loads.
+models the cold pass trained, by class: what a first run pays for and a re-run loads; and, per
+notebook, its cold minus its warm seconds with the models it trained (the cost of a first run,
+and how much of it is training, notebook by notebook).
 ``--cells-output`` writes the whole profile, every code cell of every notebook with its cold
 and warm seconds.
 Notebooks that need Java (Spark) are skipped, with the reason, where Java 17+ is missing.
@@ -101,15 +103,15 @@ def cell_profile(passes: dict[str, list[Result]]) -> list[str]:
     return rows
 
 
-def trained_models(cache: Path) -> list[str]:
-    """Markdown rows: the models a pass trained and kept in the model cache ``cache/models``
-    (every fit of at least ``recutils.persistence.CACHE_MIN_SECONDS``), by class: how many
-    fits, their seconds in all and the longest (each saved model records its fit's seconds).
+def saved_fits(cache: Path) -> list[tuple[str, float | None, float]]:
+    """``(model class, fit seconds or None, time written)`` of every model a pass trained and
+    kept in the model cache ``cache/models`` (every fit of at least
+    ``recutils.persistence.CACHE_MIN_SECONDS``; each saved model records its fit's seconds;
+    the time is its ``model.json``'s modification time, as ``time.time()``).
 
-    A model that fits others inside it (``Switching``) counts their seconds again, beside
-    their own entries. Folders being written (``.name.part``) or replaced are left out; an
-    unreadable entry is counted under its folder's class, without seconds (``?``)."""
-    fits: dict[str, list[float | None]] = {}
+    Folders being written (``.name.part``) or replaced are left out; an unreadable entry is
+    named by its folder's class, without seconds."""
+    fits = []
     for description in sorted((cache / "models").glob("*/model.json")):
         folder = description.parent.name
         if folder.startswith("."):
@@ -120,7 +122,18 @@ def trained_models(cache: Path) -> list[str]:
         except (OSError, ValueError, KeyError, AttributeError, TypeError):
             name, seconds = folder.split("-", 1)[0], None
         known = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
-        fits.setdefault(name, []).append(float(seconds) if known else None)
+        fits.append((name, float(seconds) if known else None, description.stat().st_mtime))
+    return fits
+
+
+def trained_models(cache: Path) -> list[str]:
+    """Markdown rows: the models a pass trained (:func:`saved_fits`), by class: how many
+    fits, their seconds in all and the longest; an unreadable entry counts without seconds
+    (``?``). A model that fits others inside it (``Switching``) counts their seconds again,
+    beside their own entries."""
+    fits: dict[str, list[float | None]] = {}
+    for name, seconds, _ in saved_fits(cache):
+        fits.setdefault(name, []).append(seconds)
     rows = [
         "| model class | fits | seconds in all | longest fit (s) |",
         "| --- | ---: | ---: | ---: |",
@@ -136,6 +149,55 @@ def trained_models(cache: Path) -> list[str]:
         rows.append(f"| {name} | {len(times)} | {total(times):.0f}{unknown} | {longest} |")
     everything = sum(total(times) for times in fits.values())
     rows.append(f"| **all** | {sum(map(len, fits.values()))} | {everything:.0f} | |")
+    return rows
+
+
+def cold_time_by_notebook(cache: Path, cold: list[Result], warm: list[Result]) -> list[str]:
+    """Markdown rows: per notebook, what its cold run cost beyond its warm one, and how much of
+    that went to the models it trained (:func:`saved_fits`, each counted in the notebook that
+    was running when it was written: ``cold`` ran one notebook at a time), by class.
+
+    The rest of a notebook's cold-only time is what else the cache keeps: text vectors, the
+    language model's weights and answers, the ONNX files, the generated shop."""
+    windows = [
+        (r.name, r.started_at, r.started_at + r.seconds)
+        for r in cold
+        if r.status == "ok" and r.started_at is not None
+    ]
+    by_notebook: dict[str, dict[str, list[float]]] = {}
+    outside = 0
+    for name, seconds, written in saved_fits(cache):
+        owner = next((nb for nb, start, end in windows if start <= written <= end), None)
+        if owner is None:
+            outside += 1
+            continue
+        by_notebook.setdefault(owner, {}).setdefault(name, []).append(seconds or 0.0)
+    warm_seconds = {r.name: r.seconds for r in warm if r.status == "ok"}
+    rows = [
+        "| notebook | cold minus warm (s) | in model fits (s) | models trained: fits (seconds) |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    totals = [0.0, 0.0]
+    for nb, _, _ in windows:
+        if nb not in warm_seconds:
+            continue
+        extra = max(next(r.seconds for r in cold if r.name == nb) - warm_seconds[nb], 0.0)
+        fits = by_notebook.get(nb, {})
+        in_fits = sum(sum(times) for times in fits.values())
+        totals[0] += extra
+        totals[1] += in_fits
+        trained = ", ".join(
+            f"{name} {len(times)} ({sum(times):.0f})"
+            for name, times in sorted(fits.items(), key=lambda item: (-sum(item[1]), item[0]))
+        )
+        rows.append(
+            f"| {nb.removesuffix('.ipynb')} | {extra:.0f} | {in_fits:.0f} | {trained or '-'} |"
+        )
+    rows.append(f"| **all** | {totals[0]:.0f} | {totals[1]:.0f} | |")
+    if outside:
+        rows.append(
+            f"| (written between notebooks) | | | {outside} model{'s' * (outside != 1)} |"
+        )
     return rows
 
 
@@ -246,6 +308,7 @@ def main() -> int:
     together: dict[str, float] = {}  # wall seconds of the passes as make course runs them
     failed: list[str] = []
     models_trained: list[str] = []
+    cold_by_notebook: list[str] = []
     kinds = ["cold", "warm"] if args.cold else ["warm"]
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="course-")))
@@ -260,6 +323,10 @@ def main() -> int:
                 failed += [f"{r.name} ({kind})" for r in passes[kind] if r.status == "FAILED"]
                 if kind == "cold" and args.cold:  # the new cache: what the cold pass trained
                     models_trained = trained_models(Path(cache))
+                if kind == "warm" and args.cold:  # before the next passes remove the cache
+                    cold_by_notebook = cold_time_by_notebook(
+                        Path(cache), passes["cold"], passes["warm"]
+                    )
         if args.jobs > 1:
             if args.cold:
                 cache = stack.enter_context(tempfile.TemporaryDirectory(prefix="course-cold-"))
@@ -280,6 +347,15 @@ def main() -> int:
         sections += [
             "The models the cold pass trained and cached (a warm pass loads them):",
             "\n".join(models_trained),
+        ]
+    if cold_by_notebook:
+        sections += [
+            "What a first run pays for, notebook by notebook (one at a time): its cold minus its "
+            "warm seconds, and the share of them in the models it trained (counted in the "
+            "notebook running when each was saved); the rest is the other cached work (text "
+            "vectors, the language model's weights and answers, the ONNX files, the generated "
+            "shop):",
+            "\n".join(cold_by_notebook),
         ]
     alone = [path.name[:2] for path in paths if run_alone_reason(path)]
     alone_too = f" and for {' and '.join(alone)}" if alone else ""

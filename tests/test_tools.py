@@ -426,6 +426,41 @@ def test_course_time_counts_the_models_a_cold_pass_trained(tmp_path, monkeypatch
     assert course_time.trained_models(tmp_path / "empty")[2:] == ["| **all** | 0 | 0 | |"]
 
 
+def test_course_time_charges_each_model_to_the_notebook_that_was_running(tmp_path, monkeypatch):
+    course_time = _course_time(monkeypatch)
+    for folder, name, seconds, written in [
+        ("ALS-1", "recutils.models.factorization.ALS", 1.5, 1005.0),
+        ("LightGCN-1", "recutils.models.graph.LightGCN", 20.0, 1030.0),
+        ("LightGCN-2", "recutils.models.graph.LightGCN", 10.0, 1040.0),
+        ("SASRec-1", "recutils.models.sequential.SASRec", 30.0, 1090.0),
+        ("EASE-1", "recutils.models.ease.EASE", 4.0, 1055.0),  # between two notebooks
+    ]:
+        (tmp_path / "models" / folder).mkdir(parents=True)
+        description = tmp_path / "models" / folder / "model.json"
+        description.write_text(json.dumps({"class": name, "state": {"fit_seconds_": seconds}}))
+        os.utime(description, (written, written))
+    cold = [
+        run_course.Result("01_a.ipynb", "ok", 50.0, started_at=1000.0),
+        run_course.Result("02_b.ipynb", "skipped", 0.0),
+        run_course.Result("03_c.ipynb", "ok", 40.0, started_at=1060.0),
+        run_course.Result("04_d.ipynb", "ok", 5.0, started_at=1101.0),
+    ]
+    warm = [
+        run_course.Result("01_a.ipynb", "ok", 12.0),
+        run_course.Result("02_b.ipynb", "skipped", 0.0),
+        run_course.Result("03_c.ipynb", "ok", 6.0),
+        run_course.Result("04_d.ipynb", "ok", 5.5),
+    ]
+    rows = course_time.cold_time_by_notebook(tmp_path, cold, warm)
+    assert rows[2:] == [
+        "| 01_a | 38 | 32 | LightGCN 2 (30), ALS 1 (2) |",
+        "| 03_c | 34 | 30 | SASRec 1 (30) |",
+        "| 04_d | 0 | 0 | - |",  # a warm run a little slower than the cold one: nothing extra
+        "| **all** | 72 | 62 | |",
+        "| (written between notebooks) | | | 1 model |",
+    ]
+
+
 def test_course_time_totals_with_and_without_the_spark_notebooks(monkeypatch):
     course_time = _course_time(monkeypatch)
     spark = course_time.SPARK_NOTEBOOKS[0]

@@ -123,6 +123,8 @@ class Result:
     written_to: Path | None = None
     #: (cell index, seconds, first line of the cell) for every code cell that ran.
     cells: list[tuple[int, float, str]] = field(default_factory=list)
+    #: When it started (``time.time()``): with ``seconds``, which files it wrote, by their times.
+    started_at: float | None = None
 
 
 def has_parameters_cell(notebook: nbformat.NotebookNode) -> bool:
@@ -188,6 +190,7 @@ def execute(
     manager = type("KernelManager", (QuietKernelManager,), settings)
     with tempfile.TemporaryDirectory(prefix="run_course-") as folder:
         executed = Path(folder) / path.name
+        started_at = time.time()
         start = time.perf_counter()
         try:
             papermill.execute_notebook(
@@ -207,13 +210,15 @@ def execute(
             if executed.exists():
                 failed.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(executed, failed)
-            return Result(path.name, "FAILED", seconds, first_error_line(error), failed)
+            return Result(
+                path.name, "FAILED", seconds, first_error_line(error), failed, started_at=started_at
+            )
         seconds = time.perf_counter() - start
         notebook = nbformat.read(executed, as_version=4)
         cells = cell_times(notebook)
         with atomic_path(output) as temporary:
             nbformat.write(strip_run_metadata(notebook), temporary)
-    return Result(path.name, "ok", seconds, written_to=output, cells=cells)
+    return Result(path.name, "ok", seconds, written_to=output, cells=cells, started_at=started_at)
 
 
 def print_table(results: list[Result], wall_seconds: float | None = None, jobs: int = 1) -> None:
