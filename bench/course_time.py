@@ -39,6 +39,7 @@ Notebooks that need Java (Spark) are skipped, with the reason, where Java 17+ is
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import sys
@@ -117,22 +118,26 @@ def saved_fits(cache: Path) -> list[tuple[str, float | None, float]]:
         if folder.startswith("."):
             continue
         try:
+            written = description.stat().st_mtime
+        except OSError:  # replaced since the listing
+            continue
+        try:
             saved = json.loads(description.read_text(encoding="utf-8"))
             name, seconds = saved["class"].rsplit(".", 1)[-1], saved["state"].get("fit_seconds_")
         except (OSError, ValueError, KeyError, AttributeError, TypeError):
             name, seconds = folder.split("-", 1)[0], None
         known = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
-        fits.append((name, float(seconds) if known else None, description.stat().st_mtime))
+        fits.append((name, float(seconds) if known else None, written))
     return fits
 
 
-def trained_models(cache: Path) -> list[str]:
-    """Markdown rows: the models a pass trained (:func:`saved_fits`), by class: how many
-    fits, their seconds in all and the longest; an unreadable entry counts without seconds
-    (``?``). A model that fits others inside it (``Switching``) counts their seconds again,
-    beside their own entries."""
+def trained_models(saved: list[tuple[str, float | None, float]]) -> list[str]:
+    """Markdown rows: the models a pass trained (``saved``, from :func:`saved_fits`), by class:
+    how many fits, their seconds in all and the longest; an unreadable entry counts without
+    seconds (``?``). A model that fits others inside it (``Switching``) counts their seconds
+    again, beside their own entries."""
     fits: dict[str, list[float | None]] = {}
-    for name, seconds, _ in saved_fits(cache):
+    for name, seconds, _ in saved:
         fits.setdefault(name, []).append(seconds)
     rows = [
         "| model class | fits | seconds in all | longest fit (s) |",
@@ -152,52 +157,62 @@ def trained_models(cache: Path) -> list[str]:
     return rows
 
 
-def cold_time_by_notebook(cache: Path, cold: list[Result], warm: list[Result]) -> list[str]:
-    """Markdown rows: per notebook, what its cold run cost beyond its warm one, and how much of
-    that went to the models it trained (:func:`saved_fits`, each counted in the notebook that
-    was running when it was written: ``cold`` ran one notebook at a time), by class.
+def cold_time_by_notebook(
+    saved: list[tuple[str, float | None, float]], cold: list[Result], warm: list[Result]
+) -> list[str]:
+    """Markdown rows: per notebook, what its cold run cost beyond its warm one, and about how
+    much of that went to the models it trained (``saved``: :func:`saved_fits` of the cold
+    pass's cache, read right after it), by class.
 
-    The rest of a notebook's cold-only time is what else the cache keeps: text vectors, the
+    ``cold`` ran one notebook at a time, so a model is charged to the last notebook that had
+    started when it was written (coarse file times and a notebook's late writes land in the
+    right row). A model that fits others inside it (``Switching``) counts their seconds again,
+    so the fits can add up to more than the cold-only seconds; an unreadable entry counts 0 s.
+    The rest of a notebook's cold-only time is mostly the other cached work: text vectors, the
     language model's weights and answers, the ONNX files, the generated shop."""
-    windows = [
-        (r.name, r.started_at, r.started_at + r.seconds)
-        for r in cold
-        if r.status == "ok" and r.started_at is not None
-    ]
+    started = sorted(
+        (r.started_at, r.name) for r in cold if r.status != "skipped" and r.started_at is not None
+    )
     by_notebook: dict[str, dict[str, list[float]]] = {}
-    outside = 0
-    for name, seconds, written in saved_fits(cache):
-        owner = next((nb for nb, start, end in windows if start <= written <= end), None)
-        if owner is None:
-            outside += 1
+    before_first = 0
+    for name, seconds, written in saved:
+        place = bisect.bisect_right([start for start, _ in started], written)
+        if place == 0:
+            before_first += 1
             continue
+        owner = started[place - 1][1]
         by_notebook.setdefault(owner, {}).setdefault(name, []).append(seconds or 0.0)
-    warm_seconds = {r.name: r.seconds for r in warm if r.status == "ok"}
+    ok = {
+        kind: {r.name: r.seconds for r in results if r.status == "ok"}
+        for kind, results in (("cold", cold), ("warm", warm))
+    }
     rows = [
         "| notebook | cold minus warm (s) | in model fits (s) | models trained: fits (seconds) |",
         "| --- | ---: | ---: | --- |",
     ]
-    totals = [0.0, 0.0]
-    for nb, _, _ in windows:
-        if nb not in warm_seconds:
-            continue
-        extra = max(next(r.seconds for r in cold if r.name == nb) - warm_seconds[nb], 0.0)
-        fits = by_notebook.get(nb, {})
+    extra_total, fits_total = 0.0, 0.0
+    for _, notebook in started:
+        fits = by_notebook.get(notebook, {})
         in_fits = sum(sum(times) for times in fits.values())
-        totals[0] += extra
-        totals[1] += in_fits
+        fits_total += in_fits
+        if notebook in ok["cold"] and notebook in ok["warm"]:
+            extra = max(ok["cold"][notebook] - ok["warm"][notebook], 0.0)
+            extra_total += extra
+            extra_text = f"{extra:.0f}"
+        else:  # failed in a pass: no cold-only time to show
+            extra_text = "-"
         trained = ", ".join(
             f"{name} {len(times)} ({sum(times):.0f})"
             for name, times in sorted(fits.items(), key=lambda item: (-sum(item[1]), item[0]))
         )
         rows.append(
-            f"| {nb.removesuffix('.ipynb')} | {extra:.0f} | {in_fits:.0f} | {trained or '-'} |"
+            f"| {notebook.removesuffix('.ipynb')} | {extra_text} | {in_fits:.0f} "
+            f"| {trained or '-'} |"
         )
-    rows.append(f"| **all** | {totals[0]:.0f} | {totals[1]:.0f} | |")
-    if outside:
-        rows.append(
-            f"| (written between notebooks) | | | {outside} model{'s' * (outside != 1)} |"
-        )
+    rows.append(f"| **all** | {extra_total:.0f} | {fits_total:.0f} | |")
+    if before_first:
+        plural = "s" * (before_first != 1)
+        rows.append(f"| (written before the first notebook) | | | {before_first} model{plural} |")
     return rows
 
 
@@ -308,6 +323,7 @@ def main() -> int:
     together: dict[str, float] = {}  # wall seconds of the passes as make course runs them
     failed: list[str] = []
     models_trained: list[str] = []
+    cold_fits: list[tuple[str, float | None, float]] = []
     cold_by_notebook: list[str] = []
     kinds = ["cold", "warm"] if args.cold else ["warm"]
     with ExitStack() as stack:
@@ -322,10 +338,11 @@ def main() -> int:
                 passes[kind] = run_notebooks(paths, output_dir=output_dir)  # failed: runs/failed
                 failed += [f"{r.name} ({kind})" for r in passes[kind] if r.status == "FAILED"]
                 if kind == "cold" and args.cold:  # the new cache: what the cold pass trained
-                    models_trained = trained_models(Path(cache))
-                if kind == "warm" and args.cold:  # before the next passes remove the cache
+                    cold_fits = saved_fits(Path(cache))
+                    models_trained = trained_models(cold_fits)
+                if kind == "warm" and args.cold:
                     cold_by_notebook = cold_time_by_notebook(
-                        Path(cache), passes["cold"], passes["warm"]
+                        cold_fits, passes["cold"], passes["warm"]
                     )
         if args.jobs > 1:
             if args.cold:
@@ -351,10 +368,11 @@ def main() -> int:
     if cold_by_notebook:
         sections += [
             "What a first run pays for, notebook by notebook (one at a time): its cold minus its "
-            "warm seconds, and the share of them in the models it trained (counted in the "
-            "notebook running when each was saved); the rest is the other cached work (text "
-            "vectors, the language model's weights and answers, the ONNX files, the generated "
-            "shop):",
+            "warm seconds, and about how many of them went to the models it trained (each "
+            "charged to the notebook running when it was saved; a model that fits others, "
+            "Switching, counts their seconds again); the rest is mostly the other cached work "
+            "(text vectors, the language model's weights and answers, the ONNX files, the "
+            "generated shop):",
             "\n".join(cold_by_notebook),
         ]
     alone = [path.name[:2] for path in paths if run_alone_reason(path)]

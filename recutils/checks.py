@@ -18,9 +18,7 @@ A warning points at the reader's own line, not at the recutils line that warns
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -37,14 +35,13 @@ def stacklevel_outside_recutils() -> int:
 
     Example: ``warnings.warn("...", RuntimeWarning, stacklevel=stacklevel_outside_recutils())``.
     """
-    package = os.path.dirname(os.path.realpath(__file__)) + os.sep
-    inside = {os.path.realpath(contextlib.__file__)}
+
+    def inside(module: str) -> bool:
+        return module == "contextlib" or module.split(".", 1)[0] == "recutils"
+
     frame = sys._getframe(1)  # the function that warns: stacklevel 1
     level = 1
-    while frame.f_back is not None and (
-        os.path.realpath(frame.f_code.co_filename).startswith(package)
-        or os.path.realpath(frame.f_code.co_filename) in inside
-    ):
+    while frame.f_back is not None and inside(frame.f_globals.get("__name__", "")):
         frame = frame.f_back
         level += 1
     return level

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import filelock
 
+from recutils.checks import stacklevel_outside_recutils
+
 #: How long :func:`made_once` waits for another process before making the entry itself.
 LOCK_TIMEOUT_SECONDS = 600.0
 #: The folder, inside a cache folder, of the lock files of :func:`made_once`.
@@ -138,8 +140,6 @@ def made_once(
         lock.acquire()
         held = True
     except filelock.Timeout:
-        from recutils.checks import stacklevel_outside_recutils
-
         warnings.warn(
             f"another process has been making {what} for {timeout:.0f} s; making it here too",
             RuntimeWarning,

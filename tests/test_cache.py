@@ -300,7 +300,7 @@ COMPUTING_PROCESS = """
 import contextlib, sys, time
 from pathlib import Path
 import numpy as np
-from recutils import cache, files
+from recutils import cache
 from recutils.cache import cached_arrays
 
 folder, key, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]

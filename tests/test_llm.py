@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,7 +103,7 @@ def test_a_damaged_answer_is_computed_again_with_a_warning(tmp_path, monkeypatch
     entry.write_bytes(entry.read_bytes()[:-40])
     with pytest.warns(CacheWarning, match="continuations-") as caught:
         again = cached.continuations(prompt, [" rugs"], cache=True)
-    assert caught[0].filename == __file__  # the caller's line, not recutils'
+    assert Path(caught[0].filename).name == Path(__file__).name  # the caller's line
     np.testing.assert_array_equal(first.total, again.total)
 
 

@@ -103,7 +103,7 @@ def test_a_damaged_entry_is_refitted_with_a_warning(tmp_path):
     arrays.write_bytes(arrays.read_bytes()[:-10] + b"0123456789")
     with pytest.warns(CacheWarning, match="cannot be used") as caught:
         again = fit_cached(ALS(factors=4, iterations=2), train, cache=tmp_path, min_seconds=0)
-    assert caught[0].filename == __file__  # the caller's line, not recutils'
+    assert Path(caught[0].filename).name == Path(__file__).name  # the caller's line
     np.testing.assert_array_equal(again.item_factors_, first.item_factors_)
     assert (entry / DESCRIPTION).is_file()
     fit_cached(
@@ -202,7 +202,8 @@ def test_a_damaged_entry_met_by_fit_warns_at_the_callers_line(tmp_path, monkeypa
     (tmp_path / "models" / entry / "arrays.npz").write_bytes(b"not an npz file")
     with pytest.warns(CacheWarning, match="cannot be used") as caught:
         ALS(factors=4, iterations=2).fit(toy())
-    assert [Path(record.filename).name for record in caught] == [Path(__file__).name]
+    cache_warnings = [record for record in caught if record.category is CacheWarning]
+    assert [Path(record.filename).name for record in cache_warnings] == [Path(__file__).name]
 
 
 class _MyPopular(MostPopular):  # a model of the user's own, outside recutils.models

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -373,7 +374,7 @@ def test_corrupt_shard_is_removed_and_rebuilt(tmp_path):
     with pytest.warns(CacheWarning, match="corrupt.*removing") as record:
         rebuilt = encode_texts(texts, cache_dir=tmp_path)
     assert str(tmp_path) not in str(record[0].message)
-    assert record[0].filename == __file__  # the caller's line, not recutils'
+    assert Path(record[0].filename).name == Path(__file__).name  # the caller's line
     np.testing.assert_array_equal(rebuilt, first)
 
     (path,) = shards(tmp_path)

@@ -415,7 +415,7 @@ def test_course_time_counts_the_models_a_cold_pass_trained(tmp_path, monkeypatch
         (tmp_path / "models" / folder / "model.json").write_text(json.dumps(description))
     (tmp_path / "models" / "BPR-1").mkdir()
     (tmp_path / "models" / "BPR-1" / "model.json").write_text("{truncated")
-    rows = course_time.trained_models(tmp_path)
+    rows = course_time.trained_models(course_time.saved_fits(tmp_path))
     assert rows[2:] == [
         "| SASRec | 1 | 30 | 30.0 |",
         "| ALS | 2 | 2 | 1.5 |",
@@ -423,17 +423,20 @@ def test_course_time_counts_the_models_a_cold_pass_trained(tmp_path, monkeypatch
         "| EASE | 1 | 0 (?) | ? |",
         "| **all** | 5 | 32 | |",
     ]
-    assert course_time.trained_models(tmp_path / "empty")[2:] == ["| **all** | 0 | 0 | |"]
+    empty = course_time.saved_fits(tmp_path / "empty")
+    assert course_time.trained_models(empty)[2:] == ["| **all** | 0 | 0 | |"]
 
 
 def test_course_time_charges_each_model_to_the_notebook_that_was_running(tmp_path, monkeypatch):
     course_time = _course_time(monkeypatch)
     for folder, name, seconds, written in [
-        ("ALS-1", "recutils.models.factorization.ALS", 1.5, 1005.0),
+        ("ALS-0", "recutils.models.factorization.ALS", 0.5, 990.0),  # before the first notebook
+        ("ALS-1", "recutils.models.factorization.ALS", 1.0, 1005.0),
         ("LightGCN-1", "recutils.models.graph.LightGCN", 20.0, 1030.0),
         ("LightGCN-2", "recutils.models.graph.LightGCN", 10.0, 1040.0),
+        ("EASE-1", "recutils.models.ease.EASE", 4.0, 1055.0),  # after 01 ended: still 01's
         ("SASRec-1", "recutils.models.sequential.SASRec", 30.0, 1090.0),
-        ("EASE-1", "recutils.models.ease.EASE", 4.0, 1055.0),  # between two notebooks
+        ("BPR-1", "recutils.models.factorization.BPR", 3.0, 1120.0),  # 05 failed warm
     ]:
         (tmp_path / "models" / folder).mkdir(parents=True)
         description = tmp_path / "models" / folder / "model.json"
@@ -444,20 +447,24 @@ def test_course_time_charges_each_model_to_the_notebook_that_was_running(tmp_pat
         run_course.Result("02_b.ipynb", "skipped", 0.0),
         run_course.Result("03_c.ipynb", "ok", 40.0, started_at=1060.0),
         run_course.Result("04_d.ipynb", "ok", 5.0, started_at=1101.0),
+        run_course.Result("05_e.ipynb", "ok", 30.0, started_at=1110.0),
     ]
     warm = [
         run_course.Result("01_a.ipynb", "ok", 12.0),
         run_course.Result("02_b.ipynb", "skipped", 0.0),
         run_course.Result("03_c.ipynb", "ok", 6.0),
         run_course.Result("04_d.ipynb", "ok", 5.5),
+        run_course.Result("05_e.ipynb", "FAILED", 2.0),
     ]
-    rows = course_time.cold_time_by_notebook(tmp_path, cold, warm)
+    saved = course_time.saved_fits(tmp_path)
+    rows = course_time.cold_time_by_notebook(saved, cold, warm)
     assert rows[2:] == [
-        "| 01_a | 38 | 32 | LightGCN 2 (30), ALS 1 (2) |",
+        "| 01_a | 38 | 35 | LightGCN 2 (30), EASE 1 (4), ALS 1 (1) |",
         "| 03_c | 34 | 30 | SASRec 1 (30) |",
         "| 04_d | 0 | 0 | - |",  # a warm run a little slower than the cold one: nothing extra
-        "| **all** | 72 | 62 | |",
-        "| (written between notebooks) | | | 1 model |",
+        "| 05_e | - | 3 | BPR 1 (3) |",  # no warm time to subtract
+        "| **all** | 72 | 68 | |",
+        "| (written before the first notebook) | | | 1 model |",
     ]
 
 
