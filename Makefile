@@ -40,9 +40,10 @@ course: $(STAMP)
 # Two notebooks at a time (pytest-xdist; loadscope keeps a notebook's cells in one kernel, in
 # order; --no-loadscope-reorder hands the notebooks out in the course's order, so a notebook
 # mostly finds the models earlier ones cached, and one the other worker is still training it
-# waits for and loads, recutils.files.made_once): much of a notebook is one-threaded Python, so the second core was idle. Two torch
-# threads beside a busy process spin-wait for each other unless OpenMP's threads sleep while
-# waiting (OMP_WAIT_POLICY=PASSIVE; bench/results/load_bench.md); results do not change.
+# waits for and loads, recutils.files.made_once): much of a notebook is one-threaded Python, so
+# the second core was idle. Two torch threads beside a busy process spin-wait for each other
+# unless OpenMP's threads sleep while waiting (OMP_WAIT_POLICY=PASSIVE;
+# bench/results/load_bench.md); results do not change.
 # The unit tests also run two at a time, a test file per worker (--dist loadfile: a file's
 # fixtures, such as its Spark session, are made once): bench/results/make_test_time.md.
 test: $(STAMP)

@@ -190,7 +190,7 @@ def same_cpu_kernels() -> str:
             "recutils.setup before any torch work) or torch does not accept that value "
             "(avx2, avx512, default); results may differ from the stored outputs",
             RuntimeWarning,
-            stacklevel=3,  # the caller of setup
+            stacklevel=checks.stacklevel_outside_recutils(),
         )
     return capability
 

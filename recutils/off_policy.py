@@ -265,7 +265,7 @@ def _result(
             "and its interval is unreliable. Log more, use a more random logging policy, "
             "clip the weights (max_weight) or use snips/doubly_robust",
             ExtremeWeightsWarning,
-            stacklevel=3,
+            stacklevel=checks.stacklevel_outside_recutils(),
         )
     label = name if max_weight is None else f"{name} clipped at {max_weight:g}"
     return PolicyValue(

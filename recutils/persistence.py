@@ -656,7 +656,7 @@ def load_model(
             f"the model in {folder} was saved with recutils {saved_with}, this is "
             f"{recutils.__version__}; check its recommendations, or fit and save it again",
             UserWarning,
-            stacklevel=2,
+            stacklevel=checks.stacklevel_outside_recutils(),
         )
     decoder = _Decoder(folder, _allowed_classes(classes), language_model, {})
     try:

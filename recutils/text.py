@@ -261,7 +261,7 @@ def _warn_about_unknown_text(values: list[str]) -> None:
         "texts that differ only in those characters get the same vector. Translate them, or "
         "use a multilingual encoder (recutils.text, 'Languages')",
         UnknownTextWarning,
-        stacklevel=3,
+        stacklevel=checks.stacklevel_outside_recutils(),
     )
 
 

@@ -333,7 +333,7 @@ def _set_clustering(
             f"at least {MIN_TRAINING_POINTS} per centroid to place them well (use fewer "
             "centroids or more items)",
             UserWarning,
-            stacklevel=3,
+            stacklevel=checks.stacklevel_outside_recutils(),
         )
     parameters.min_points_per_centroid = 1  # warned above; faiss would print to stderr
 

@@ -88,6 +88,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recutils.checks import stacklevel_outside_recutils
 from recutils.schema import (
     EVENT,
     ITEM,
@@ -413,7 +414,7 @@ def _warn_if_implausible(parsed: pd.Series, name: str, advice: str) -> None:
     warnings.warn(
         f"{name}: {problem}, which is unlikely for a shop's log; {advice}",
         ImplausibleDatesWarning,
-        stacklevel=4,
+        stacklevel=stacklevel_outside_recutils(),
     )
 
 
